@@ -1,0 +1,53 @@
+package dev.mmfree.model;
+
+import dev.mmfree.runtime.MemoryLedger;
+
+/**
+ * A loaded causal language model on one backend: what generation, the CLI and the benchmarks drive.
+ *
+ * <p>State lives in {@link Batch}es: a batch is {@code size} independent sequences whose per-sequence
+ * state (the MLGRU hidden state for HGRNBit, the KV cache for Llama) stays on the backend between
+ * calls. Each {@link #forward} call feeds every sequence of the batch the same number of tokens t
+ * (t = the prompt length for a prefill, t = 1 for a decode step) and advances them all.
+ *
+ * <p>Implementations are named {@code <Model><Backend>} ({@code HgrnBitReference}, {@code HgrnBitOpenCl}, ...).
+ * Closing the model frees its weights; closing a batch frees its state. Not thread-safe: one caller
+ * drives a model at a time (open one model per thread for parallel services).
+ */
+public interface CausalLm extends AutoCloseable {
+    ModelInfo info();
+
+    /** The backend's name, as {@code --backend} takes it: reference, cpu, opencl, tornado. */
+    String backend();
+
+    /** A human-readable name of the device the model runs on. */
+    String device();
+
+    /** Bytes this model holds on its device, by category; zero in every category after close. */
+    MemoryLedger memory();
+
+    /** A batch of {@code size} new sequences, each at position 0 with zeroed state. */
+    Batch newBatch(int size);
+
+    /**
+     * Feeds {@code tokens[b]} (all rows of one length t >= 1, ids in [0, vocab)) to sequence b of
+     * the batch, advancing each by t positions.
+     *
+     * @param allPositions true: logits of every position, [b][t][vocab]; false: of the last only, [b][1][vocab]
+     */
+    float[][][] forward(Batch batch, int[][] tokens, boolean allPositions);
+
+    @Override
+    void close();
+
+    /** Per-sequence state of a model, owned by the model that made it. */
+    interface Batch extends AutoCloseable {
+        int size();
+
+        /** Tokens consumed so far by every sequence of the batch. */
+        int position();
+
+        @Override
+        void close();
+    }
+}
