@@ -1,8 +1,6 @@
 package dev.mmfree.model.checkpoint;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -10,7 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -28,14 +26,18 @@ import java.util.Map;
  *   [u64 little-endian N][N bytes of UTF-8 JSON header][data section]
  *   header: {"name": {"dtype": "F32", "shape": [r, c], "data_offsets": [begin, end]}, ..., "__metadata__": {...}}
  * </pre>
- * The header is checked before anything is read: its length against the file, every entry's dtype,
- * shape and offsets, byte size against dtype x shape, and that no two tensors overlap. Tensor data is
- * read only when asked for, straight from the mapping (files over 2 GB work).
+ * The header is checked before anything is read: its length against the file and a 100 MB limit (before
+ * any allocation), strict JSON without duplicate names, every entry's dtype, shape and offsets, byte size
+ * against dtype x shape, and that no two tensors overlap. Gaps between tensors are tolerated. Tensor data
+ * is read only when asked for, straight from the mapping (files over 2 GB work). The file handle is
+ * closed once mapped; {@link #close} unmaps.
  */
 public final class SafeTensorsFile implements AutoCloseable {
     /** Headers above this are refused before any allocation: real ones are a few hundred KB. */
-    static final long MAX_HEADER_BYTES = 100L << 20;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    static final long MAX_HEADER_BYTES = StrictJson.MAX_BYTES;
+    /** The most elements one Java array can hold on every JVM. */
+    static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+    private static final int CHUNK = 1 << 16;
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -45,6 +47,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     private final Arena arena;
     private final MemorySegment data;
     private final Map<String, TensorInfo> tensors;
+    private volatile boolean closed;
 
     private SafeTensorsFile(Path path, Arena arena, MemorySegment data, Map<String, TensorInfo> tensors) {
         this.path = path;
@@ -55,50 +58,51 @@ public final class SafeTensorsFile implements AutoCloseable {
 
     public static SafeTensorsFile open(Path path) {
         Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) {
-                throw new CheckpointException(path + ": not a safetensors file (" + size + " bytes, the header length alone needs 8)");
-            }
-            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+        try {
+            MemorySegment file = map(path, arena);
+            long size = file.byteSize();
             long n = file.get(LONG_LE, 0);
-            if (n < 2 || n > size - 8) {
-                throw new CheckpointException(path + ": header length " + Long.toUnsignedString(n) + " does not fit in the file (" + size + " bytes)");
+            if (n < 0 || n > size - 8) {
+                throw new CheckpointException(path + ": header length " + Long.toUnsignedString(n)
+                        + " does not fit in the file (" + size + " bytes)");
             }
             if (n > MAX_HEADER_BYTES) {
                 throw new CheckpointException(path + ": header length " + n + " exceeds the " + MAX_HEADER_BYTES + "-byte limit");
             }
             byte[] header = file.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
             MemorySegment data = file.asSlice(8 + n);
-            Map<String, TensorInfo> tensors = parseHeader(path, new String(header, StandardCharsets.UTF_8), data.byteSize());
-            return new SafeTensorsFile(path, arena, data, tensors);
-        } catch (IOException e) {
-            arena.close();
-            throw new CheckpointException(path + ": cannot read (" + e.getMessage() + ")", e);
-        } catch (RuntimeException e) {
+            return new SafeTensorsFile(path, arena, data, parseHeader(path, header, data.byteSize()));
+        } catch (Throwable e) {
             arena.close();
             throw e;
         }
     }
 
-    static Map<String, TensorInfo> parseHeader(Path path, String header, long dataSize) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(header);
-        } catch (JsonProcessingException e) {
-            throw new CheckpointException(path + ": malformed JSON header (" + e.getOriginalMessage() + ")", e);
+    private static MemorySegment map(Path path, Arena arena) {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) {
+                throw new CheckpointException(path + ": not a safetensors file (" + size + " bytes, the header length alone needs 8)");
+            }
+            return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+        } catch (NoSuchFileException e) {
+            throw new CheckpointException(path + ": file not found", e);
+        } catch (IOException e) {
+            throw new CheckpointException(path + ": cannot read (" + e + ")", e);
         }
-        if (root == null || !root.isObject()) {
-            throw new CheckpointException(path + ": header is not a JSON object");
+    }
+
+    static Map<String, TensorInfo> parseHeader(Path path, byte[] header, long dataSize) {
+        JsonNode root = StrictJson.parse(path + ": header", header);
+        if (!root.isObject()) {
+            throw new CheckpointException(path + ": header is not a JSON object but " + root.getNodeType());
         }
         Map<String, TensorInfo> out = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            String name = e.getKey();
-            if (name.equals("__metadata__")) {
-                continue;
+            if (!e.getKey().equals("__metadata__")) {
+                out.put(e.getKey(), parseEntry(path, e.getKey(), e.getValue(), dataSize));
             }
-            out.put(name, parseEntry(path, name, e.getValue(), dataSize));
         }
         checkNoOverlap(path, out.values());
         return Collections.unmodifiableMap(out);
@@ -107,67 +111,86 @@ public final class SafeTensorsFile implements AutoCloseable {
     private static TensorInfo parseEntry(Path path, String name, JsonNode e, long dataSize) {
         String where = path + ": tensor '" + name + "'";
         if (!e.isObject()) {
-            throw new CheckpointException(where + ": header entry is not an object");
+            throw new CheckpointException(where + ": header entry is not an object but " + e.getNodeType());
         }
-        JsonNode dt = e.get("dtype");
-        if (dt == null || !dt.isTextual()) {
-            throw new CheckpointException(where + ": missing field 'dtype'");
-        }
-        DType dtype;
-        try {
-            dtype = DType.valueOf(dt.asText());
-        } catch (IllegalArgumentException ex) {
-            throw new CheckpointException(where + ": unsupported dtype '" + dt.asText() + "'");
-        }
+        DType dtype = parseDType(where, e.get("dtype"));
         JsonNode sh = e.get("shape");
         if (sh == null || !sh.isArray()) {
-            throw new CheckpointException(where + ": missing field 'shape'");
+            throw new CheckpointException(where + ": missing field 'shape' (an array)");
         }
         long[] shape = new long[sh.size()];
         long count = 1;
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = sh.get(i);
-            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-                throw new CheckpointException(where + ": shape entry " + i + " is not a non-negative integer: " + d);
+            if (!isLong(d) || d.asLong() < 0) {
+                throw new CheckpointException(where + ": shape " + sh + ": entry " + i + " is not a non-negative integer");
             }
             shape[i] = d.asLong();
             try {
                 count = Math.multiplyExact(count, shape[i]);
             } catch (ArithmeticException ex) {
-                throw new CheckpointException(where + ": shape " + sh + " overflows");
+                throw new CheckpointException(where + ": shape " + sh + ": element count overflows 64 bits");
             }
         }
         JsonNode off = e.get("data_offsets");
-        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()
-                || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()) {
-            throw new CheckpointException(where + ": field 'data_offsets' must be [begin, end]");
+        if (off == null || !off.isArray() || off.size() != 2 || !isLong(off.get(0)) || !isLong(off.get(1))) {
+            throw new CheckpointException(where + ": missing field 'data_offsets' ([begin, end], integers)");
         }
         long begin = off.get(0).asLong();
         long end = off.get(1).asLong();
-        if (begin < 0 || end < begin || end > dataSize) {
-            throw new CheckpointException(where + ": data_offsets [" + begin + ", " + end + "] lie outside the data section (" + dataSize + " bytes)");
+        if (end < begin) {
+            throw new CheckpointException(where + ": data_offsets [" + begin + ", " + end + "]: end < begin");
+        }
+        if (begin < 0 || end > dataSize) {
+            throw new CheckpointException(where + ": data_offsets [" + begin + ", " + end + "] lie outside the data section ("
+                    + dataSize + " bytes)");
         }
         long expected;
         try {
             expected = Math.multiplyExact(count, dtype.bytes());
         } catch (ArithmeticException ex) {
-            throw new CheckpointException(where + ": byte size of shape " + sh + " overflows");
+            throw new CheckpointException(where + ": byte size of " + dtype + " x " + sh + " overflows 64 bits");
         }
         if (end - begin != expected) {
-            throw new CheckpointException(where + ": " + (end - begin) + " bytes, but " + dtype + " x " + sh + " needs " + expected);
+            throw new CheckpointException(where + ": data_offsets hold " + (end - begin) + " bytes, but " + dtype + " x " + sh
+                    + " needs " + expected);
         }
         return new TensorInfo(name, dtype, shape, begin, end, path);
     }
 
+    private static DType parseDType(String where, JsonNode dt) {
+        if (dt == null || !dt.isTextual()) {
+            throw new CheckpointException(where + ": missing field 'dtype' (a string)");
+        }
+        for (DType d : DType.values()) {
+            if (d.name().equals(dt.textValue())) {
+                return d;
+            }
+        }
+        throw new CheckpointException(where + ": unsupported dtype " + dt + " (supported: " + List.of(DType.values()) + ")");
+    }
+
+    private static boolean isLong(JsonNode n) {
+        return n != null && n.isIntegralNumber() && n.canConvertToLong();
+    }
+
+    /** Non-empty tensors must not share a byte; empty ones occupy none. */
     private static void checkNoOverlap(Path path, Iterable<TensorInfo> infos) {
         List<TensorInfo> sorted = new ArrayList<>();
-        infos.forEach(sorted::add);
-        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
-        for (int i = 1; i < sorted.size(); i++) {
-            TensorInfo a = sorted.get(i - 1);
-            TensorInfo b = sorted.get(i);
-            if (b.begin() < a.end() && b.byteSize() > 0 && a.byteSize() > 0) {
-                throw new CheckpointException(path + ": tensors '" + a.name() + "' and '" + b.name() + "' overlap");
+        for (TensorInfo t : infos) {
+            if (t.byteSize() > 0) {
+                sorted.add(t);
+            }
+        }
+        sorted.sort(Comparator.comparingLong(TensorInfo::begin));
+        TensorInfo last = null;
+        for (TensorInfo t : sorted) {
+            if (last != null && t.begin() < last.end()) {
+                throw new CheckpointException(path + ": tensor '" + t.name() + "': bytes [" + t.begin() + ", " + t.end()
+                        + ") overlap tensor '" + last.name() + "' [" + last.begin() + ", " + last.end() + ")");
+            }
+            if (last == null || t.end() > last.end()) {
+                last = t;
             }
         }
     }
@@ -183,7 +206,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     public TensorInfo info(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
-            throw new CheckpointException(path + ": no tensor '" + name + "'");
+            throw new CheckpointException(path + ": tensor '" + name + "': not found");
         }
         return t;
     }
@@ -191,71 +214,76 @@ public final class SafeTensorsFile implements AutoCloseable {
     /** The tensor's raw bytes, a read-only view into the mapping (valid until close). */
     public MemorySegment bytes(String name) {
         TensorInfo t = info(name);
+        if (closed) {
+            throw new CheckpointException(path + ": tensor '" + name + "': file already closed");
+        }
         return data.asSlice(t.begin(), t.byteSize());
     }
 
-    /** The tensor as float32 (F32, F16, BF16 converted). */
+    /** The tensor as float32 (F32, F16, BF16 converted exactly), row-major. */
     public float[] floats(String name) {
         TensorInfo t = info(name);
         if (!t.dtype().isFloat()) {
-            throw new CheckpointException(path + ": tensor '" + name + "' is " + t.dtype() + ", expected a float dtype");
+            throw new CheckpointException(path + ": tensor '" + name + "': dtype " + t.dtype() + ", expected F32, F16 or BF16");
         }
         int n = arrayLength(t);
         MemorySegment s = bytes(name);
         float[] out = new float[n];
-        switch (t.dtype()) {
-            case F32 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = s.getAtIndex(FLOAT_LE, i);
+        if (t.dtype() == DType.F32) {
+            MemorySegment.copy(s, FLOAT_LE, 0, out, 0, n);
+            return out;
+        }
+        short[] raw = new short[Math.min(n, CHUNK)];
+        for (int start = 0; start < n; start += CHUNK) {
+            int len = Math.min(CHUNK, n - start);
+            MemorySegment.copy(s, SHORT_LE, 2L * start, raw, 0, len);
+            if (t.dtype() == DType.F16) {
+                for (int i = 0; i < len; i++) {
+                    out[start + i] = Float.float16ToFloat(raw[i]);
+                }
+            } else {
+                for (int i = 0; i < len; i++) {
+                    out[start + i] = Float.intBitsToFloat((raw[i] & 0xffff) << 16);
                 }
             }
-            case F16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = Float.float16ToFloat(s.getAtIndex(SHORT_LE, i));
-                }
-            }
-            case BF16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = Float.intBitsToFloat((s.getAtIndex(SHORT_LE, i) & 0xffff) << 16);
-                }
-            }
-            default -> throw new AssertionError(t.dtype());
         }
         return out;
     }
 
-    /** The tensor as int64 (I64, I32 widened). */
+    /** The tensor as int64 (I64, I32 widened), row-major. */
     public long[] longs(String name) {
         TensorInfo t = info(name);
+        if (t.dtype() != DType.I64 && t.dtype() != DType.I32) {
+            throw new CheckpointException(path + ": tensor '" + name + "': dtype " + t.dtype() + ", expected I64 or I32");
+        }
         int n = arrayLength(t);
         MemorySegment s = bytes(name);
         long[] out = new long[n];
-        switch (t.dtype()) {
-            case I64 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = s.getAtIndex(LONG_LE, i);
-                }
+        if (t.dtype() == DType.I64) {
+            MemorySegment.copy(s, LONG_LE, 0, out, 0, n);
+        } else {
+            for (int i = 0; i < n; i++) {
+                out[i] = s.getAtIndex(INT_LE, i);
             }
-            case I32 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = s.getAtIndex(INT_LE, i);
-                }
-            }
-            default -> throw new CheckpointException(path + ": tensor '" + name + "' is " + t.dtype() + ", expected I64 or I32");
         }
         return out;
     }
 
     private int arrayLength(TensorInfo t) {
         long n = t.elementCount();
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new CheckpointException(path + ": tensor '" + t.name() + "' has " + n + " elements, more than one Java array holds");
+        if (n > MAX_ARRAY) {
+            throw new CheckpointException(path + ": tensor '" + t.name() + "': " + n + " elements, more than one Java array holds ("
+                    + MAX_ARRAY + ")");
         }
         return (int) n;
     }
 
+    /** Unmaps the file; views from {@link #bytes} become invalid. Closing twice is harmless. */
     @Override
-    public void close() {
-        arena.close();
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            arena.close();
+        }
     }
 }
