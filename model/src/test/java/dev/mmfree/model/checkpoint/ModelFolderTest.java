@@ -8,6 +8,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 import static dev.mmfree.model.checkpoint.SafeTensorsFileTest.assertMentions;
@@ -20,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Model folders: config, single and sharded checkpoints, hostile indexes, and what a failed open releases. */
 class ModelFolderTest {
     private static final String CONFIG = "{\"model_type\":\"hgrn_bit\",\"hidden_size\":4}";
+    private static final String MAP = "{\"a\":\"s1.safetensors\",\"b\":\"s2.safetensors\",\"c\":\"s2.safetensors\"}";
 
     @TempDir
     Path dir;
@@ -74,8 +76,6 @@ class ModelFolderTest {
         return folder;
     }
 
-    private static final String MAP = "{\"a\":\"s1.safetensors\",\"b\":\"s2.safetensors\",\"c\":\"s2.safetensors\"}";
-
     @Test
     void shardedReadsTheSameAsSingleFile() throws IOException {
         Path one = single(dir.resolve("one"));
@@ -85,7 +85,9 @@ class ModelFolderTest {
         w.bc(RawSafeTensors.builder()).write(two.resolve("s2.safetensors"));
         try (ModelFolder a = ModelFolder.open(one); ModelFolder b = ModelFolder.open(two)) {
             assertEquals(a.names(), b.names());
-            assertEquals(java.util.Set.of("a", "b", "c"), a.names());
+            assertEquals(Set.of("a", "b", "c"), a.names());
+            assertArrayEquals(w.a(), b.floats("a", 3, 5));
+            assertArrayEquals(w.c(), b.floats("c", 2, 2));
             assertEquals("hgrn_bit", b.config().get("model_type").asText());
             assertArrayEquals(a.floats("a", 3, 5), b.floats("a", 3, 5));
             assertArrayEquals(a.floats("b", 7), b.floats("b", 7));

@@ -11,6 +11,8 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
+import java.util.SplittableRandom;
 
 import static dev.mmfree.model.checkpoint.RawSafeTensors.entry;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -78,6 +80,12 @@ class SafeTensorsFileTest {
     @ValueSource(strings = {"{", "{\"w\":}", "", "   ", "{} trailing", "{\"w\":{}}}"})
     void malformedJson(String header) {
         rejected(header(header), "malformed JSON");
+    }
+
+    @Test
+    void deeplyNestedHeaderIsAnErrorNotAStackOverflow() {
+        int depth = 200_000;
+        rejected(header("{\"w\":" + "[".repeat(depth) + "]".repeat(depth) + "}"), "malformed JSON");
     }
 
     @Test
@@ -221,7 +229,7 @@ class SafeTensorsFileTest {
     void largeHalfTensorsConvertAcrossChunks() {
         int n = 70_007;
         int[] bits = new int[n];
-        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        SplittableRandom r = new SplittableRandom(7);
         for (int i = 0; i < n; i++) {
             bits[i] = r.nextInt() & 0xffff;
         }
@@ -256,7 +264,7 @@ class SafeTensorsFileTest {
         String h = "{\"__metadata__\":{\"format\":\"pt\"},\"w\":" + entry("F32", "[2]", 0, 8) + "}      ";
         Path f = RawSafeTensors.write(dir.resolve("meta.safetensors"), h, RawSafeTensors.f32(1.5f, -2f));
         try (SafeTensorsFile st = SafeTensorsFile.open(f)) {
-            assertEquals(java.util.Set.of("w"), st.tensors().keySet());
+            assertEquals(Set.of("w"), st.tensors().keySet());
             assertArrayEquals(new float[] {1.5f, -2f}, st.floats("w"));
         }
     }
