@@ -156,7 +156,7 @@ public final class RandomWeights implements TensorSource {
         c.put("head_dim", p.headDim);
         c.put("rope_theta", 10000.0);
         c.put("hidden_act", "silu");
-        c.put("max_position_embeddings", 4096);
+        c.put("max_position_embeddings", 32768);
         return new RandomWeights("llama", p, seed, c, s);
     }
 
