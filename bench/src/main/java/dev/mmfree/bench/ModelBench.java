@@ -1,0 +1,95 @@
+package dev.mmfree.bench;
+
+import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.ModelInfo;
+import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MemoryLedger;
+
+import java.util.Optional;
+import java.util.SplittableRandom;
+
+/**
+ * Measures one loaded model at one (batch, context): prefill of {@code context} tokens per sequence,
+ * then {@code decodeSteps} single-token steps, each step timed on its own. Token ids are random (the
+ * speed of a step does not depend on them); every case starts from a fresh batch.
+ */
+final class ModelBench {
+    private final CausalLm model;
+    private final String source;
+    private final int prefillRepeats;
+    private final int warmupSteps;
+    private final int decodeSteps;
+    private final Optional<PowerSampler> power;
+
+    ModelBench(CausalLm model, String source, int prefillRepeats, int warmupSteps, int decodeSteps, Optional<PowerSampler> power) {
+        this.model = model;
+        this.source = source;
+        this.prefillRepeats = prefillRepeats;
+        this.warmupSteps = warmupSteps;
+        this.decodeSteps = decodeSteps;
+        this.power = power;
+    }
+
+    BenchResult run(int batch, int context, long seed) {
+        ModelInfo info = model.info();
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int[][] prompt = randomTokens(rnd, batch, context, info.vocab());
+
+        double[] prefillSeconds = new double[prefillRepeats];
+        CausalLm.Batch kept = null;
+        for (int r = 0; r < prefillRepeats; r++) {
+            CausalLm.Batch b = model.newBatch(batch);
+            long t0 = System.nanoTime();
+            model.forward(b, prompt, false);
+            prefillSeconds[r] = (System.nanoTime() - t0) * 1e-9;
+            if (r == prefillRepeats - 1) {
+                kept = b;
+            } else {
+                b.close();
+            }
+        }
+        try (CausalLm.Batch b = kept) {
+            for (int s = 0; s < warmupSteps; s++) {
+                model.forward(b, randomTokens(rnd, batch, 1, info.vocab()), false);
+            }
+            int[][][] steps = new int[decodeSteps][][];
+            for (int s = 0; s < decodeSteps; s++) {
+                steps[s] = randomTokens(rnd, batch, 1, info.vocab());
+            }
+            double[] stepSeconds = new double[decodeSteps];
+            long start = System.nanoTime();
+            for (int s = 0; s < decodeSteps; s++) {
+                long t0 = System.nanoTime();
+                model.forward(b, steps[s], false);
+                stepSeconds[s] = (System.nanoTime() - t0) * 1e-9;
+            }
+            long end = System.nanoTime();
+            double joules = Double.NaN;
+            if (power.isPresent()) {
+                power.get().awaitSample();
+                joules = power.get().joules(start, end) / ((double) decodeSteps * batch);
+            }
+            MemoryLedger m = model.memory();
+            return new BenchResult(info.architecture(), source, model.backend(), model.device(), batch, context,
+                    info.parameters(), m.bytes(MemoryCategory.WEIGHTS), info.weightBytes(), m.bytes(MemoryCategory.STATE),
+                    m.bytes(MemoryCategory.WORKSPACE), heapInUse(), RateStats.of(prefillSeconds, (double) batch * context),
+                    RateStats.of(stepSeconds, batch), joules);
+        }
+    }
+
+    private static int[][] randomTokens(SplittableRandom rnd, int batch, int length, int vocab) {
+        int[][] t = new int[batch][length];
+        for (int[] row : t) {
+            for (int i = 0; i < length; i++) {
+                row[i] = rnd.nextInt(vocab);
+            }
+        }
+        return t;
+    }
+
+    private static long heapInUse() {
+        Runtime rt = Runtime.getRuntime();
+        System.gc();
+        return rt.totalMemory() - rt.freeMemory();
+    }
+}
