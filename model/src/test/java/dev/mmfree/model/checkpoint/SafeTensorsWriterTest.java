@@ -63,10 +63,6 @@ class SafeTensorsWriterTest {
         for (int i = 0; i < f16.length; i++) {
             f16Want[i] = Float.float16ToFloat(Float.floatToFloat16(f16[i]));
         }
-        float[] bf16Want = new float[bf16.length];
-        for (int i = 0; i < bf16.length; i++) {
-            bf16Want[i] = new java.math.BigDecimal(bf16[i]).round(new java.math.MathContext(8, java.math.RoundingMode.HALF_EVEN)).floatValue();
-        }
         try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
             assertEquals(6, f.tensors().size());
             assertBitsEqual(f32, f.floats("w.f32"), "F32");
