@@ -1,0 +1,113 @@
+package dev.mmfree.model.tokenizer;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A Hugging Face {@code tokenizer.json}, run by DJL's binding of the Rust {@code tokenizers} library.
+ *
+ * <p>The native library ships inside the DJL jar and is extracted once to DJL's cache
+ * ({@code ~/.djl.ai/tokenizers}, or {@code $DJL_CACHE_DIR}). On a machine with CUDA, DJL would
+ * otherwise look for a CUDA build and download it; {@code RUST_FLAVOR=cpu} (set here as a system
+ * property unless the user set it) keeps it on the bundled CPU build, so loading never touches the
+ * network. No truncation, no padding: the ids are exactly the text's.
+ */
+public final class HfTokenizer implements TextTokenizer {
+    public static final String FILE = "tokenizer.json";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path file;
+    private final HuggingFaceTokenizer tokenizer;
+    private final int vocabSize;
+
+    private HfTokenizer(Path file, HuggingFaceTokenizer tokenizer, int vocabSize) {
+        this.file = file;
+        this.tokenizer = tokenizer;
+        this.vocabSize = vocabSize;
+    }
+
+    public static HfTokenizer load(Path file) {
+        int vocab = vocabSize(file);
+        if (System.getenv("RUST_FLAVOR") == null && System.getProperty("RUST_FLAVOR") == null) {
+            System.setProperty("RUST_FLAVOR", "cpu");
+        }
+        try {
+            HuggingFaceTokenizer t = HuggingFaceTokenizer.builder()
+                    .optTokenizerPath(file)
+                    .optAddSpecialTokens(true)
+                    .optTruncation(false)
+                    .optPadding(false)
+                    .build();
+            return new HfTokenizer(file, t, vocab);
+        } catch (IOException | RuntimeException e) {
+            throw new TokenizerException(file + ": cannot load tokenizer (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Largest id in the model's vocabulary or the added tokens, plus one. */
+    static int vocabSize(Path file) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readString(file));
+        } catch (IOException e) {
+            throw new TokenizerException(file + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        int max = -1;
+        JsonNode vocab = root.path("model").path("vocab");
+        if (vocab.isObject()) {
+            for (JsonNode id : vocab) {
+                max = Math.max(max, id.asInt());
+            }
+        } else if (vocab.isArray()) {
+            max = vocab.size() - 1;
+        } else {
+            throw new TokenizerException(file + ": no model.vocab (expected an object of token -> id or a list)");
+        }
+        for (JsonNode added : root.path("added_tokens")) {
+            max = Math.max(max, added.path("id").asInt(-1));
+        }
+        return max + 1;
+    }
+
+    @Override
+    public int[] encode(String text) {
+        long[] ids = tokenizer.encode(text, true, false).getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        long[] wide = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocabSize) {
+                throw new TokenizerException(file + ": cannot decode id " + ids[i] + ", outside the vocabulary [0, " + vocabSize + ")");
+            }
+            wide[i] = ids[i];
+        }
+        return tokenizer.decode(wide, true);
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+
+    @Override
+    public String toString() {
+        return "HfTokenizer[" + file + ", vocab " + vocabSize + "]";
+    }
+}
