@@ -12,10 +12,12 @@ import java.nio.file.Path;
  * A Hugging Face {@code tokenizer.json}, run by DJL's binding of the Rust {@code tokenizers} library.
  *
  * <p>The native library ships inside the DJL jar and is extracted once to DJL's cache
- * ({@code ~/.djl.ai/tokenizers}, or {@code $DJL_CACHE_DIR}). On a machine with CUDA, DJL would
- * otherwise look for a CUDA build and download it; {@code RUST_FLAVOR=cpu} (set here as a system
- * property unless the user set it) keeps it on the bundled CPU build, so loading never touches the
- * network. No truncation, no padding: the ids are exactly the text's.
+ * ({@code ~/.djl.ai/tokenizers}, or {@code $DJL_CACHE_DIR}). Two DJL behaviours would reach the
+ * network, so loading sets two system properties unless the user set them (as env or property):
+ * {@code RUST_FLAVOR=cpu} (on a machine with CUDA, DJL would look for a CUDA build of the library
+ * and download it) and {@code OPT_OUT_TRACKING=true} (creating a tokenizer otherwise queries the
+ * EC2 metadata address and, on EC2, sends a telemetry request). No truncation, no padding: the ids
+ * are exactly the text's.
  */
 public final class HfTokenizer implements TextTokenizer {
     public static final String FILE = "tokenizer.json";
@@ -33,9 +35,8 @@ public final class HfTokenizer implements TextTokenizer {
 
     public static HfTokenizer load(Path file) {
         int vocab = vocabSize(file);
-        if (System.getenv("RUST_FLAVOR") == null && System.getProperty("RUST_FLAVOR") == null) {
-            System.setProperty("RUST_FLAVOR", "cpu");
-        }
+        setUnlessGiven("RUST_FLAVOR", "cpu");
+        setUnlessGiven("OPT_OUT_TRACKING", "true");
         try {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.builder()
                     .optTokenizerPath(file)
@@ -46,6 +47,12 @@ public final class HfTokenizer implements TextTokenizer {
             return new HfTokenizer(file, t, vocab);
         } catch (IOException | RuntimeException e) {
             throw new TokenizerException(file + ": cannot load tokenizer (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static void setUnlessGiven(String name, String value) {
+        if (System.getenv(name) == null && System.getProperty(name) == null) {
+            System.setProperty(name, value);
         }
     }
 
