@@ -86,8 +86,9 @@ final class GenerateCommand implements Callable<Integer> {
             int[] stops = stop != null ? stop.stream().mapToInt(Integer::intValue).toArray() : Generator.eosTokens(model.model);
             GenerationRequest request = new GenerationRequest(ids, maxTokens, stops, sampling);
             StreamingDecoder text = tokenizer.map(t -> new StreamingDecoder(t, ids)).orElse(null);
+            int[] printed = {0};
             TokenListener print = token -> {
-                out.print(text != null ? text.push(token) : token + " ");
+                out.print(text != null ? text.push(token) : (printed[0]++ == 0 ? "" : " ") + token);
                 out.flush();
                 return true;
             };

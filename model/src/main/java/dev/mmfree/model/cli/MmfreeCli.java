@@ -41,8 +41,9 @@ public final class MmfreeCli implements Runnable {
 
     public static void main(String[] args) {
         System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
-        if (System.getProperty("slf4j.provider") == null) {
-            System.setProperty("slf4j.provider", "org.slf4j.helpers.NOPServiceProvider");
+        if (System.getProperty("slf4j.internal.verbosity") == null) {
+            // DJL logs through SLF4J, which has no binding here; without this it warns so on stderr
+            System.setProperty("slf4j.internal.verbosity", "ERROR");
         }
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
