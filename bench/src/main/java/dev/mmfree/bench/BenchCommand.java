@@ -28,7 +28,7 @@ import java.util.concurrent.Callable;
  * shape, on the device at hand. With no arguments: random weights of the 370M shape on the best
  * backend found, batch 1, a 128-token prompt then 64 decode steps, one table.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+@Command(name = "bench", sortOptions = false,
         description = "Measure memory and speed of MatMul-free (HGRNBit) against Transformer++ (Llama) of the same shape.")
 public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--preset", description = "Random-weight shape: tiny, 370M, 1.3B, 2.7B, 13B (default: ${DEFAULT-VALUE}).", defaultValue = "370M")
