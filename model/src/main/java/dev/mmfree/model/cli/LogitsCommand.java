@@ -61,22 +61,9 @@ final class LogitsCommand implements Callable<Integer> {
         }
         long start = System.nanoTime();
         try (CausalLm lm = ModelLoader.load(model.model, model.backend)) {
-            int v = lm.info().vocab();
-            float[] logits = new float[Math.multiplyExact(Math.multiplyExact(b, t), v)];   // [b, t, v]
             long run = System.nanoTime();
-            try (CausalLm.Batch batch = lm.newBatch(b)) {
-                if (mode == Mode.prefill) {
-                    place(lm.forward(batch, ids, true), logits, 0, t, v);
-                } else {
-                    for (int p = 0; p < t; p++) {
-                        int[][] column = new int[b][1];
-                        for (int s = 0; s < b; s++) {
-                            column[s][0] = ids[s][p];
-                        }
-                        place(lm.forward(batch, column, true), logits, p, t, v);
-                    }
-                }
-            }
+            float[] logits = logits(lm, ids, mode);   // [b, t, v]
+            int v = lm.info().vocab();
             double seconds = (System.nanoTime() - run) / 1e9;
             new SafeTensorsWriter()
                     .longs("input_ids", flatIds, b, t)
@@ -86,6 +73,28 @@ final class LogitsCommand implements Callable<Integer> {
                     b, t, v, lm.backend(), lm.device(), mode, seconds, (System.nanoTime() - start) / 1e9, output));
         }
         return 0;
+    }
+
+    /** Logits [b, t, v] of every position: one forward per sequence batch (prefill) or per position (decode). */
+    static float[] logits(CausalLm lm, int[][] ids, Mode mode) {
+        int b = ids.length;
+        int t = ids[0].length;
+        int v = lm.info().vocab();
+        float[] logits = new float[Math.multiplyExact(Math.multiplyExact(b, t), v)];
+        try (CausalLm.Batch batch = lm.newBatch(b)) {
+            if (mode == Mode.prefill) {
+                place(lm.forward(batch, ids, true), logits, 0, t, v);
+            } else {
+                for (int p = 0; p < t; p++) {
+                    int[][] column = new int[b][1];
+                    for (int s = 0; s < b; s++) {
+                        column[s][0] = ids[s][p];
+                    }
+                    place(lm.forward(batch, column, true), logits, p, t, v);
+                }
+            }
+        }
+        return logits;
     }
 
     /** out[s, p0 + q, :] = step[s][q] for every row s and step position q. */

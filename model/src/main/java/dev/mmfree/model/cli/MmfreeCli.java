@@ -18,7 +18,7 @@ import java.util.ServiceLoader;
  * <p>Errors are one line on stderr: a bad flag or value exits 2 (usage), anything else that fails
  * (a missing folder, a bad checkpoint, a device error) exits 1. {@code --debug} adds the stack trace.
  */
-@Command(name = "mmfree", subcommands = {GenerateCommand.class, LogitsCommand.class, InfoCommand.class},
+@Command(name = "mmfree", subcommands = {GenerateCommand.class, LogitsCommand.class, VerifyCommand.class, InfoCommand.class},
         description = "Run MatMul-free (HGRNBit) and Llama models on CPUs and GPUs.",
         synopsisSubcommandLabel = "COMMAND")
 public final class MmfreeCli implements Runnable {
