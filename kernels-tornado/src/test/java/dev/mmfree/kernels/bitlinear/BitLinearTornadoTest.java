@@ -1,7 +1,7 @@
 package dev.mmfree.kernels.bitlinear;
 
 import dev.mmfree.kernels.ternary.TernaryMatrix;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -23,8 +23,8 @@ import static dev.mmfree.kernels.tornado.TornadoTesting.ternary;
 class BitLinearTornadoTest {
     static final double ACCUMULATE_TOL = 1e-7;
 
-    @BeforeAll
-    static void tornado() {
+    @BeforeEach
+    void tornado() {
         requireTornado();
     }
 

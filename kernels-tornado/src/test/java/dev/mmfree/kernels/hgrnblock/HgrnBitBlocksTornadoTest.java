@@ -5,7 +5,7 @@ import dev.mmfree.kernels.mlgru.MlgruReference;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -28,8 +28,8 @@ class HgrnBitBlocksTornadoTest {
     static final double TOL = 2e-3;
     static final int TOKENS = 4;
 
-    @BeforeAll
-    static void tornado() {
+    @BeforeEach
+    void tornado() {
         requireTornado();
     }
 

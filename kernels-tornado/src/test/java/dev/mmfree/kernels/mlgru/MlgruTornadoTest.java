@@ -1,6 +1,6 @@
 package dev.mmfree.kernels.mlgru;
 
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -19,8 +19,8 @@ class MlgruTornadoTest {
     static final double TOL = 1e-6;
     static final int STEPS = 4;
 
-    @BeforeAll
-    static void tornado() {
+    @BeforeEach
+    void tornado() {
         requireTornado();
     }
 

@@ -2,7 +2,7 @@ package dev.mmfree.kernels.rmsnormquant;
 
 import dev.mmfree.kernels.tornado.HostCopies;
 import dev.mmfree.kernels.tornado.Plans;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -20,8 +20,8 @@ import static dev.mmfree.kernels.tornado.TornadoTesting.requireTornado;
 
 /** RmsNormQuantTornado against RmsNormQuantReference: int8 codes, factors and normed floats all bit-exact. */
 class RmsNormQuantTornadoTest {
-    @BeforeAll
-    static void tornado() {
+    @BeforeEach
+    void tornado() {
         requireTornado();
     }
 

@@ -1,7 +1,7 @@
 package dev.mmfree.kernels.swiglu;
 
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -13,8 +13,8 @@ import static dev.mmfree.kernels.tornado.TornadoTesting.requireTornado;
 
 /** SwiGluTornado against SwiGluReference then RmsNormQuantReference.normQuantize: codes and factors bit-exact. */
 class SwiGluTornadoTest {
-    @BeforeAll
-    static void tornado() {
+    @BeforeEach
+    void tornado() {
         requireTornado();
     }
 
