@@ -12,9 +12,9 @@ import java.util.Random;
  * first (bit-exact), then times after a warm-up and prints a table. Kernel time comes from TornadoVM's
  * profiler; "execute" is the whole plan.execute() (q and factors in, out back) measured on the host.
  * <pre>
- *   ./mvnw -q -o -Ptornado -pl kernels-tornado -am package -DskipTests
+ *   ./mvnw -q -o -Ptornado -pl kernels/tornado -am package -DskipTests
  *   java @$TORNADOVM_HOME/tornado-argfile -Dtornado.recover.bailout=False \
- *     -cp "kernels-tornado/target/classes:kernels-tornado/target/lib/*" \
+ *     -cp "kernels/tornado/target/classes:kernels/tornado/target/lib/*" \
  *     dev.mmfree.kernels.bitlinear.BitLinearTornadoBench [out in rows warmup iters]
  * </pre>
  */

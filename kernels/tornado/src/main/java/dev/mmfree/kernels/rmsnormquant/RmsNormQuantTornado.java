@@ -23,7 +23,7 @@ import uk.ac.manchester.tornado.api.types.arrays.Int8Array;
  * threads per row: a tree reduction of the sum of squares (in double, as the reference), then one of
  * max|y|, then every thread quantizes its strided share. Same arithmetic as {@link RmsNormQuantReference},
  * so codes and factors are bit-exact. Tested by {@code RmsNormQuantTornadoTest}.
- * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels-tornado -am verify -Dtest=RmsNormQuantTornadoTest}.
+ * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels/tornado -am verify -Dtest=RmsNormQuantTornadoTest}.
  */
 public final class RmsNormQuantTornado implements AutoCloseable {
     public static final String GRAPH = "rmsnormquant";

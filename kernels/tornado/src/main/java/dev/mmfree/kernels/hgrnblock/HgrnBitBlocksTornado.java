@@ -32,7 +32,7 @@ import java.util.List;
  * Fusion points: every BitLinear's RMSNorm is fused with its int8 quantizer (the *_quant tasks), and
  * SwiGLU with down_proj's norm and quantizer. The three *_quant tasks of h share one int8 buffer, so
  * they run in turn with their projections. Tested by {@code HgrnBitBlocksTornadoTest}.
- * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels-tornado -am verify -Dtest=HgrnBitBlocksTornadoTest}.
+ * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels/tornado -am verify -Dtest=HgrnBitBlocksTornadoTest}.
  */
 public final class HgrnBitBlocksTornado implements AutoCloseable {
     public static final String GRAPH_PREFIX = "layer";

@@ -23,7 +23,7 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * {@link #GROUP} threads per sequence: the element-wise update, a tree reduction of sum(g^2) (double),
  * then the gated output. The state never leaves the device between steps. Tested against
  * {@link MlgruReference} by {@code MlgruTornadoTest}.
- * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels-tornado -am verify -Dtest=MlgruTornadoTest}.
+ * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels/tornado -am verify -Dtest=MlgruTornadoTest}.
  */
 public final class MlgruTornado implements AutoCloseable {
     public static final String GRAPH = "mlgru";

@@ -23,7 +23,7 @@ import uk.ac.manchester.tornado.api.types.arrays.Int8Array;
  * q: [rows, n] Int8Array; factor: [rows]. One work-group of {@link #GROUP} threads per row; y is
  * recomputed in each pass instead of stored. Bit-exact against {@link SwiGluReference} followed by
  * {@code RmsNormQuantReference.normQuantize}; tested by {@code SwiGluTornadoTest}.
- * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels-tornado -am verify -Dtest=SwiGluTornadoTest}.
+ * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels/tornado -am verify -Dtest=SwiGluTornadoTest}.
  */
 public final class SwiGluTornado implements AutoCloseable {
     public static final String GRAPH = "swiglu";

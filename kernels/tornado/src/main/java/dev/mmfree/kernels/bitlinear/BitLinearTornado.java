@@ -25,7 +25,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * {@link #GROUP} threads per (row, output): each thread adds or subtracts its strided share of the
  * packed words, a local-memory tree sums the shares, thread 0 applies the two scales once.
  * Tested against {@link BitLinearReference} by {@code BitLinearTornadoTest}; timed by {@link BitLinearTornadoBench}.
- * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels-tornado -am verify -Dtest=BitLinearTornadoTest}.
+ * Test: {@code source tornado.env && ./mvnw -q -o -Ptornado -pl kernels/tornado -am verify -Dtest=BitLinearTornadoTest}.
  */
 public final class BitLinearTornado implements AutoCloseable {
     public static final String GRAPH = "bitlinear";
