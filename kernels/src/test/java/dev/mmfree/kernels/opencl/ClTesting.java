@@ -26,11 +26,19 @@ public final class ClTesting {
         return OpenCl.open(null, true);
     }
 
-    /** The device's default tiling, and a second small one that exercises other index paths. */
+    /**
+     * The device's default tiling, the GPU defaults (32 x 8 x 8, and 16 x 16 x 8 for narrow outputs) so
+     * the shapes the H200 runs are tested here too, and a small one with an odd TOKENS (8 x 4 x 3).
+     * Without PTX: PoCL cannot run it; the PTX path differs only in dp4a and the shuffles.
+     */
     public static Tiling[] tilings(Device d) {
+        java.util.LinkedHashSet<Tiling> set = new java.util.LinkedHashSet<>();
         Tiling def = Tiling.forDevice(d.info());
-        Tiling other = def.rows() == 8 ? new Tiling(16, 2, 3, false) : new Tiling(8, 4, 3, false);
-        return new Tiling[]{def, other};
+        set.add(def);
+        set.add(new Tiling(32, 8, 8, def.ptx()));
+        set.add(new Tiling(16, 16, 8, def.ptx()));
+        set.add(new Tiling(8, 4, 3, false));
+        return set.toArray(new Tiling[0]);
     }
 
     public static DeviceBuffer poisoned(Device d, long bytes, String role) {

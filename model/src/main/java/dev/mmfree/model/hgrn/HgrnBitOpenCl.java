@@ -83,9 +83,10 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.fusedDecode = fusedDecode;
         try {
             Tiling tiling = Tiling.forDevice(device.info());
+            Tiling narrow = Tiling.narrowForDevice(device.info());
             bitLinear = new BitLinearOpenCl(device, tiling);
-            mlgru = new MlgruOpenCl(device, tiling);
-            swiglu = new SwiGluOpenCl(device, tiling);
+            mlgru = new MlgruOpenCl(device, narrow);
+            swiglu = new SwiGluOpenCl(device, narrow);
             normQuant = new RmsNormQuantOpenCl(device, tiling);
             embedding = new EmbeddingOpenCl(device, tiling);
             greedy = new GreedyOpenCl(device, tiling);
