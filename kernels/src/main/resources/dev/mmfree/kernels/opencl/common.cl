@@ -67,16 +67,14 @@ inline int chunk_dot_global(uint4 w, __global const int4* q, int acc) {
 }
 
 #ifdef MMFREE_PTX
-inline float shfl_xor_f(float v, int mask) {
-    float r;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(v), "r"(mask));
-    return r;
-}
-
 inline int shfl_xor_i(int v, int mask) {
     int r;
     asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(mask));
     return r;
+}
+
+inline float shfl_xor_f(float v, int mask) {
+    return as_float(shfl_xor_i(as_int(v), mask));
 }
 #endif
 
