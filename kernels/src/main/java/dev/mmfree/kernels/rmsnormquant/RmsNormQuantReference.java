@@ -17,14 +17,19 @@ public final class RmsNormQuantReference {
     private RmsNormQuantReference() {
     }
 
-    /** out[off..off+d) = RMSNorm_w(x[off..off+d)); out may alias x. */
+    /** out[off..off+d) = RMSNorm_w(x[off..off+d)) with eps = {@link #EPS}; out may alias x. */
     public static void rmsNorm(float[] x, int xOff, float[] w, float[] out, int outOff, int d) {
+        rmsNorm(x, xOff, w, out, outOff, d, EPS);
+    }
+
+    /** out[off..off+d) = RMSNorm_w(x[off..off+d)) with a given eps (a model's block norms); out may alias x. */
+    public static void rmsNorm(float[] x, int xOff, float[] w, float[] out, int outOff, int d, double eps) {
         double ss = 0;
         for (int j = 0; j < d; j++) {
             float v = x[xOff + j];
             ss += v * v;
         }
-        float inv = (float) (1.0 / Math.sqrt(ss / d + EPS));
+        float inv = (float) (1.0 / Math.sqrt(ss / d + eps));
         for (int j = 0; j < d; j++) {
             out[outOff + j] = x[xOff + j] * inv * w[j];
         }
