@@ -35,8 +35,13 @@ public final class RmsNormQuantVector {
     private RmsNormQuantVector() {
     }
 
-    /** 1 / sqrt(mean(x^2) + eps) over x[off .. off + d), computed as the reference does. */
+    /** 1 / sqrt(mean(x^2) + 1e-6) over x[off .. off + d): a BitLinear's own norm. */
     public static float invRms(float[] x, int off, int d) {
+        return invRms(x, off, d, RmsNormQuantReference.EPS);
+    }
+
+    /** 1 / sqrt(mean(x^2) + eps) over x[off .. off + d), computed as the reference does. */
+    public static float invRms(float[] x, int off, int d, double eps) {
         DoubleVector acc0 = DoubleVector.zero(D);
         DoubleVector acc1 = DoubleVector.zero(D);
         int j = 0;
@@ -51,7 +56,7 @@ public final class RmsNormQuantVector {
             float v = x[off + j];
             ss += v * v;
         }
-        return (float) (1.0 / Math.sqrt(ss / d + RmsNormQuantReference.EPS));
+        return (float) (1.0 / Math.sqrt(ss / d + eps));
     }
 
     /** out[outOff ..] = x[xOff ..] * inv * w, d values; out may alias x. */
@@ -65,9 +70,28 @@ public final class RmsNormQuantVector {
         }
     }
 
-    /** out = RMSNorm_w(x), one row of d; out may alias x. */
-    public static void rmsNorm(float[] x, int xOff, float[] w, float[] out, int outOff, int d) {
-        scale(x, xOff, invRms(x, xOff, d), w, out, outOff, d);
+    /** out = RMSNorm_w(x) with eps, one row of d; out may alias x. */
+    public static void rmsNorm(float[] x, int xOff, float[] w, float[] out, int outOff, int d, double eps) {
+        scale(x, xOff, invRms(x, xOff, d, eps), w, out, outOff, d);
+    }
+
+    /** out[r, :] = RMSNorm_w(x[r, :]) with eps for r < rows; out may alias x. */
+    public static void rmsNorm(CpuPool pool, float[] x, int rows, int d, float[] w, double eps, float[] out) {
+        if (x.length < rows * d || out.length < rows * d || w.length < d) {
+            throw new MmfreeException("rmsnorm: x has " + x.length + ", out " + out.length + " values (need " + rows * d + "), w "
+                    + w.length + " (need " + d + ")");
+        }
+        if (rows < PARALLEL_ROWS) {
+            rmsNormRows(x, d, w, eps, out, 0, rows);
+        } else {
+            pool.parallelFor(rows, 1, (from, to) -> rmsNormRows(x, d, w, eps, out, from, to));
+        }
+    }
+
+    private static void rmsNormRows(float[] x, int d, float[] w, double eps, float[] out, int from, int to) {
+        for (int r = from; r < to; r++) {
+            rmsNorm(x, r * d, w, out, r * d, d, eps);
+        }
     }
 
     /** Quantizes y = x * inv * w (never stored) into q[qOff .. qOff + d); returns a / 127. */
@@ -119,13 +143,13 @@ public final class RmsNormQuantVector {
     }
 
     /**
-     * The double norm: h[r, :] = RMSNorm_outer(x[r, :]); for each part p,
-     * q[p, r, :] = quant(RMSNorm_{parts[p]}(h[r, :])) and factor[p * rows + r] its a / 127.
+     * The double norm: h[r, :] = RMSNorm_outer(x[r, :]) with outerEps (the model's block norm); for
+     * each part p, q[p, r, :] = quant(RMSNorm_{parts[p]}(h[r, :])) (eps 1e-6) and factor[p * rows + r] its a / 127.
      *
      * @param h [rows, d] receives the block norm's output
      */
-    public static void normNormQuantize(CpuPool pool, float[] x, int rows, int d, float[] outer, float[][] parts, float[] h,
-                                        byte[] q, float[] factor) {
+    public static void normNormQuantize(CpuPool pool, float[] x, int rows, int d, float[] outer, double outerEps, float[][] parts,
+                                        float[] h, byte[] q, float[] factor) {
         check("normNormQuantize", x, rows, d, outer, parts.length, q, factor);
         for (int p = 0; p < parts.length; p++) {
             if (parts[p].length < d) {
@@ -136,16 +160,16 @@ public final class RmsNormQuantVector {
             throw new MmfreeException("rmsnormquant: h has " + h.length + " values < rows " + rows + " x d " + d);
         }
         if (rows < PARALLEL_ROWS) {
-            normNormQuantizeRows(x, rows, d, outer, parts, h, q, factor, 0, rows);
+            normNormQuantizeRows(x, rows, d, outer, outerEps, parts, h, q, factor, 0, rows);
         } else {
-            pool.parallelFor(rows, 1, (from, to) -> normNormQuantizeRows(x, rows, d, outer, parts, h, q, factor, from, to));
+            pool.parallelFor(rows, 1, (from, to) -> normNormQuantizeRows(x, rows, d, outer, outerEps, parts, h, q, factor, from, to));
         }
     }
 
-    private static void normNormQuantizeRows(float[] x, int rows, int d, float[] outer, float[][] parts, float[] h, byte[] q,
-                                             float[] factor, int from, int to) {
+    private static void normNormQuantizeRows(float[] x, int rows, int d, float[] outer, double outerEps, float[][] parts, float[] h,
+                                             byte[] q, float[] factor, int from, int to) {
         for (int r = from; r < to; r++) {
-            rmsNorm(x, r * d, outer, h, r * d, d);
+            rmsNorm(x, r * d, outer, h, r * d, d, outerEps);
             float inv = invRms(h, r * d, d);
             for (int p = 0; p < parts.length; p++) {
                 factor[p * rows + r] = quantizeScaled(h, r * d, inv, parts[p], q, (p * rows + r) * d, d);

@@ -47,6 +47,7 @@ class RmsNormQuantVectorTest {
     @ParameterizedTest(name = "d={0} rows={1} parts={2}")
     @CsvSource({"3, 1, 1", "100, 2, 3", "1000, 1, 3", "2560, 1, 3", "2560, 17, 1", "257, 33, 2"})
     void doubleNormMatchesReference(int d, int rows, int parts) {
+        double eps = 1e-5;
         Random rnd = new Random(d * 31L + rows * 7L + parts);
         float[] x = Checks.gaussian(rnd, rows * d, 0.5f);
         float[] outer = Checks.gaussian(rnd, d, 1f);
@@ -59,7 +60,7 @@ class RmsNormQuantVectorTest {
         float[] expectedF = new float[parts * rows];
         float[] scratch = new float[d];
         for (int r = 0; r < rows; r++) {
-            RmsNormQuantReference.rmsNorm(x, r * d, outer, expectedH, r * d, d);
+            RmsNormQuantReference.rmsNorm(x, r * d, outer, expectedH, r * d, d, eps);
             for (int p = 0; p < parts; p++) {
                 expectedF[p * rows + r] = RmsNormQuantReference.normQuantize(expectedH, r * d, partW[p], expectedQ, (p * rows + r) * d, d, scratch);
             }
@@ -70,10 +71,28 @@ class RmsNormQuantVectorTest {
         Arrays.fill(q, (byte) 99);
         float[] f = new float[parts * rows];
         Arrays.fill(f, Float.NaN);
-        RmsNormQuantVector.normNormQuantize(POOL, x, rows, d, outer, partW, h, q, f);
+        RmsNormQuantVector.normNormQuantize(POOL, x, rows, d, outer, eps, partW, h, q, f);
         Checks.assertSameFloats("double norm h", expectedH, 0, h, 0, rows * d);
         Checks.assertSameBytes("double norm codes", expectedQ, 0, q, 0, parts * rows * d);
         Checks.assertSameFloats("double norm factors", expectedF, 0, f, 0, parts * rows);
+    }
+
+    @ParameterizedTest(name = "d={0} rows={1}")
+    @CsvSource({"3, 1", "257, 4", "2560, 18"})
+    void rmsNormMatchesReference(int d, int rows) {
+        Random rnd = new Random(d + 1000L * rows);
+        float[] x = Checks.gaussian(rnd, rows * d, 2f);
+        float[] w = Checks.gaussian(rnd, d, 1f);
+        float[] expected = new float[rows * d];
+        for (int r = 0; r < rows; r++) {
+            RmsNormQuantReference.rmsNorm(x, r * d, w, expected, r * d, d, 1e-6);
+        }
+        float[] out = new float[rows * d];
+        Arrays.fill(out, Float.NaN);
+        RmsNormQuantVector.rmsNorm(POOL, x, rows, d, w, 1e-6, out);
+        Checks.assertSameFloats("rmsNorm", expected, 0, out, 0, rows * d);
+        RmsNormQuantVector.rmsNorm(POOL, x, rows, d, w, 1e-6, x);
+        Checks.assertSameFloats("rmsNorm in place", expected, 0, x, 0, rows * d);
     }
 
     @Test
