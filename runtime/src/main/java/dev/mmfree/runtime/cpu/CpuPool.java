@@ -13,7 +13,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Sized by system property {@code mmfree.threads}, else env {@code MMFREE_THREADS}, else
  * {@link Runtime#availableProcessors()}. Workers spin briefly after each loop (a decode step issues
  * many short loops back to back, and a park/unpark round trip costs tens of microseconds), then park.
- * A loop started from inside a task, or while another thread holds the pool, runs on the caller alone.
+ * Every worker acknowledges every loop (even with no chunk of it), so no worker can still be reading
+ * one loop's parameters when the next is posted. A loop started from inside a task, or while
+ * another thread holds the pool, runs on the caller alone.
  * Dispatch allocates nothing: kernels pass a preallocated {@link RangeTask}.
  */
 public final class CpuPool implements AutoCloseable {
@@ -115,9 +117,9 @@ public final class CpuPool implements AutoCloseable {
             this.grain = g;
             this.chunks = c;
             failure = null;
-            pending.set(c - 1);
+            pending.set(workers.length);
             generation++;
-            for (int w = 0; w < c - 1; w++) {
+            for (int w = 0; w < workers.length; w++) {
                 if (workers[w].sleeping) {
                     LockSupport.unpark(workers[w].thread);
                 }
@@ -237,9 +239,9 @@ public final class CpuPool implements AutoCloseable {
                             failure = t;
                         }
                     }
-                    if (pending.decrementAndGet() == 0 && callerSleeping) {
-                        LockSupport.unpark(caller);
-                    }
+                }
+                if (pending.decrementAndGet() == 0 && callerSleeping) {
+                    LockSupport.unpark(caller);
                 }
             }
         }
