@@ -126,6 +126,11 @@ public final class BitLinearVector {
         return 2L * codes.length;
     }
 
+    /** Bytes the CPU layout takes for a [out, in] weight on this machine. */
+    public static long packedBytes(int out, int in) {
+        return 2L * out * ((in + BLOCK - 1) / BLOCK) * L;
+    }
+
     /**
      * out[r, :] (+)= the stacked BitLinear of q[p, r, :] for r < rows.
      *
