@@ -69,9 +69,13 @@ public record HgrnBitConfig(int vocab, int hidden, int layers, int intermediate,
         if (!(eps > 0) || !Double.isFinite(eps)) {
             throw f.fail("rms_norm_eps", "must be finite and > 0, got " + eps);
         }
-        return new HgrnBitConfig(f.positive("vocab_size", 32000), d, f.positive("num_hidden_layers", 24), intermediate, eps,
-                f.bool("use_lower_bound", true), f.bool("tie_word_embeddings", false),
-                f.tokenId("bos_token_id", 1), f.tokenId("eos_token_id", 2));
+        int vocab = f.positive("vocab_size", 32000);
+        int layers = f.positive("num_hidden_layers", 24);
+        boolean lowerBound = f.bool("use_lower_bound", true);
+        boolean tied = f.bool("tie_word_embeddings", false);
+        int bos = f.tokenId("bos_token_id", 1);
+        int eos = f.tokenId("eos_token_id", 2);
+        return new HgrnBitConfig(vocab, d, layers, intermediate, eps, lowerBound, tied, bos, eos);
     }
 
     private static void requireValue(ConfigFields f, String field, int actual, int supported) {

@@ -78,10 +78,19 @@ public record LlamaConfig(int vocab, int hidden, int intermediate, int layers, i
             throw f.fail("head_dim", "is missing and hidden_size " + d + " is not a multiple of num_attention_heads " + heads);
         }
         int headDim = f.positive("head_dim", d / Math.max(heads, 1));
-        return new LlamaConfig(f.positive("vocab_size", 32000), d, f.positive("intermediate_size", 11008),
-                f.positive("num_hidden_layers", 32), heads, kvHeads, headDim, ropeTheta(f),
-                f.number("rms_norm_eps", 1e-6), f.bool("tie_word_embeddings", false),
-                f.tokenId("bos_token_id", 1), f.tokenId("eos_token_id", 2));
+        int vocab = f.positive("vocab_size", 32000);
+        int intermediate = f.positive("intermediate_size", 11008);
+        int layers = f.positive("num_hidden_layers", 32);
+        double theta = ropeTheta(f);
+        double eps = f.number("rms_norm_eps", 1e-6);
+        boolean tied = f.bool("tie_word_embeddings", false);
+        int bos = f.tokenId("bos_token_id", 1);
+        int eos = f.tokenId("eos_token_id", 2);
+        try {
+            return new LlamaConfig(vocab, d, intermediate, layers, heads, kvHeads, headDim, theta, eps, tied, bos, eos);
+        } catch (ConfigException e) {
+            throw new ConfigException(where + ": " + e.getMessage());
+        }
     }
 
     /** The rotary base from either place it is stored; scaled rope variants are refused. */

@@ -50,9 +50,9 @@ public record LlamaWeights(LlamaConfig config, float[] embedTokens, List<Layer> 
         if (layers.size() != config.layers()) {
             throw new CheckpointException("llama weights: " + layers.size() + " layers, config says " + config.layers());
         }
+        long[][] shapes = layerShapes(config);
         for (int l = 0; l < layers.size(); l++) {
             List<float[]> t = layers.get(l).tensors();
-            long[][] shapes = layerShapes(config);
             for (int k = 0; k < t.size(); k++) {
                 checkLength("model.layers." + l + "." + Layer.NAMES.get(k), t.get(k), shapes[k][0] * (shapes[k].length > 1 ? shapes[k][1] : 1));
             }
