@@ -3,20 +3,27 @@ package dev.mmfree.runtime.cpu;
 import dev.mmfree.runtime.MmfreeException;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The CPU backend's worker threads: runs one data-parallel loop at a time, splitting {@code [0, n)}
- * into one contiguous chunk per thread. The calling thread runs the first chunk itself.
+ * into contiguous chunks, up to {@value #CHUNKS_PER_THREAD} per thread, that the threads (the
+ * caller among them) take in order from a shared counter. When one thread is slowed (another
+ * process on its core, a worker still waking up) the others take over its share instead of
+ * waiting for it; the caller waits only for chunks already taken.
  *
  * <p>Sized by system property {@code mmfree.threads}, else env {@code MMFREE_THREADS}, else
  * {@link Runtime#availableProcessors()}. Workers spin briefly after each loop (a decode step issues
  * many short loops back to back, and a park/unpark round trip costs tens of microseconds), then park.
- * Every worker acknowledges every loop (even with no chunk of it), so no worker can still be reading
- * one loop's parameters when the next is posted. A loop started from inside a task, or while
- * another thread holds the pool, runs on the caller alone.
+ * A loop started from inside a task, or while another thread holds the pool, runs on the caller alone.
  * Dispatch allocates nothing: kernels pass a preallocated {@link RangeTask}.
+ *
+ * <p>Protocol: {@code work} packs [generation 32 bits | chunks 16 | next chunk 16]. The caller writes
+ * the loop's parameters, then publishes a new generation; a thread takes chunk i by a CAS that
+ * checks the generation, so a late worker can never take a chunk of a loop whose parameters it did
+ * not see, and the parameters cannot change while any chunk of their loop is unfinished.
  */
 public final class CpuPool implements AutoCloseable {
     /** A loop body over rows {@code [from, to)}. */
@@ -25,27 +32,27 @@ public final class CpuPool implements AutoCloseable {
         void run(int from, int to);
     }
 
+    static final int CHUNKS_PER_THREAD = 4;
     private static final long SPIN_NANOS = 50_000;
     private static volatile CpuPool shared;
 
     private final int threads;
     private final Worker[] workers;
     private final ReentrantLock lock = new ReentrantLock();
-    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicLong work = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
 
-    private volatile long generation;
-    private volatile boolean callerSleeping;
+    private volatile Thread waiting;
     private volatile boolean closed;
     private volatile Throwable failure;
-    private Thread caller;
     private RangeTask task;
     private int n;
     private int grain;
     private int chunks;
 
     public CpuPool(int threads) {
-        if (threads < 1) {
-            throw new MmfreeException("cpu pool: thread count must be >= 1, got " + threads);
+        if (threads < 1 || threads > 0xFFFF / CHUNKS_PER_THREAD) {
+            throw new MmfreeException("cpu pool: thread count must be in [1, " + 0xFFFF / CHUNKS_PER_THREAD + "], got " + threads);
         }
         this.threads = threads;
         this.workers = new Worker[threads - 1];
@@ -98,38 +105,35 @@ public final class CpuPool implements AutoCloseable {
 
     /**
      * Runs {@code task} over {@code [0, n)} in contiguous chunks whose bounds are multiples of
-     * {@code grain} (except the end), at most one chunk per thread; returns when all are done.
+     * {@code grain} (except the end), at most {@value #CHUNKS_PER_THREAD} chunks per thread;
+     * returns when all are done, rethrowing the first failure of any chunk.
      */
     public void parallelFor(int n, int grain, RangeTask task) {
         if (n <= 0) {
             return;
         }
         int g = Math.max(1, grain);
-        int c = (int) Math.min(threads, (n + (long) g - 1) / g);
-        if (c <= 1 || closed || isWorker() || lock.isHeldByCurrentThread() || !lock.tryLock()) {
+        int c = (int) Math.min((long) threads * CHUNKS_PER_THREAD, (n + (long) g - 1) / g);
+        if (c <= 1 || threads == 1 || closed || isWorker() || lock.isHeldByCurrentThread() || !lock.tryLock()) {
             task.run(0, n);
             return;
         }
         try {
-            caller = Thread.currentThread();
             this.task = task;
             this.n = n;
             this.grain = g;
             this.chunks = c;
             failure = null;
-            pending.set(workers.length);
-            generation++;
-            for (int w = 0; w < workers.length; w++) {
-                if (workers[w].sleeping) {
-                    LockSupport.unpark(workers[w].thread);
+            done.set(0);
+            long gen = (work.get() >>> 32) + 1;
+            work.set(gen << 32 | (long) c << 16);
+            for (Worker w : workers) {
+                if (w.sleeping) {
+                    LockSupport.unpark(w.thread);
                 }
             }
-            try {
-                runChunk(0);
-            } catch (Throwable t) {
-                failure = t;
-            }
-            awaitWorkers();
+            runChunks(gen);
+            awaitDone(c);
             this.task = null;
             Throwable f = failure;
             if (f != null) {
@@ -143,16 +147,39 @@ public final class CpuPool implements AutoCloseable {
                 throw new MmfreeException("cpu pool: task failed", f);
             }
         } finally {
-            caller = null;
             lock.unlock();
         }
     }
 
-    private void runChunk(int chunk) {
-        int from = bound(chunk);
-        int to = bound(chunk + 1);
-        if (from < to) {
-            task.run(from, to);
+    /** Takes chunks of generation gen until none are left (or a newer loop was posted). */
+    private void runChunks(long gen) {
+        while (true) {
+            long w = work.get();
+            int total = (int) (w >>> 16) & 0xFFFF;
+            int next = (int) w & 0xFFFF;
+            if (w >>> 32 != gen || next >= total) {
+                return;
+            }
+            if (!work.compareAndSet(w, w + 1)) {
+                continue;
+            }
+            try {
+                int from = bound(next);
+                int to = bound(next + 1);
+                if (from < to) {
+                    task.run(from, to);
+                }
+            } catch (Throwable t) {
+                if (failure == null) {
+                    failure = t;
+                }
+            }
+            if (done.incrementAndGet() == total) {
+                Thread caller = waiting;
+                if (caller != null) {
+                    LockSupport.unpark(caller);
+                }
+            }
         }
     }
 
@@ -164,17 +191,17 @@ public final class CpuPool implements AutoCloseable {
         return (int) Math.min(n, (b + grain / 2) / grain * grain);
     }
 
-    private void awaitWorkers() {
+    private void awaitDone(int total) {
         long start = System.nanoTime();
-        while (pending.get() != 0) {
+        while (done.get() != total) {
             if (System.nanoTime() - start < SPIN_NANOS) {
                 Thread.onSpinWait();
             } else {
-                callerSleeping = true;
-                if (pending.get() != 0) {
+                waiting = Thread.currentThread();
+                if (done.get() != total) {
                     LockSupport.parkNanos(this, 1_000_000);
                 }
-                callerSleeping = false;
+                waiting = null;
             }
         }
     }
@@ -202,13 +229,11 @@ public final class CpuPool implements AutoCloseable {
     }
 
     private final class Worker implements Runnable {
-        final int chunk;
         final Thread thread;
         volatile boolean sleeping;
 
-        Worker(int chunk) {
-            this.chunk = chunk;
-            this.thread = new WorkerThread(CpuPool.this, this, "mmfree-cpu-" + chunk);
+        Worker(int index) {
+            this.thread = new WorkerThread(CpuPool.this, this, "mmfree-cpu-" + index);
         }
 
         @Override
@@ -216,33 +241,19 @@ public final class CpuPool implements AutoCloseable {
             long seen = 0;
             while (!closed) {
                 long start = System.nanoTime();
-                while (generation == seen && !closed) {
+                while (work.get() >>> 32 == seen && !closed) {
                     if (System.nanoTime() - start < SPIN_NANOS) {
                         Thread.onSpinWait();
                     } else {
                         sleeping = true;
-                        if (generation == seen && !closed) {
+                        if (work.get() >>> 32 == seen && !closed) {
                             LockSupport.park(this);
                         }
                         sleeping = false;
                     }
                 }
-                if (closed) {
-                    return;
-                }
-                seen = generation;
-                if (chunk < chunks) {
-                    try {
-                        runChunk(chunk);
-                    } catch (Throwable t) {
-                        if (failure == null) {
-                            failure = t;
-                        }
-                    }
-                }
-                if (pending.decrementAndGet() == 0 && callerSleeping) {
-                    LockSupport.unpark(caller);
-                }
+                seen = work.get() >>> 32;
+                runChunks(seen);
             }
         }
     }
