@@ -20,6 +20,7 @@ public final class Backends {
     /** Every backend of this build; add one line per backend. */
     private static final List<ModelBackend> ALL = List.of(
             new ReferenceBackend(),
+            new CpuBackend(),
             new OpenClBackend());
 
     /** The order {@link #auto()} tries; names not registered are skipped. */

@@ -2,8 +2,9 @@ package dev.mmfree.model;
 
 import dev.mmfree.model.hgrn.HgrnBitOpenCl;
 import dev.mmfree.model.hgrn.HgrnBitWeights;
+import dev.mmfree.kernels.gemv.Storage;
+import dev.mmfree.model.llama.LlamaOpenCl;
 import dev.mmfree.model.llama.LlamaWeights;
-import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.opencl.OpenCl;
 
 import java.util.Optional;
@@ -14,6 +15,7 @@ import java.util.Optional;
  * GPU. Without a selector a machine with only CPU OpenCL devices (PoCL) counts as unavailable, so
  * {@code auto} picks the cpu backend there; naming a CPU device with a selector uses it.
  * Env {@code MMFREE_OPENCL_FUSED=0} runs batch-1 decoding through the GEMM path (for comparisons).
+ * Llama (the Transformer++ baseline) keeps its matrices and KV cache in fp16, as a deployed baseline would.
  */
 public final class OpenClBackend implements ModelBackend {
     public static final String NAME = HgrnBitOpenCl.BACKEND;
@@ -44,6 +46,6 @@ public final class OpenClBackend implements ModelBackend {
 
     @Override
     public CausalLm llama(LlamaWeights w) {
-        throw new MmfreeException("backend opencl: Llama (Transformer++) is not implemented on OpenCL yet; use --backend cpu or reference");
+        return LlamaOpenCl.onDefaultDevice(w, Storage.F16);
     }
 }
