@@ -1,5 +1,6 @@
 package dev.mmfree.model;
 
+import dev.mmfree.kernels.sampling.SamplerReference;
 import dev.mmfree.runtime.MemoryLedger;
 
 /**
@@ -36,6 +37,19 @@ public interface CausalLm extends AutoCloseable {
      * @param allPositions true: logits of every position, [b][t][vocab]; false: of the last only, [b][1][vocab]
      */
     float[][][] forward(Batch batch, int[][] tokens, boolean allPositions);
+
+    /**
+     * Feeds tokens like {@link #forward} and returns each sequence's greedy next id (lowest index on
+     * ties). Backends on a device override it to pick the ids there, so that only ids cross the bus.
+     */
+    default int[] forwardGreedy(Batch batch, int[][] tokens) {
+        float[][][] logits = forward(batch, tokens, false);
+        int[] ids = new int[logits.length];
+        for (int b = 0; b < ids.length; b++) {
+            ids[b] = SamplerReference.argmax(logits[b][0], 0, logits[b][0].length);
+        }
+        return ids;
+    }
 
     @Override
     void close();

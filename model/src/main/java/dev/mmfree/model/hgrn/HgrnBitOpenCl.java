@@ -150,6 +150,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     }
 
     /** Feeds tokens like {@link #forward} and returns each sequence's greedy next id (argmax on the device). */
+    @Override
     public int[] forwardGreedy(Batch batch, int[][] tokens) {
         State s = state(batch);
         int t = TokenChecks.check(tokens, s.size, c.vocab());
