@@ -1,5 +1,6 @@
 package dev.mmfree.bench;
 
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.config.HgrnBitConfig;
@@ -87,6 +88,23 @@ public final class OpenClDecodeBench {
                             b, tps, msPerStep, m.device(), context);
                     table.add(String.format(Locale.ROOT, "decode greedy | b %d | %.1f tok/s | %.4f ms/step", b, tps, msPerStep));
                 }
+            }
+            try (CausalLm.Batch batch = m.newBatch(1)) {
+                SamplingParams params = new SamplingParams(0.8, 50, 0.9, 1);
+                SplittableRandom uniforms = new SplittableRandom(params.seed());
+                m.forwardSample(batch, randomIds(r, 1, 8, c.vocab()), params, new double[]{uniforms.nextDouble()});
+                for (int k = 0; k < 5; k++) {
+                    m.continueSample(batch, params, new double[]{uniforms.nextDouble()});
+                }
+                int steps = Math.max(10, tokens / 4);
+                long s = System.nanoTime();
+                for (int k = 0; k < steps; k++) {
+                    m.continueSample(batch, params, new double[]{uniforms.nextDouble()});
+                }
+                double ms = 1e3 * (System.nanoTime() - s) / 1e9 / steps;
+                System.out.printf(Locale.ROOT, "{\"what\":\"decode top-k 50 top-p 0.9\",\"batch\":1,\"ms_per_step\":%.4f,\"device\":\"%s\",%s}%n",
+                        ms, m.device(), context);
+                table.add(String.format(Locale.ROOT, "decode top-k 50 top-p 0.9 | b 1 | %.1f tok/s | %.4f ms/step", 1e3 / ms, ms));
             }
             try (CausalLm.Batch batch = m.newBatch(1)) {
                 for (int k = 0; k < 3; k++) {

@@ -154,6 +154,10 @@ inline int wg_sum_int(int v, __local int* s, int n) {
     WG_REDUCE(int, v, s, n, OP_ADD, shfl_xor_i)
 }
 
+inline int wg_max_int(int v, __local int* s, int n) {
+    WG_REDUCE(int, v, s, n, max, shfl_xor_i)
+}
+
 // The input side of a BitLinear for one row held in z[0, kPad) (zero past K), by n work-items that
 // each own the elements j = l, l + n, ...: z <- RMSNorm_w(z) (eps), then returns the int8 scale
 // 127 / max(max|z|, 1e-5). The reference's steps: sum of squares, (z * inv) * w, the max.

@@ -7,7 +7,8 @@ import dev.mmfree.kernels.mlgru.MlgruOpenCl;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
-import dev.mmfree.kernels.sampling.GreedyOpenCl;
+import dev.mmfree.kernels.sampling.SamplerOpenCl;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.ModelInfo;
@@ -20,6 +21,8 @@ import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
 import dev.mmfree.runtime.MmfreeException;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -33,7 +36,8 @@ import java.util.Set;
  * HGRNBit on an OpenCL device ({@code ../shared/spec/hgrnbit.md}; {@link HgrnBitReference} is the
  * model it must match). Weights stay on the device; each {@link Batch} keeps its MLGRU states there
  * (double-buffered: a step reads one copy and writes the other); a forward call sends token ids and
- * brings back logits, or with {@link #forwardGreedy}/{@link #continueGreedy} only the next ids.
+ * brings back logits, or with {@link #forwardSample}/{@link #continueSample} only the next ids (sampled on
+ * the device as {@code SamplerReference} does).
  *
  * <p>Batch-1 decoding is bound by launches (about 5.5 us each on the H200), so one token of one
  * sequence runs 4 launches a layer, each a GEMV with the step's small vector work fused in front:
@@ -45,7 +49,7 @@ import java.util.Set;
  *               gate|up ─[SwiGLU, down norm, quantize | GEMV down_proj | x +=]─ x
  *   x ─[norm2: norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
  * </pre>
- * 4L + 2 launches a token (+1 for greedy). Prefill and batched decoding (rows = b * t) run the GEMM
+ * 4L + 2 launches a token (+1 to sample). Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
  * SwiGLU norm-quantize, GEMM down_proj (+x). Long prompts go through in chunks of {@value #MAX_ROWS} rows.
@@ -65,7 +69,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final SwiGluOpenCl swiglu;
     private final RmsNormQuantOpenCl normQuant;
     private final EmbeddingOpenCl embedding;
-    private final GreedyOpenCl greedy;
+    private final SamplerOpenCl sampler;
     private final HgrnBitOpenClWeights w;
     private final ModelInfo info;
     private final Set<State> batches = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -89,7 +93,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             swiglu = new SwiGluOpenCl(device, narrow);
             normQuant = new RmsNormQuantOpenCl(device, tiling);
             embedding = new EmbeddingOpenCl(device, tiling);
-            greedy = new GreedyOpenCl(device, tiling);
+            sampler = new SamplerOpenCl(device, tiling);
             w = new HgrnBitOpenClWeights(device, weights);
         } catch (RuntimeException e) {
             device.close();
@@ -149,31 +153,47 @@ public final class HgrnBitOpenCl implements CausalLm {
         return logits;
     }
 
-    /** Feeds tokens like {@link #forward} and returns each sequence's greedy next id (argmax on the device). */
+    /**
+     * Feeds tokens like {@link #forward} and returns each sequence's next id, sampled on the device
+     * from the last position's logits under params with this step's uniform u[b] (see SamplerReference).
+     */
     @Override
-    public int[] forwardGreedy(Batch batch, int[][] tokens) {
+    public int[] forwardSample(Batch batch, int[][] tokens, SamplingParams params, double[] u) {
         State s = state(batch);
         int t = TokenChecks.check(tokens, s.size, c.vocab());
         int[] ids = new int[s.size];
-        run(s, tokens, t, Head.GREEDY, (rows, from, n) -> device.read(s.ws.ids, 0, ids, 0, s.size));
+        s.sampling(params, u);
+        run(s, tokens, t, Head.SAMPLE, (rows, from, n) -> device.read(s.ws.ids, 0, ids, 0, s.size));
         s.idsOnDevice = true;
-        return ids;
+        return SamplerOpenCl.check(ids);
     }
 
-    /** Feeds every sequence the id the last greedy call returned (it never left the device) and returns the next. */
-    public int[] continueGreedy(Batch batch) {
+    /** Feeds every sequence the id the last sampling call returned (it never left the device) and samples the next. */
+    public int[] continueSample(Batch batch, SamplingParams params, double[] u) {
         State s = state(batch);
         if (!s.idsOnDevice) {
-            throw new MmfreeException("hgrn_bit opencl: continueGreedy needs a forwardGreedy or continueGreedy call before it");
+            throw new MmfreeException("hgrn_bit opencl: continueSample needs a forwardSample or continueSample call before it");
         }
+        s.sampling(params, u);
         int[] ids = new int[s.size];
-        pass(s, 1, Head.GREEDY);
+        pass(s, 1, Head.SAMPLE);
         device.read(s.ws.ids, 0, ids, 0, s.size);
         s.position++;
-        return ids;
+        return SamplerOpenCl.check(ids);
     }
 
-    private enum Head { NONE, LAST, ALL, GREEDY }
+    /** {@link #forwardSample} with greedy decoding. */
+    @Override
+    public int[] forwardGreedy(Batch batch, int[][] tokens) {
+        return forwardSample(batch, tokens, SamplingParams.greedy(), new double[state(batch).size]);
+    }
+
+    /** {@link #continueSample} with greedy decoding. */
+    public int[] continueGreedy(Batch batch) {
+        return continueSample(batch, SamplingParams.greedy(), new double[state(batch).size]);
+    }
+
+    private enum Head { NONE, LAST, ALL, SAMPLE }
 
     private interface Collect {
         void rows(int rows, int from, int n);
@@ -186,7 +206,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         for (int from = 0; from < t; from += chunk) {
             int n = Math.min(chunk, t - from);
             boolean last = from + n == t;
-            Head h = head == Head.ALL ? Head.ALL : last ? head : Head.NONE;
+            Head h = head == Head.ALL || last ? head : Head.NONE;
             int[] ids = new int[b * n];
             for (int q = 0; q < b; q++) {
                 System.arraycopy(tokens[q], from, ids, q * n, n);
@@ -205,7 +225,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     /** One pass of n tokens a sequence whose ids are in ws.ids: enqueues its plan and flips the state parity. */
     private void pass(State s, int n, Head head) {
         s.ensure(s.size * n);
-        String key = s.parity + ":" + n + ":" + head;
+        String key = s.parity + ":" + n + ":" + head + (head == Head.SAMPLE ? ":" + s.params : "");
         List<Launch> plan = s.plans.get(key);
         if (plan == null) {
             if (s.plans.size() > 16) {
@@ -237,8 +257,8 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
         if (head != Head.NONE) {
             plan.add(bitLinear.norm2(w.lmHead, ws.x, w.norm, eps, w.lmHeadNorm, BITLINEAR_EPS, ws.logits, false));
-            if (head == Head.GREEDY) {
-                plan.add(greedy.argmax(ws.logits, c.vocab(), c.vocab(), ws.ids, 1));
+            if (head == Head.SAMPLE) {
+                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u, s.sampleScratch, ws.ids, 1));
             }
         }
         return plan;
@@ -271,8 +291,8 @@ public final class HgrnBitOpenCl implements CausalLm {
             plan.add(normQuant.normQuant(ws.x, all ? d : n * d, all ? 0 : (n - 1) * d, null, w.norm, eps, w.lmHeadNorm,
                     BITLINEAR_EPS, ws.qD, headRows));
             plan.add(bitLinear.gemm(w.lmHead, ws.qD, headRows, ws.logits, false));
-            if (head == Head.GREEDY) {
-                plan.add(greedy.argmax(ws.logits, c.vocab(), c.vocab(), ws.ids, headRows));
+            if (head == Head.SAMPLE) {
+                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u, s.sampleScratch, ws.ids, headRows));
             }
         }
         return plan;
@@ -301,7 +321,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             s.close();
         }
         w.close();
-        for (AutoCloseable k : List.of(bitLinear, mlgru, swiglu, normQuant, embedding, greedy)) {
+        for (AutoCloseable k : List.of(bitLinear, mlgru, swiglu, normQuant, embedding, sampler)) {
             try {
                 k.close();
             } catch (Exception e) {
@@ -315,7 +335,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     /** Activations of one pass, for up to `rows` rows (b * t). */
     private final class Workspace implements AutoCloseable {
         final int rows;
-        final DeviceBuffer ids;       // [rows] int: token ids in, greedy ids out
+        final DeviceBuffer ids;       // [rows] int: token ids in, sampled ids out
         final DeviceBuffer x;         // [rows][d] the residual stream
         final DeviceBuffer ifg;       // [rows][3d] i | f | g
         final DeviceBuffer gate;      // [rows][d] silu(state): the output gate's multiplier
@@ -358,6 +378,9 @@ public final class HgrnBitOpenCl implements CausalLm {
         final DeviceBuffer[][] state;
         final Map<String, List<Launch>> plans = new HashMap<>();
         Workspace ws;
+        SamplingParams params = SamplingParams.greedy();
+        DeviceBuffer u;               // [b] double: this step's uniforms
+        DeviceBuffer sampleScratch;   // [b][V] double: the top-k/top-p sampler's weights
         int parity;
         int position;
         boolean idsOnDevice;
@@ -386,6 +409,26 @@ public final class HgrnBitOpenCl implements CausalLm {
             ws = new Workspace(Math.max(rows, size));
         }
 
+        /** Sets the next sampling launch's params and uploads its uniforms (allocating their buffers once). */
+        void sampling(SamplingParams p, double[] uniforms) {
+            if (uniforms.length != size) {
+                throw new MmfreeException("hgrn_bit opencl: " + uniforms.length + " uniforms for a batch of " + size);
+            }
+            params = p;
+            if (p.isGreedy()) {
+                return;
+            }
+            if (u == null) {
+                u = device.allocate(MemoryCategory.WORKSPACE, 8L * size, "sampling u");
+                sampleScratch = device.allocate(MemoryCategory.WORKSPACE, 8L * size * c.vocab(), "sampling weights");
+            }
+            ByteBuffer b = ByteBuffer.allocate(8 * size).order(ByteOrder.nativeOrder());
+            for (double x : uniforms) {
+                b.putDouble(x);
+            }
+            device.write(u, 0, b.array(), 0, 8 * size);
+        }
+
         void closePlans() {
             for (List<Launch> plan : plans.values()) {
                 plan.forEach(Launch::close);
@@ -410,6 +453,10 @@ public final class HgrnBitOpenCl implements CausalLm {
             }
             closePlans();
             ws.close();
+            if (u != null) {
+                u.close();
+                sampleScratch.close();
+            }
             for (DeviceBuffer[] pair : state) {
                 pair[0].close();
                 pair[1].close();

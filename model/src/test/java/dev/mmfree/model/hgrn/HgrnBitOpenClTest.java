@@ -1,5 +1,7 @@
 package dev.mmfree.model.hgrn;
 
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.MemoryTensorSource;
 import dev.mmfree.model.OpenClBackend;
@@ -10,6 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
+import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -109,6 +112,31 @@ class HgrnBitOpenClTest {
                 assertArrayEquals(new int[]{next}, ids, "greedy step " + step);
             }
             assertEquals(logitsBatch.position(), greedyBatch.position());
+        }
+    }
+
+    @Test
+    void sampledIdsOnTheDeviceFollowTheReferenceSampler() {
+        HgrnBitWeights w = weights(ODD, 12);
+        SplittableRandom r = new SplittableRandom(13);
+        int[][] prompt = randomTokens(new Random(14), 2, 3, ODD.vocab());
+        SamplingParams params = new SamplingParams(0.9, 50, 0.9, 1);
+        SamplerReference ref = new SamplerReference();
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true);
+             CausalLm.Batch logitsBatch = m.newBatch(2); CausalLm.Batch sampleBatch = m.newBatch(2)) {
+            float[][][] logits = m.forward(logitsBatch, prompt, false);
+            double[] u = {r.nextDouble(), r.nextDouble()};
+            int[] ids = m.forwardSample(sampleBatch, prompt, params, u);
+            for (int step = 0; step < 3; step++) {
+                int[][] next = new int[2][1];
+                for (int b = 0; b < 2; b++) {
+                    assertEquals(ref.sample(logits[b][0], 0, ODD.vocab(), params, u[b]), ids[b], "step " + step + " sequence " + b);
+                    next[b][0] = ids[b];
+                }
+                logits = m.forward(logitsBatch, next, false);
+                u = new double[]{r.nextDouble(), r.nextDouble()};
+                ids = m.continueSample(sampleBatch, params, u);
+            }
         }
     }
 
