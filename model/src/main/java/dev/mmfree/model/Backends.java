@@ -19,7 +19,8 @@ public final class Backends {
 
     /** Every backend of this build; add one line per backend. */
     private static final List<ModelBackend> ALL = List.of(
-            new ReferenceBackend());
+            new ReferenceBackend(),
+            new OpenClBackend());
 
     /** The order {@link #auto()} tries; names not registered are skipped. */
     private static final List<String> PREFERENCE = List.of("opencl", "cpu", ReferenceBackend.NAME);

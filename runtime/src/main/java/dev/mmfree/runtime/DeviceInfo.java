@@ -12,7 +12,8 @@ package dev.mmfree.runtime;
  * @param localMemBytes    local (shared) memory per work-group
  * @param globalMemBytes   device memory
  * @param maxAllocBytes    the largest single buffer
+ * @param fp64             the device computes in double precision (kernels then sum norms in double)
  */
 public record DeviceInfo(String name, String vendor, String driverVersion, boolean gpu, int computeUnits,
-                         long maxWorkGroupSize, long localMemBytes, long globalMemBytes, long maxAllocBytes) {
+                         long maxWorkGroupSize, long localMemBytes, long globalMemBytes, long maxAllocBytes, boolean fp64) {
 }

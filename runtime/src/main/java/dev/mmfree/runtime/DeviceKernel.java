@@ -13,16 +13,20 @@ public interface DeviceKernel extends AutoCloseable {
 
     DeviceKernel arg(int index, float value);
 
+    /** A double argument (the kernel needs fp64). */
+    DeviceKernel arg(int index, double value);
+
     /** A __local buffer of {@code bytes}. */
     DeviceKernel argLocal(int index, long bytes);
 
-    /** Sets arguments 0.. in order: DeviceBuffer, Integer or Float. */
+    /** Sets arguments 0.. in order: DeviceBuffer, Integer, Float or Double. */
     default DeviceKernel args(Object... values) {
         for (int i = 0; i < values.length; i++) {
             switch (values[i]) {
                 case DeviceBuffer b -> arg(i, b);
                 case Integer v -> arg(i, v);
                 case Float v -> arg(i, v);
+                case Double v -> arg(i, v);
                 default -> throw new IllegalArgumentException(name() + ": argument " + i + " has unsupported type "
                         + (values[i] == null ? "null" : values[i].getClass().getSimpleName()));
             }

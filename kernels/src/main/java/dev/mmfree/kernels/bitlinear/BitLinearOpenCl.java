@@ -84,11 +84,11 @@ public final class BitLinearOpenCl implements AutoCloseable {
         checkBytes(y, 4L * w.projections() * w.out(), "y");
         int wg = tiling.workGroup();
         long kPad = 64L * w.chunks();
-        long local = 4 * kPad + kPad + 12L * wg;
+        long local = 4 * kPad + kPad + 8L * wg;
         ClPrograms.checkLocal(device, NORM2, local);
         var k = norm2.kernel(NORM2).args(x, norm1 == null ? x : norm1, norm1 == null ? 0 : 1, eps1, norm2Weights, eps2,
                 w.codes(), w.scales(), kIn, w.out(), w.outPad(), w.chunks(), y, accumulate ? 1 : 0);
-        k.argLocal(14, 4 * kPad).argLocal(15, kPad).argLocal(16, 12L * wg);
+        k.argLocal(14, 4 * kPad).argLocal(15, kPad).argLocal(16, 8L * wg);
         long groups = w.rowsPad() / tiling.rows();
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
     }

@@ -33,7 +33,7 @@ import java.util.function.Supplier;
  *
  * <pre>
  *   java -cp runtime.jar:kernels.jar:jocl.jar dev.mmfree.kernels.bitlinear.BitLinearOpenClBench \
- *        [--device gpu] [--iters 50] [--tiling 32x8x8] [--ptx 0|1] [--copy-mib 512] [--quick]
+ *        [--device gpu] [--iters 50] [--tiling 32x8x8] [--narrow-tiling 16x16x8] [--ptx 0|1] [--copy-mib 512] [--quick]
  * </pre>
  * Prints one JSON line per result, then a table: variant | shape | ms | GB/s | % of copy.
  * Variants: gemm-tN = {@value BitLinearOpenCl#GEMM} on N quantized rows; norm2 = the fused double
@@ -49,24 +49,27 @@ public final class BitLinearOpenClBench {
 
     private final Device device;
     private final Tiling tiling;
+    private final Tiling narrow;
     private final int iters;
     private final SplittableRandom rnd = new SplittableRandom(7);
     private final List<Result> results = new ArrayList<>();
     private final String context;
     private double copyGbps = Double.NaN;
 
-    private BitLinearOpenClBench(Device device, Tiling tiling, int iters) {
+    private BitLinearOpenClBench(Device device, Tiling tiling, Tiling narrow, int iters) {
         this.device = device;
         this.tiling = tiling;
+        this.narrow = narrow;
         this.iters = iters;
-        this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"tiling\":\"%s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
-                device.info().name(), device.info().driverVersion(), tiling, System.getenv().getOrDefault("MMFREE_COMMIT", "unknown"),
+        this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"tiling\":\"%s narrow %s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
+                device.info().name(), device.info().driverVersion(), tiling, narrow, System.getenv().getOrDefault("MMFREE_COMMIT", "unknown"),
                 String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()).replace("\"", "'"));
     }
 
     public static void main(String[] args) {
         String selector = null;
         String tilingSpec = null;
+        String narrowSpec = null;
         int iters = 50;
         int copyMib = 512;
         boolean quick = false;
@@ -76,11 +79,12 @@ public final class BitLinearOpenClBench {
                 case "--device" -> selector = args[++i];
                 case "--iters" -> iters = Integer.parseInt(args[++i]);
                 case "--tiling" -> tilingSpec = args[++i];
+                case "--narrow-tiling" -> narrowSpec = args[++i];
                 case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
                 case "--quick" -> quick = true;
                 case "--ptx" -> ptx = args[++i].equals("1");
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--ptx 0|1] [--copy-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--ptx 0|1] [--copy-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -91,8 +95,11 @@ public final class BitLinearOpenClBench {
             boolean usePtx = ptx == null ? def.ptx() : ptx;
             Tiling tiling = tilingSpec == null ? new Tiling(def.rows(), def.slices(), def.tokens(), usePtx)
                     : Tiling.parse(tilingSpec, usePtx);
-            System.out.println("# " + device.info() + " tiling " + tiling);
-            new BitLinearOpenClBench(device, tiling, quick ? 3 : iters).run(quick ? 16 : copyMib, quick);
+            Tiling defNarrow = Tiling.narrowForDevice(device.info());
+            Tiling narrow = narrowSpec == null ? new Tiling(defNarrow.rows(), defNarrow.slices(), defNarrow.tokens(), usePtx)
+                    : Tiling.parse(narrowSpec, usePtx);
+            System.out.println("# " + device.info() + " tiling " + tiling + ", narrow (mlgru, swiglu) " + narrow);
+            new BitLinearOpenClBench(device, tiling, narrow, quick ? 3 : iters).run(quick ? 16 : copyMib, quick);
         }
     }
 
@@ -103,8 +110,8 @@ public final class BitLinearOpenClBench {
         int i = quick ? 512 : 6912;
         int v = quick ? 1000 : 32000;
         try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling);
-             MlgruOpenCl mlgru = new MlgruOpenCl(device, tiling);
-             SwiGluOpenCl swiglu = new SwiGluOpenCl(device, tiling)) {
+             MlgruOpenCl mlgru = new MlgruOpenCl(device, narrow);
+             SwiGluOpenCl swiglu = new SwiGluOpenCl(device, narrow)) {
             norm2(bl, 3, d, d, "ifg");
             mlgru(mlgru, d);
             norm2(bl, 1, 2 * i, d, "gate_up");

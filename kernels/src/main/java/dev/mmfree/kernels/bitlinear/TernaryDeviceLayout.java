@@ -67,12 +67,21 @@ public final class TernaryDeviceLayout {
 
     /** One reference word (code of column k at bits 2k) as a device word (u of column 4s + j at bits 8j + 2s). */
     static int moveWord(int word) {
-        int out = 0;
-        for (int k = 0; k < 16; k++) {
-            int u = TernaryMatrix.decode(word >>> (2 * k)) + 1;
-            out |= u << (8 * (k & 3) + 2 * (k >> 2));
+        return SPREAD[word & 0xff] | SPREAD[(word >>> 8) & 0xff] << 2 | SPREAD[(word >>> 16) & 0xff] << 4
+                | SPREAD[(word >>> 24) & 0xff] << 6;
+    }
+
+    /** Byte s of a reference word (codes of columns 4s .. 4s+3) as u's at bits 8j, j = 0..3 (shifted by 2s after). */
+    private static final int[] SPREAD = new int[256];
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            int v = 0;
+            for (int j = 0; j < 4; j++) {
+                v |= (TernaryMatrix.decode(b >>> (2 * j)) + 1) << (8 * j);
+            }
+            SPREAD[b] = v;
         }
-        return out;
     }
 
     /** T[r, col] of projection p read back from the device layout. */

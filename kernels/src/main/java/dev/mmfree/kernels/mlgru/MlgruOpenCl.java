@@ -77,10 +77,10 @@ public final class MlgruOpenCl implements AutoCloseable {
         need(y, 4L * oProj.out(), "y");
         int wg = tiling.workGroup();
         long kPad = 64L * oProj.chunks();
-        ClPrograms.checkLocal(device, FUSED, 5 * kPad + 12L * wg);
+        ClPrograms.checkLocal(device, FUSED, 9 * kPad + 8L * wg);
         var k = fused.kernel(FUSED).args(ifg, lb, stateIn, stateOut, gNorm, eps1, oNorm, eps2, oProj.codes(), oProj.scales(),
                 d, oProj.out(), oProj.outPad(), oProj.chunks(), y, accumulate ? 1 : 0);
-        k.argLocal(16, 4 * kPad).argLocal(17, kPad).argLocal(18, 12L * wg);
+        k.argLocal(16, 4 * kPad).argLocal(17, 4 * kPad).argLocal(18, kPad).argLocal(19, 8L * wg);
         return new Launch(k, new long[]{(long) oProj.rowsPad() / tiling.rows() * wg}, new long[]{wg});
     }
 

@@ -54,6 +54,23 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
         return info.gpu() ? new Tiling(32, 8, 8, ptx) : new Tiling(16, 4, 4, ptx);
     }
 
+    /** Env override of {@link #narrowForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
+    public static final String NARROW_ENV = "MMFREE_OPENCL_TILING_NARROW";
+
+    /**
+     * For GEMVs with few output rows (o_proj and down_proj, d rows): 16 x 16 x 8 on a GPU, so d = 2560
+     * rows make 160 work-groups, more than the H200's 132 compute units (32 rows a group would leave
+     * 52 idle); the default shape elsewhere. {@value #NARROW_ENV} overrides.
+     */
+    public static Tiling narrowForDevice(DeviceInfo info) {
+        Tiling def = forDevice(info);
+        String env = System.getenv(NARROW_ENV);
+        if (env != null && !env.isBlank()) {
+            return parse(env, def.ptx());
+        }
+        return info.gpu() ? new Tiling(16, 16, 8, def.ptx()) : def;
+    }
+
     /** {@code ROWSxSLICESxTOKENS}. */
     public static Tiling parse(String spec, boolean ptx) {
         String[] p = spec.trim().toLowerCase(Locale.ROOT).split("x");

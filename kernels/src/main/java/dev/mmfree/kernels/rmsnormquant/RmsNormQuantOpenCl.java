@@ -51,11 +51,11 @@ public final class RmsNormQuantOpenCl implements AutoCloseable {
         }
         int wg = tiling.workGroup();
         long kPad = QuantizedInput.kPad(k);
-        ClPrograms.checkLocal(device, KERNEL, 4 * kPad + 12L * wg);
+        ClPrograms.checkLocal(device, KERNEL, 4 * kPad + 8L * wg);
         var kernel = program.kernel(KERNEL).args(x, xStride, xOffset, mult == null ? x : mult, mult == null ? 0 : 1,
                 norm1 == null ? x : norm1, norm1 == null ? 0 : 1, eps1, norm2, eps2, k, out.chunks(),
                 out.q(), out.factor(), out.qsum());
-        kernel.argLocal(15, 4 * kPad).argLocal(16, 12L * wg);
+        kernel.argLocal(15, 4 * kPad).argLocal(16, 8L * wg);
         return new Launch(kernel, new long[]{(long) rows * wg, out.projections()}, new long[]{wg, 1});
     }
 

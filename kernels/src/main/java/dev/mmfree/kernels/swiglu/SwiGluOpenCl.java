@@ -45,9 +45,9 @@ public final class SwiGluOpenCl implements AutoCloseable {
         need(gu, 8L * rows * i, "gu");
         int wg = tiling.workGroup();
         long kPad = QuantizedInput.kPad(i);
-        ClPrograms.checkLocal(device, NORM_QUANT, 4 * kPad + 12L * wg);
+        ClPrograms.checkLocal(device, NORM_QUANT, 4 * kPad + 8L * wg);
         var k = normQuant.kernel(NORM_QUANT).args(gu, norm, eps, i, out.chunks(), out.q(), out.factor(), out.qsum());
-        k.argLocal(8, 4 * kPad).argLocal(9, 12L * wg);
+        k.argLocal(8, 4 * kPad).argLocal(9, 8L * wg);
         return new Launch(k, new long[]{(long) rows * wg}, new long[]{wg});
     }
 
@@ -62,10 +62,10 @@ public final class SwiGluOpenCl implements AutoCloseable {
         need(y, 4L * down.out(), "y");
         int wg = tiling.workGroup();
         long kPad = 64L * down.chunks();
-        ClPrograms.checkLocal(device, FUSED, 5 * kPad + 12L * wg);
+        ClPrograms.checkLocal(device, FUSED, 5 * kPad + 8L * wg);
         var k = fused.kernel(FUSED).args(gu, norm, eps, down.codes(), down.scales(), i, down.out(), down.outPad(),
                 down.chunks(), y, accumulate ? 1 : 0);
-        k.argLocal(11, 4 * kPad).argLocal(12, kPad).argLocal(13, 12L * wg);
+        k.argLocal(11, 4 * kPad).argLocal(12, kPad).argLocal(13, 8L * wg);
         return new Launch(k, new long[]{(long) down.rowsPad() / tiling.rows() * wg}, new long[]{wg});
     }
 

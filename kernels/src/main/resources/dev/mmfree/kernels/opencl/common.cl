@@ -20,15 +20,31 @@
 
 #pragma OPENCL FP_CONTRACT OFF
 
+// Norm sums accumulate in double where the device has it, as the Java reference does, and the
+// float steps run in the reference's order, so int8 codes match the reference's except where a
+// double sum in another order rounds to another float (about never). Without fp64: float sums.
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double acc_t;
+#else
+typedef float acc_t;
+#endif
+
 #define WG (ROWS * SLICES)
 #define ROW_TILE 64
 
+// sigmoid(x) = 1 / (1 + e^-x), evaluated in acc_t and rounded to float like the reference.
 inline float sigmoid_f(float x) {
-    return 1.0f / (1.0f + exp(-x));
+    return (float) (1.0 / (1.0 + exp(-(acc_t) x)));
 }
 
 inline float silu_f(float x) {
     return x * sigmoid_f(x);
+}
+
+// 1 / sqrt(ss / n + eps) as RmsNormQuantReference computes it (in double, then rounded to float).
+inline float norm_inv(acc_t ss, int n, float eps) {
+    return (float) (1.0 / sqrt(ss / n + (acc_t) eps));
 }
 
 // acc + sum over 4 bytes of u (unsigned 0..2) times a (signed int8).
@@ -76,82 +92,90 @@ inline int shfl_xor_i(int v, int mask) {
 inline float shfl_xor_f(float v, int mask) {
     return as_float(shfl_xor_i(as_int(v), mask));
 }
+
+#ifdef cl_khr_fp64
+inline double shfl_xor_acc(double v, int mask) {
+    int2 h = as_int2(v);
+    return as_double((int2)(shfl_xor_i(h.x, mask), shfl_xor_i(h.y, mask)));
+}
+#else
+inline float shfl_xor_acc(float v, int mask) {
+    return shfl_xor_f(v, mask);
+}
+#endif
 #endif
 
-// (sum a, sum b, max m) over the work-group (n work-items, a power of two); scratch: [3 * n] floats.
-// Every work-item must call it; it ends with a barrier, so scratch is free again afterwards.
-inline float3 wg_sum_sum_max(float a, float b, float m, __local float* s, int n) {
-    int l = get_local_id(0);
+// Work-group reductions over n work-items (n = WG, a power of two; a multiple of 32 on the PTX path).
+// Every work-item must call them, and never inside a branch (PoCL miscompiles barriers in branches,
+// even uniform ones); scratch holds n values of the type; each ends with a barrier, so scratch is free
+// again afterwards. PTX: warp shuffles, then one value a warp through scratch.
 #ifdef MMFREE_PTX
-    for (int k = 16; k > 0; k >>= 1) {
-        a += shfl_xor_f(a, k);
-        b += shfl_xor_f(b, k);
-        m = fmax(m, shfl_xor_f(m, k));
-    }
-    if ((l & 31) == 0) {
-        s[l >> 5] = a;
-        s[32 + (l >> 5)] = b;
-        s[64 + (l >> 5)] = m;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float3 r = (float3)(0.0f, 0.0f, 0.0f);
-    for (int w = 0; w < (n >> 5); w++) {
-        r.x += s[w];
-        r.y += s[32 + w];
-        r.z = fmax(r.z, s[64 + w]);
-    }
-#else
-    s[l] = a;
-    s[n + l] = b;
-    s[2 * n + l] = m;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int k = n >> 1; k > 0; k >>= 1) {
-        if (l < k) {
-            s[l] += s[l + k];
-            s[n + l] += s[n + l + k];
-            s[2 * n + l] = fmax(s[2 * n + l], s[2 * n + l + k]);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float3 r = (float3)(s[0], s[n], s[2 * n]);
-#endif
-    barrier(CLK_LOCAL_MEM_FENCE);
+#define WG_REDUCE(T, v, s, n, OP, SHFL)                          \
+    for (int k = 16; k > 0; k >>= 1) {                           \
+        v = OP(v, SHFL(v, k));                                   \
+    }                                                            \
+    if ((get_local_id(0) & 31) == 0) {                           \
+        s[get_local_id(0) >> 5] = v;                             \
+    }                                                            \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
+    T r = s[0];                                                  \
+    for (int w = 1; w < ((n) >> 5); w++) {                       \
+        r = OP(r, s[w]);                                         \
+    }                                                            \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
     return r;
+#else
+#define WG_REDUCE(T, v, s, n, OP, SHFL)                          \
+    int l = get_local_id(0);                                     \
+    s[l] = v;                                                    \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
+    for (int k = (n) >> 1; k > 0; k >>= 1) {                     \
+        if (l < k) {                                             \
+            s[l] = OP(s[l], s[l + k]);                           \
+        }                                                        \
+        barrier(CLK_LOCAL_MEM_FENCE);                            \
+    }                                                            \
+    T r = s[0];                                                  \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
+    return r;
+#endif
+
+#define OP_ADD(a, b) ((a) + (b))
+
+inline acc_t wg_sum_acc(acc_t v, __local acc_t* s, int n) {
+    WG_REDUCE(acc_t, v, s, n, OP_ADD, shfl_xor_acc)
 }
 
-// Sum of v over the work-group (n work-items, a power of two); scratch: [n] ints (viewed as floats' space).
+inline float wg_max_f(float v, __local float* s, int n) {
+    WG_REDUCE(float, v, s, n, fmax, shfl_xor_f)
+}
+
 inline int wg_sum_int(int v, __local int* s, int n) {
-    int l = get_local_id(0);
-#ifdef MMFREE_PTX
-    for (int k = 16; k > 0; k >>= 1) {
-        v += shfl_xor_i(v, k);
-    }
-    if ((l & 31) == 0) {
-        s[l >> 5] = v;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    int r = 0;
-    for (int w = 0; w < (n >> 5); w++) {
-        r += s[w];
-    }
-#else
-    s[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int k = n >> 1; k > 0; k >>= 1) {
-        if (l < k) {
-            s[l] += s[l + k];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    int r = s[0];
-#endif
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
+    WG_REDUCE(int, v, s, n, OP_ADD, shfl_xor_i)
 }
 
-// The quantizer's step for y = z * c: returns the int8 scale 127 / max(|y|max, 1e-5) where zmax = max|z|.
-inline float quant_scale(float zmax, float c) {
-    return 127.0f / fmax(zmax * c, 1e-5f);
+inline int wg_max_int(int v, __local int* s, int n) {
+    WG_REDUCE(int, v, s, n, max, shfl_xor_i)
+}
+
+// The input side of a BitLinear for one row held in z[0, kPad) (zero past K), by n work-items that
+// each own the elements j = l, l + n, ...: z <- RMSNorm_w(z) (eps), then returns the int8 scale
+// 127 / max(max|z|, 1e-5). The reference's steps: sum of squares, (z * inv) * w, the max.
+inline float norm_and_scale(__local float* z, int K, int kPad, __global const float* w, float eps,
+                            __local void* scratch, int n) {
+    int l = get_local_id(0);
+    acc_t ss = 0;
+    for (int j = l; j < K; j += n) {
+        ss += (acc_t) (z[j] * z[j]);
+    }
+    float inv = norm_inv(wg_sum_acc(ss, (__local acc_t*) scratch, n), K, eps);
+    float m = 0.0f;
+    for (int j = l; j < K; j += n) {
+        float y = z[j] * inv * w[j];
+        z[j] = y;
+        m = fmax(m, fabs(y));
+    }
+    return 127.0f / fmax(wg_max_f(m, (__local float*) scratch, n), 1e-5f);
 }
 
 // int8 code of y: clamp(rint(y * scale), -128, 127).
@@ -159,19 +183,32 @@ inline int quant_code(float y, float scale) {
     return (int) clamp(rint(y * scale), -128.0f, 127.0f);
 }
 
-// Codes of y = z * c for z[0, kPad) (zero past the real length), four per int, by n work-items;
-// returns this work-item's share of the codes' sum.
-inline int quantize_words(__local const float* z, int words, float c, float scale, __local int* q, int n) {
+// Four codes of z[4k .. 4k+3] packed in an int (little-endian bytes); adds their sum to *sum.
+inline int quant_word(__local const float* z, int k, float scale, int* sum) {
+    int a = quant_code(z[4 * k], scale);
+    int b = quant_code(z[4 * k + 1], scale);
+    int c = quant_code(z[4 * k + 2], scale);
+    int d = quant_code(z[4 * k + 3], scale);
+    *sum += a + b + c + d;
+    return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((d & 0xff) << 24);
+}
+
+// Codes of z[0, kPad) into local q (kPad / 4 ints); returns the sum of all codes (a reduction).
+inline int quantize_local(__local const float* z, int kPad, float scale, __local int* q, __local int* scratch, int n) {
     int sum = 0;
-    for (int k = get_local_id(0); k < words; k += n) {
-        int a = quant_code(z[4 * k] * c, scale);
-        int b = quant_code(z[4 * k + 1] * c, scale);
-        int e = quant_code(z[4 * k + 2] * c, scale);
-        int f = quant_code(z[4 * k + 3] * c, scale);
-        q[k] = (a & 0xff) | ((b & 0xff) << 8) | ((e & 0xff) << 16) | ((f & 0xff) << 24);
-        sum += a + b + e + f;
+    for (int k = get_local_id(0); k < kPad / 4; k += n) {
+        q[k] = quant_word(z, k, scale, &sum);
     }
-    return sum;
+    return wg_sum_int(sum, scratch, n);
+}
+
+// Codes of z[0, kPad) into global q (kPad / 4 ints); returns the sum of all codes (a reduction).
+inline int quantize_global(__local const float* z, int kPad, float scale, __global int* q, __local int* scratch, int n) {
+    int sum = 0;
+    for (int k = get_local_id(0); k < kPad / 4; k += n) {
+        q[k] = quant_word(z, k, scale, &sum);
+    }
+    return wg_sum_int(sum, scratch, n);
 }
 
 // The GEMV part of a fused kernel: the work-group's ROWS rows of the stacked matrix against the

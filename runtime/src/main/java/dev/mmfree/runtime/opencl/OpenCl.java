@@ -18,12 +18,15 @@ import java.util.Optional;
  * OpenCL discovery and device selection.
  *
  * <p>Devices are listed platform by platform, in the order the ICD loader reports them; the index
- * in that list is what an index selector means. A selector ({@code --opencl-device} or the env
- * {@value #DEVICE_ENV}) is an index, {@code gpu} or {@code cpu} (the first of that type), or a
+ * in that list is what an index selector means. A selector (the system property
+ * {@value #DEVICE_PROPERTY}, set by a CLI flag, or the env {@value #DEVICE_ENV}) is an index, {@code gpu}
+ * or {@code cpu} (the first of that type), or a
  * case-insensitive substring of "platform / device". Without one: the first GPU, else the first CPU.
  */
 public final class OpenCl {
     public static final String DEVICE_ENV = "MMFREE_OPENCL_DEVICE";
+    /** System property of the selector (a CLI flag sets it); it wins over {@value #DEVICE_ENV}. */
+    public static final String DEVICE_PROPERTY = "mmfree.opencl.device";
 
     /** One device as discovery found it. */
     public record Candidate(int index, cl_platform_id platform, cl_device_id device, String platformName,
@@ -56,7 +59,16 @@ public final class OpenCl {
         return found;
     }
 
-    /** Opens the device the selector names (null or blank: env {@value #DEVICE_ENV}, else the default). */
+    /** The selector the user configured ({@value #DEVICE_PROPERTY}, else {@value #DEVICE_ENV}), or null. */
+    public static String configuredSelector() {
+        String s = System.getProperty(DEVICE_PROPERTY);
+        if (s == null || s.isBlank()) {
+            s = System.getenv(DEVICE_ENV);
+        }
+        return s == null || s.isBlank() ? null : s.trim();
+    }
+
+    /** Opens the device the selector names (null or blank: the configured selector, else the default). */
     public static OpenClDevice open(String selector, boolean profiling) {
         return new OpenClDevice(select(selector), profiling);
     }
@@ -68,7 +80,7 @@ public final class OpenCl {
         }
         String s = selector;
         if (s == null || s.isBlank()) {
-            s = System.getenv(DEVICE_ENV);
+            s = configuredSelector();
         }
         List<Candidate> all = devices();
         if (s == null || s.isBlank()) {

@@ -52,7 +52,8 @@ public final class OpenClDevice implements Device {
                 OpenCl.deviceSizeT(device, CL.CL_DEVICE_MAX_WORK_GROUP_SIZE),
                 OpenCl.deviceLong(device, CL.CL_DEVICE_LOCAL_MEM_SIZE),
                 OpenCl.deviceLong(device, CL.CL_DEVICE_GLOBAL_MEM_SIZE),
-                OpenCl.deviceLong(device, CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE));
+                OpenCl.deviceLong(device, CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE),
+                OpenCl.deviceString(device, CL.CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64"));
         this.context = Cl.call("clCreateContext", info.name(),
                 () -> CL.clCreateContext(null, 1, new cl_device_id[]{device}, null, null, null));
         this.queue = Cl.call("clCreateCommandQueue", info.name(),

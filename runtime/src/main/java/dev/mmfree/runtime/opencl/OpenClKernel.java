@@ -54,6 +54,13 @@ final class OpenClKernel implements DeviceKernel {
     }
 
     @Override
+    public DeviceKernel arg(int index, double value) {
+        Cl.run("clSetKernelArg", name + " arg " + index + " = double " + value,
+                () -> CL.clSetKernelArg(kernel, index, Sizeof.cl_double, Pointer.to(new double[]{value})));
+        return this;
+    }
+
+    @Override
     public DeviceKernel argLocal(int index, long bytes) {
         Cl.run("clSetKernelArg", name + " arg " + index + " = local " + bytes + " bytes",
                 () -> CL.clSetKernelArg(kernel, index, bytes, null));

@@ -1,0 +1,27 @@
+package dev.mmfree.model.hgrn;
+
+import dev.mmfree.model.FixtureConformanceSuite;
+import dev.mmfree.model.OpenClBackend;
+import org.junit.jupiter.api.BeforeAll;
+
+/**
+ * The opencl backend on the HGRNBit fixtures (batch 2: the GEMM path for prefill and for decoding;
+ * the fused batch-1 decode path is checked in {@link HgrnBitOpenClTest}). On a machine with only
+ * PoCL it runs on the CPU device; without any OpenCL it is skipped.
+ */
+class HgrnBitOpenClFixtureTest extends FixtureConformanceSuite {
+    @BeforeAll
+    static void selectDevice() {
+        OpenClTesting.selectDefaultDeviceOrSkip();
+    }
+
+    @Override
+    protected String backend() {
+        return OpenClBackend.NAME;
+    }
+
+    @Override
+    protected boolean supports(String fixture) {
+        return fixture.startsWith("hgrn");
+    }
+}
