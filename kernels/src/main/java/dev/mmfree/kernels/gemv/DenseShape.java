@@ -10,7 +10,7 @@ import java.util.Locale;
  *
  * @param gemvWg GEMV work-group size (a power of two)
  * @param lpr    GEMV lanes per output row (a power of two <= 32 dividing gemvWg; gemvWg / lpr rows per group, even)
- * @param tm     GEMM activation rows per group
+ * @param tm     GEMM activation rows per group at most (a launch may take fewer: a multiple of mt)
  * @param tn     GEMM output rows per group
  * @param tk     GEMM K step (a multiple of 8)
  * @param mt     GEMM activation rows per work-item (divides tm)
@@ -32,8 +32,9 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
                     + " needs tk % 8 == 0, even nt, mt | tm, nt | tn");
         }
         int wg = (tm / mt) * (tn / nt);
-        if (wg > 1024 || wg % tm != 0) {
-            throw new MmfreeException("dense shape: GEMM group of " + wg + " items must be <= 1024 and a multiple of tm " + tm);
+        if (wg > 1024 || (tn / nt) % mt != 0) {
+            throw new MmfreeException("dense shape: GEMM group of " + wg + " items must be <= 1024, and tn / nt (" + tn / nt
+                    + ") a multiple of mt " + mt);
         }
     }
 
@@ -47,6 +48,7 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
         return gemvWg / lpr;
     }
 
+    /** GEMM work-items at the full tm; a launch with fewer rows uses rows / mt * (tn / nt). */
     public int gemmWg() {
         return (tm / mt) * (tn / nt);
     }

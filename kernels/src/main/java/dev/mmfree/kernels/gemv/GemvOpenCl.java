@@ -8,6 +8,8 @@ import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MmfreeException;
 
+import java.util.List;
+
 /**
  * Dense layers of the Transformer++ baseline on OpenCL: {@code y = epilogue(W prologue(x))} with W
  * stored fp16 or fp32 ({@link DeviceDenseMatrix}) and float32 math, plus the embedding lookup.
@@ -15,7 +17,9 @@ import dev.mmfree.runtime.MmfreeException;
  * <ul>
  *   <li>{@code gemv_*}: one activation row (decode at batch 1): a warp-sized set of lanes per weight row,
  *       16-byte loads, x staged in local memory; near the memory bandwidth when n is large.</li>
- *   <li>{@code gemm_*}: t rows (prefill, batched decode): register-tiled, each weight read once per tile of rows.</li>
+ *   <li>{@code gemm_*}: t rows (prefill, batched decode): register-tiled, each weight read once per tile of
+ *       rows, the tile's row count fitted to t, split along K (plus a {@code gemm_reduce_*} launch) when there
+ *       are too few tiles to fill the device.</li>
  * </ul>
  * {@link Variant}s fuse the RMSNorm in front (each group normalizes x itself: no norm launch) and a
  * residual add, SwiGLU, or rotary embedding + KV-cache write behind, so a decoder layer is five
@@ -58,6 +62,17 @@ public final class GemvOpenCl implements AutoCloseable {
 
         public String kernel(String op, Storage s) {
             return op + part + "_" + s.suffix() + "_f32";
+        }
+
+        /** The split-K reduction that applies this variant's epilogue. */
+        public String reduceKernel(Storage s) {
+            String epilogue = switch (this) {
+                case PLAIN, NORM -> "";
+                case ADD -> "_add";
+                case NORM_SWIGLU -> "_swiglu";
+                case NORM_ROPE_KV -> "_rope_kv";
+            };
+            return "gemm_reduce" + epilogue + "_" + s.suffix() + "_f32";
         }
 
         int argCount() {
@@ -116,6 +131,19 @@ public final class GemvOpenCl implements AutoCloseable {
         return new Gather(table, ids, idsOff, x);
     }
 
+    /** Groups a GEMM launch aims for: four per compute unit; fewer tiles than that are split along K. */
+    private int targetGroups() {
+        return 4 * Math.max(1, device.info().computeUnits());
+    }
+
+    /**
+     * Bytes of a split-K scratch buffer that lets every op of this program split as far as its policy
+     * wants: splits * rows * n <= (target + tiles) * tm * tn with tiles < target.
+     */
+    public long splitScratchBytes() {
+        return 4L * 2 * targetGroups() * shape.tm() * shape.tn();
+    }
+
     /** One dense layer; arguments stay set between launches. */
     public final class Op implements AutoCloseable {
         private final Variant variant;
@@ -123,11 +151,13 @@ public final class GemvOpenCl implements AutoCloseable {
         private final Object[] args;
         private DeviceKernel gemv;
         private DeviceKernel gemm;
+        private DeviceKernel reduce;
         private int gemmRows = -1;
         private DeviceBuffer x;
         private int xOff;
         private int xStride;
         private DeviceBuffer y;
+        private DeviceBuffer scratch;
 
         private Op(Variant variant, DeviceDenseMatrix w) {
             this.variant = variant;
@@ -191,14 +221,30 @@ public final class GemvOpenCl implements AutoCloseable {
             return set(18, cap);
         }
 
+        /** Scratch for split-K partial sums ({@link #splitScratchBytes}); without it the GEMM never splits. */
+        public Op splitScratch(DeviceBuffer part) {
+            this.scratch = part;
+            if (gemm != null) {
+                gemm.arg(args.length, part);
+            }
+            return this;
+        }
+
         /** True when one activation row fits the GEMV's local staging. */
         public boolean gemvFits() {
             return 4L * w.kPad() + 4L * shape.gemvWg() <= device.info().localMemBytes();
         }
 
-        /** The launch for {@code rows} activation rows: GEMV for one row, else GEMM. */
-        public Launch launch(int rows) {
-            return rows == 1 && gemvFits() ? gemvLaunch() : gemmLaunch(rows);
+        /** The launches for {@code rows} activation rows: the GEMV for one row, else the GEMM (split along K when it helps). */
+        public List<Launch> launches(int rows) {
+            return rows == 1 && gemvFits() ? List.of(gemvLaunch()) : gemmLaunches(rows, gemmSplits(rows));
+        }
+
+        /** Enqueues {@link #launches}. */
+        public void enqueue(int rows) {
+            for (Launch l : launches(rows)) {
+                l.enqueue(device);
+            }
         }
 
         public Launch gemvLaunch() {
@@ -211,19 +257,58 @@ public final class GemvOpenCl implements AutoCloseable {
             return new Launch(gemv, new long[]{groups * shape.gemvWg()}, new long[]{shape.gemvWg()});
         }
 
-        public Launch gemmLaunch(int rows) {
+        /** Activation rows per GEMM tile for {@code rows}: mt times a power of two, at most tm. */
+        public int tileRows(int rows) {
+            int blocks = (rows + shape.mt() - 1) / shape.mt();
+            return Math.min(shape.tm(), shape.mt() * Integer.highestOneBit(Math.max(1, 2 * blocks - 1)));
+        }
+
+        /** Splits along K for {@code rows}: enough for {@link #targetGroups} groups, each split at least 4 K steps. */
+        public int gemmSplits(int rows) {
+            if (scratch == null) {
+                return 1;
+            }
+            long tiles = (long) ((w.n() + shape.tn() - 1) / shape.tn()) * ((rows + tileRows(rows) - 1) / tileRows(rows));
+            long steps = (w.kPad() + shape.tk() - 1) / shape.tk();
+            long want = Math.min((targetGroups() + tiles - 1) / tiles, steps / 4);
+            long fits = scratch.bytes() / (4L * rows * w.n());
+            return (int) Math.max(1, Math.min(want, fits));
+        }
+
+        /** The GEMM on {@code rows} rows in {@code splits} K ranges, and the reduction when splits > 1. */
+        public List<Launch> gemmLaunches(int rows, int splits) {
             check(rows);
+            if (splits > 1 && (scratch == null || scratch.bytes() < 4L * splits * rows * w.n())) {
+                throw new MmfreeException(name() + ": " + splits + " splits of " + rows + " rows need a scratch of "
+                        + 4L * splits * rows * w.n() + " bytes, have " + (scratch == null ? "none" : scratch.bytes()));
+            }
             if (gemm == null) {
                 gemm = apply(program.kernel(variant.kernel("gemm", storage)));
+                gemm.arg(args.length, scratch != null ? scratch : y);
                 gemmRows = 1;
             }
             if (rows != gemmRows) {
                 gemm.arg(7, rows);
                 gemmRows = rows;
             }
-            int wg = shape.gemmWg();
+            int tm = tileRows(rows);
+            long wg = (long) tm / shape.mt() * (shape.tn() / shape.nt());
             long tiles = (w.n() + shape.tn() - 1) / shape.tn();
-            return new Launch(gemm, new long[]{tiles * wg, (rows + shape.tm() - 1) / shape.tm()}, new long[]{wg, 1});
+            Launch main = new Launch(gemm, new long[]{tiles * wg, (rows + tm - 1) / tm, splits}, new long[]{wg, 1, 1});
+            if (splits == 1) {
+                return List.of(main);
+            }
+            if (reduce == null) {
+                reduce = program.kernel(variant.reduceKernel(storage));
+            }
+            reduce.args(scratch, splits, rows, w.n(), y);
+            if (variant == Variant.NORM_ROPE_KV) {
+                for (int i = 11; i < args.length; i++) {
+                    apply(reduce, i, i - 6);
+                }
+            }
+            int width = variant.paired() ? w.n() / 2 : w.n();
+            return List.of(main, new Launch(reduce, new long[]{ClPrograms.roundUp((long) rows * width, 256)}, new long[]{256}));
         }
 
         private void check(int rows) {
@@ -247,7 +332,7 @@ public final class GemvOpenCl implements AutoCloseable {
             args[index] = value;
             for (DeviceKernel k : new DeviceKernel[]{gemv, gemm}) {
                 if (k != null) {
-                    apply(k, index);
+                    apply(k, index, index);
                 }
             }
             return this;
@@ -256,17 +341,17 @@ public final class GemvOpenCl implements AutoCloseable {
         private DeviceKernel apply(DeviceKernel k) {
             for (int i = 0; i < args.length; i++) {
                 if (args[i] != null) {
-                    apply(k, i);
+                    apply(k, i, i);
                 }
             }
             return k;
         }
 
-        private void apply(DeviceKernel k, int i) {
-            switch (args[i]) {
-                case DeviceBuffer b -> k.arg(i, b);
-                case Integer v -> k.arg(i, v);
-                case Float v -> k.arg(i, v);
+        private void apply(DeviceKernel k, int from, int to) {
+            switch (args[from]) {
+                case DeviceBuffer b -> k.arg(to, b);
+                case Integer v -> k.arg(to, v);
+                case Float v -> k.arg(to, v);
                 default -> throw new IllegalStateException();
             }
         }
@@ -283,11 +368,10 @@ public final class GemvOpenCl implements AutoCloseable {
 
         @Override
         public void close() {
-            if (gemv != null) {
-                gemv.close();
-            }
-            if (gemm != null) {
-                gemm.close();
+            for (DeviceKernel k : new DeviceKernel[]{gemv, gemm, reduce}) {
+                if (k != null) {
+                    k.close();
+                }
             }
         }
     }

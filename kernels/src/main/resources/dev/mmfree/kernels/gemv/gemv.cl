@@ -1,6 +1,7 @@
 // gemv_*: one activation row (decode at batch 1), y = epilogue(W prologue(x)), W [n, kPad] (see dense_common.cl).
 // A work-group of GEMV_WG items takes GEMV_RPG = GEMV_WG / LPR consecutive rows; the LPR lanes of a row
-// read it in 16-byte words (8 weights) and sum through local memory (or warp shuffles with MMFREE_PTX).
+// read it in 16-byte words (8 weights), four words in flight per lane, and sum through local memory (or
+// warp shuffles with MMFREE_PTX).
 // x is staged in local memory first, normalized there by the _norm variants (RMSNorm fused in front,
 // so no separate norm launch). Launch: global = ceil(n / GEMV_RPG) * GEMV_WG, local = GEMV_WG.
 // Args (same indices as gemm.cl): w, n, k, kPad, x, xOff, xStride (unused), rows (unused, 1), y,
@@ -41,9 +42,24 @@ inline void gemv_body(const int epi, const int norm, __global const wtype* w, in
     if (row < n) {
         __global const wtype* wr = w + (size_t) row * kPad;
         int words = kPad / 8;
-        for (int c = lane; c < words; c += LPR) {
+        int c = lane;
+        float acc1 = 0.0f;
+        float acc2 = 0.0f;
+        float acc3 = 0.0f;
+        for (; c + 3 * LPR < words; c += 4 * LPR) {
+            float8 w0 = LOAD_W8(c, wr);
+            float8 w1 = LOAD_W8(c + LPR, wr);
+            float8 w2 = LOAD_W8(c + 2 * LPR, wr);
+            float8 w3 = LOAD_W8(c + 3 * LPR, wr);
+            acc = dot8(w0, vload8(c, xs), acc);
+            acc1 = dot8(w1, vload8(c + LPR, xs), acc1);
+            acc2 = dot8(w2, vload8(c + 2 * LPR, xs), acc2);
+            acc3 = dot8(w3, vload8(c + 3 * LPR, xs), acc3);
+        }
+        for (; c < words; c += LPR) {
             acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
         }
+        acc = (acc + acc1) + (acc2 + acc3);
     }
 #ifdef MMFREE_PTX
     for (int m = LPR / 2; m > 0; m >>= 1) {

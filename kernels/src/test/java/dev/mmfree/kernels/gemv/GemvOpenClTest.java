@@ -34,6 +34,9 @@ class GemvOpenClTest {
     private static final float EPS = 1e-6f;
     private static final int[][] SHAPES = {{5, 17}, {34, 100}, {70, 64}, {130, 257}};
     private static final int[] ROWS = {1, 3, 20};
+    /** How a case runs: the GEMV, or the GEMM in that many K splits (3 > the K steps of the smallest shapes: empty splits). */
+    private static final int GEMV = 0;
+    private static final int[] MODES = {GEMV, 1, 3};
     private static Device device;
 
     @BeforeAll
@@ -49,11 +52,45 @@ class GemvOpenClTest {
         }
     }
 
+    private static void run(GemvOpenCl.Op op, int rows, int splits) {
+        List<Launch> launches = splits == GEMV ? List.of(op.gemvLaunch()) : op.gemmLaunches(rows, splits);
+        assertEquals(splits > 1 ? 2 : 1, launches.size(), "launches");
+        for (Launch l : launches) {
+            l.enqueue(device);
+        }
+    }
+
     /** The device's default shape, and the GPU default (without PTX) when that differs, for its index paths. */
     private static List<DenseShape> shapes() {
         DenseShape def = DenseShape.forDevice(device.info());
         DenseShape gpu = new DenseShape(256, 32, 64, 64, 32, 4, 4, false);
         return def.equals(gpu) ? List.of(def) : List.of(def, gpu);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Storage.class)
+    void splitPolicyFillsTheDeviceWithinTheScratch(Storage s) {
+        Random r = new Random(25);
+        int n = 40;
+        int k = 1000;
+        try (GemvOpenCl g = dense(s);
+             DeviceDenseMatrix m = DeviceDenseMatrix.upload(device, s, "w", k, List.of(ClTesting.gaussian(r, n * k, 0.1f)), null);
+             DeviceBuffer x = device.allocate(MemoryCategory.WORKSPACE, 4L * 64 * k, "x");
+             DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * 64 * n, "y");
+             DeviceBuffer split = device.allocate(MemoryCategory.WORKSPACE, g.splitScratchBytes(), "split");
+             GemvOpenCl.Op op = g.op(GemvOpenCl.Variant.PLAIN, m).input(x, 0, k).output(y)) {
+            assertEquals(1, op.gemmSplits(8), "no scratch, no split");
+            op.splitScratch(split);
+            for (int rows : new int[]{1, 2, 8, 64}) {
+                int splits = op.gemmSplits(rows);
+                long steps = (m.kPad() + g.shape().tk() - 1) / g.shape().tk();
+                assertTrue(splits >= 1 && splits <= Math.max(1, steps / 4), "splits " + splits + " for rows " + rows);
+                assertTrue(4L * splits * rows * n <= split.bytes(), "scratch holds " + splits + " splits of " + rows + " rows");
+                int tile = op.tileRows(rows);
+                assertTrue(tile >= Math.min(rows, g.shape().tm()) && tile <= g.shape().tm() && tile % g.shape().mt() == 0,
+                        "tile rows " + tile + " for " + rows);
+            }
+        }
     }
 
     private static GemvOpenCl dense(Storage s) {
@@ -89,11 +126,11 @@ class GemvOpenClTest {
                      DeviceBuffer nwb = device.upload(MemoryCategory.WEIGHTS, "norm", nw)) {
                     for (int rows : ROWS) {
                         for (GemvOpenCl.Variant v : new GemvOpenCl.Variant[]{GemvOpenCl.Variant.PLAIN, GemvOpenCl.Variant.ADD, GemvOpenCl.Variant.NORM}) {
-                            for (boolean gemm : new boolean[]{false, true}) {
-                                if (!gemm && rows > 1) {
+                            for (int splits : MODES) {
+                                if (splits == GEMV && rows > 1) {
                                     continue;
                                 }
-                                linearCase(g, m, wr, nwb, nw, v, rows, gemm, r);
+                                linearCase(g, m, wr, nwb, nw, v, rows, splits, r);
                             }
                         }
                     }
@@ -103,10 +140,12 @@ class GemvOpenClTest {
     }
 
     private void linearCase(GemvOpenCl g, DeviceDenseMatrix m, float[] wr, DeviceBuffer nwb, float[] nw,
-                            GemvOpenCl.Variant v, int rows, boolean gemm, Random r) {
+                            GemvOpenCl.Variant v, int rows, int splits, Random r) {
         int n = m.n();
         int k = m.k();
-        String what = v.kernel(gemm ? "gemm" : "gemv", g.storage()) + " " + g.shape() + " [" + n + ", " + k + "] rows " + rows;
+        boolean gemm = splits != GEMV;
+        String what = v.kernel(gemm ? "gemm" : "gemv", g.storage()) + " " + g.shape() + " [" + n + ", " + k + "] rows " + rows
+                + (gemm ? " splits " + splits : "");
         // rows of x sit at xOff + row * stride, with a gap between rows: the head's last-position-only input
         int stride = gemm ? k + 3 : k;
         int xOff = 2;
@@ -124,15 +163,15 @@ class GemvOpenClTest {
         }
         try (DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
              DeviceBuffer yb = ClTesting.poisoned(device, 4L * rows * n, "y");
-             GemvOpenCl.Op op = g.op(v, m).input(xb, xOff, stride).output(yb)) {
+             DeviceBuffer split = ClTesting.poisoned(device, 4L * Math.max(1, splits) * rows * n, "split-K sums");
+             GemvOpenCl.Op op = g.op(v, m).input(xb, xOff, stride).output(yb).splitScratch(split)) {
             if (v == GemvOpenCl.Variant.ADD) {
                 device.write(yb, y0);
             }
             if (v.norm()) {
                 op.norm(nwb, EPS);
             }
-            Launch l = gemm ? op.gemmLaunch(rows) : op.gemvLaunch();
-            l.enqueue(device);
+            run(op, rows, splits);
             float[] got = new float[rows * n];
             device.read(yb, got);
             ClTesting.assertRelL2(what, expect, got, TOL);
@@ -154,8 +193,8 @@ class GemvOpenClTest {
                         DeviceDenseMatrix.interleaveOrder(i));
                      DeviceBuffer nwb = device.upload(MemoryCategory.WEIGHTS, "norm", nw)) {
                     for (int rows : ROWS) {
-                        for (boolean gemm : new boolean[]{false, true}) {
-                            if (!gemm && rows > 1) {
+                        for (int splits : MODES) {
+                            if (splits == GEMV && rows > 1) {
                                 continue;
                             }
                             float[] x = ClTesting.gaussian(r, rows * k, 1f);
@@ -171,11 +210,13 @@ class GemvOpenClTest {
                             }
                             try (DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
                                  DeviceBuffer yb = ClTesting.poisoned(device, 4L * rows * i, "act");
-                                 GemvOpenCl.Op op = g.op(GemvOpenCl.Variant.NORM_SWIGLU, m).input(xb, 0, k).output(yb).norm(nwb, EPS)) {
-                                (gemm ? op.gemmLaunch(rows) : op.gemvLaunch()).enqueue(device);
+                                 DeviceBuffer split = ClTesting.poisoned(device, 8L * Math.max(1, splits) * rows * i, "split-K sums");
+                                 GemvOpenCl.Op op = g.op(GemvOpenCl.Variant.NORM_SWIGLU, m).input(xb, 0, k).output(yb).norm(nwb, EPS)
+                                         .splitScratch(split)) {
+                                run(op, rows, splits);
                                 float[] got = new float[rows * i];
                                 device.read(yb, got);
-                                ClTesting.assertRelL2("swiglu " + s + " i " + i + " k " + k + " rows " + rows + (gemm ? " gemm" : " gemv"),
+                                ClTesting.assertRelL2("swiglu " + s + " i " + i + " k " + k + " rows " + rows + " mode " + splits,
                                         expect, got, TOL);
                             }
                         }
@@ -240,18 +281,26 @@ class GemvOpenClTest {
              DeviceBuffer nwb = device.upload(MemoryCategory.WEIGHTS, "norm", nw);
              DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
              DeviceBuffer meta = device.upload(MemoryCategory.WORKSPACE, "meta", new int[]{pos0, tps, rows, 1});
-             DeviceBuffer inv = device.upload(MemoryCategory.WEIGHTS, "invFreq", invFreq);
-             DeviceBuffer qb = ClTesting.poisoned(device, 4L * rows * qw, "q");
-             DeviceBuffer kc = poisonedCache(device, s, cacheBytes, "k cache");
-             DeviceBuffer vc = poisonedCache(device, s, cacheBytes, "v cache");
-             GemvOpenCl.Op op = g.op(GemvOpenCl.Variant.NORM_ROPE_KV, m).input(xb, 0, k).output(qb).norm(nwb, EPS)
-                     .rope(meta, inv, kc, vc, heads, kvHeads, hd, cap)) {
-            op.launch(rows).enqueue(device);
-            float[] gotQ = new float[rows * qw];
-            device.read(qb, gotQ);
-            ClTesting.assertRelL2(what + " q", expectQ, gotQ, TOL);
-            checkCache(what + " k", s, kc, expectK, b, cap, kvw, pos0, tps);
-            checkCache(what + " v", s, vc, expectV, b, cap, kvw, pos0, tps);
+             DeviceBuffer inv = device.upload(MemoryCategory.WEIGHTS, "invFreq", invFreq)) {
+            for (int splits : MODES) {
+                if (splits == GEMV && rows > 1) {
+                    continue;
+                }
+                String mode = what + " mode " + splits;
+                try (DeviceBuffer qb = ClTesting.poisoned(device, 4L * rows * qw, "q");
+                     DeviceBuffer kc = poisonedCache(device, s, cacheBytes, "k cache");
+                     DeviceBuffer vc = poisonedCache(device, s, cacheBytes, "v cache");
+                     DeviceBuffer split = ClTesting.poisoned(device, 4L * Math.max(1, splits) * rows * m.n(), "split-K sums");
+                     GemvOpenCl.Op op = g.op(GemvOpenCl.Variant.NORM_ROPE_KV, m).input(xb, 0, k).output(qb).norm(nwb, EPS)
+                             .rope(meta, inv, kc, vc, heads, kvHeads, hd, cap).splitScratch(split)) {
+                    run(op, rows, splits);
+                    float[] gotQ = new float[rows * qw];
+                    device.read(qb, gotQ);
+                    ClTesting.assertRelL2(mode + " q", expectQ, gotQ, TOL);
+                    checkCache(mode + " k", s, kc, expectK, b, cap, kvw, pos0, tps);
+                    checkCache(mode + " v", s, vc, expectV, b, cap, kvw, pos0, tps);
+                }
+            }
         }
     }
 

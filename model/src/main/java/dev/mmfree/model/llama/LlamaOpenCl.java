@@ -24,7 +24,8 @@ import java.util.Set;
  * The Transformer++ baseline ({@link LlamaReference}'s function) on an OpenCL device: weights resident
  * (matrices fp16 or fp32, {@link Storage}; norms float32), a KV cache per batch on the device, and per
  * call only token ids in and logits out. One forward call runs R = b * t activation rows at once
- * (GEMV kernels for R = 1, tiled GEMM otherwise: prefill and batched decode), in chunks of at most
+ * (GEMV kernels for R = 1, tiled GEMM otherwise, split along K when there are few tiles: prefill and
+ * batched decode), in chunks of at most
  * {@value #MAX_ROWS} rows, so the workspace stays bounded for long prompts.
  *
  * <pre>
@@ -34,7 +35,8 @@ import java.util.Set;
  *   q, cache[l] ─► attention (S splits of the context) [─► attention_combine when S > 1] ─► attn [R, H*hd]
  *   attn ─► gemv/gemm_add(Wo) ─► x +=
  *   x ─► gemv/gemm_norm_swiglu(post_attention_layernorm, [Wg|Wu]) ─► act [R, I]
- *   act ─► gemv/gemm_add(Wd) ─► x +=                                                 (5 launches, 6 when S > 1)
+ *   act ─► gemv/gemm_add(Wd) ─► x +=                                                 (5 launches, 6 when S > 1;
+ *                                                 a GEMM split along K adds its gemm_reduce launch)
  * x (wanted rows) ─► gemv/gemm_norm(model.norm, lm_head) ─► logits                   (1 launch)
  * </pre>
  *
@@ -203,6 +205,7 @@ public final class LlamaOpenCl implements CausalLm {
         final DeviceBuffer act;     // [rows, I] silu(gate) * up
         final DeviceBuffer logits;  // [rows, V]
         final DeviceBuffer part;    // attention split results
+        final DeviceBuffer split;   // split-K partial sums of the GEMMs
 
         Workspace(int rows) {
             this.rows = rows;
@@ -214,10 +217,11 @@ public final class LlamaOpenCl implements CausalLm {
             act = allocate(MemoryCategory.WORKSPACE, 4L * rows * c.intermediate(), "act");
             logits = allocate(MemoryCategory.WORKSPACE, 4L * rows * c.vocab(), "logits");
             part = allocate(MemoryCategory.WORKSPACE, attention.partialBytes(rows, c.heads(), c.kvHeads()), "attention splits");
+            split = allocate(MemoryCategory.WORKSPACE, rows > 1 ? dense.splitScratchBytes() : 4, "split-K sums");
         }
 
         void close() {
-            for (DeviceBuffer b : List.of(meta, x, q, attn, act, logits, part)) {
+            for (DeviceBuffer b : List.of(meta, x, q, attn, act, logits, part, split)) {
                 release(b);
             }
         }
@@ -276,7 +280,7 @@ public final class LlamaOpenCl implements CausalLm {
                     steps.close();
                 }
                 steps = new LlamaOpenClSteps(device, c, dense, attention, w, space.meta, META_IDS, space.x, space.q,
-                        space.attn, space.act, space.logits, space.part, keys, values, cap);
+                        space.attn, space.act, space.logits, space.part, space.split, keys, values, cap);
                 boundTo = space;
             }
             int splits = attention.splits(rows, c.kvHeads(), position + tc);

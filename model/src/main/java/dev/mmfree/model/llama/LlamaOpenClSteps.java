@@ -33,11 +33,13 @@ final class LlamaOpenClSteps implements AutoCloseable {
     /**
      * @param meta   [metaIds + rows] int: pos0, tps, rows, splits, then the token ids
      * @param x      [rows, d] residual stream; q, attn [rows, H*hd]; act [rows, I]; logits [rows, V]
+     * @param part   attention split results; split: the GEMMs' split-K scratch
      * @param keys   [L] caches [b, cap, KV*hd]; values likewise
      */
     LlamaOpenClSteps(Device device, LlamaConfig c, GemvOpenCl dense, AttentionOpenCl attention, LlamaDeviceWeights w,
                      DeviceBuffer meta, int metaIds, DeviceBuffer x, DeviceBuffer q, DeviceBuffer attn, DeviceBuffer act,
-                     DeviceBuffer logits, DeviceBuffer part, DeviceBuffer[] keys, DeviceBuffer[] values, int cap) {
+                     DeviceBuffer logits, DeviceBuffer part, DeviceBuffer split, DeviceBuffer[] keys, DeviceBuffer[] values,
+                     int cap) {
         this.device = device;
         this.c = c;
         this.x = x;
@@ -57,14 +59,14 @@ final class LlamaOpenClSteps implements AutoCloseable {
             for (int i = 0; i < l; i++) {
                 LlamaDeviceWeights.Layer y = w.layers.get(i);
                 qkv[i] = hold(dense.op(Variant.NORM_ROPE_KV, y.qkvProj()).input(x, 0, d).output(q).norm(y.inputLayernorm(), eps)
-                        .rope(meta, invFreq, keys[i], values[i], c.heads(), c.kvHeads(), c.headDim(), cap));
+                        .rope(meta, invFreq, keys[i], values[i], c.heads(), c.kvHeads(), c.headDim(), cap).splitScratch(split));
                 attend[i] = hold(attention.op(q, keys[i], values[i], meta, c.kvHeads(), cap, attn, part));
-                out[i] = hold(dense.op(Variant.ADD, y.oProj()).input(attn, 0, qw).output(x));
+                out[i] = hold(dense.op(Variant.ADD, y.oProj()).input(attn, 0, qw).output(x).splitScratch(split));
                 mlp[i] = hold(dense.op(Variant.NORM_SWIGLU, y.gateUpProj()).input(x, 0, d).output(act)
-                        .norm(y.postAttentionLayernorm(), eps));
-                down[i] = hold(dense.op(Variant.ADD, y.downProj()).input(act, 0, c.intermediate()).output(x));
+                        .norm(y.postAttentionLayernorm(), eps).splitScratch(split));
+                down[i] = hold(dense.op(Variant.ADD, y.downProj()).input(act, 0, c.intermediate()).output(x).splitScratch(split));
             }
-            head = hold(dense.op(Variant.NORM, w.lmHead).output(logits).norm(w.norm, eps));
+            head = hold(dense.op(Variant.NORM, w.lmHead).output(logits).norm(w.norm, eps).splitScratch(split));
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -88,14 +90,14 @@ final class LlamaOpenClSteps implements AutoCloseable {
     void layers(int rows, int splits) {
         embed.launch(rows).enqueue(device);
         for (int i = 0; i < qkv.length; i++) {
-            qkv[i].launch(rows).enqueue(device);
+            qkv[i].enqueue(rows);
             attend[i].attend(rows, splits).enqueue(device);
             if (splits > 1) {
                 attend[i].combine(rows).enqueue(device);
             }
-            out[i].launch(rows).enqueue(device);
-            mlp[i].launch(rows).enqueue(device);
-            down[i].launch(rows).enqueue(device);
+            out[i].enqueue(rows);
+            mlp[i].enqueue(rows);
+            down[i].enqueue(rows);
         }
     }
 
@@ -103,9 +105,9 @@ final class LlamaOpenClSteps implements AutoCloseable {
     void head(int rows, int tps, boolean all) {
         int d = c.hidden();
         if (all) {
-            head.input(x, 0, d).launch(rows).enqueue(device);
+            head.input(x, 0, d).enqueue(rows);
         } else {
-            head.input(x, (tps - 1) * d, tps * d).launch(rows / tps).enqueue(device);
+            head.input(x, (tps - 1) * d, tps * d).enqueue(rows / tps);
         }
     }
 
