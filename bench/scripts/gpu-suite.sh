@@ -2,7 +2,8 @@
 # The measurements recorded under bench/results/nvidia-h200/: run on the GPU machine from the project
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
-#   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]      steps: verify kernels bench370 bench27 sweep
+#   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
+#   steps: tests verify kernels tilings dense bench370 bench13 bench27 sweep sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -25,12 +26,28 @@ run() {  # run NAME TIMEOUT_S CMD...
 { nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit --format=csv; java -version 2>&1 | head -1; } > "$out/machine.txt" 2>&1
 for step in $steps; do
     case $step in
+        tests)
+            for c in $(cd .gpu/tests/kernels && ls dev/mmfree/kernels/*/*OpenClTest.class) \
+                     $(cd .gpu/tests/model && ls dev/mmfree/model/*/*OpenCl*Test.class); do
+                c=${c%.class}; c=${c//\//.}
+                # one JVM a class: a kernel that faults would poison the context for the rest
+                run tests 180 java -Dmmfree.fixtures=.gpu/fixtures -cp ".gpu/tests/junit-platform-console-standalone-1.11.4.jar:.gpu/lib/*:.gpu/tests/runtime:.gpu/tests/kernels:.gpu/tests/model" \
+                    org.junit.platform.console.ConsoleLauncher execute --select-class "$c" --details=summary --disable-banner --disable-ansi-colors
+            done ;;
         verify)
             for f in hgrn-tiny-a hgrn-tiny-a-bf16 llama-tiny; do
                 run verify 120 "${cli[@]}" verify --model .gpu/fixtures/$f --backend opencl
             done ;;
         kernels)
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
+        tilings)
+            for t in "32x8x8 16x16x8" "64x4x8 16x16x8" "16x16x8 8x32x8" "32x16x8 32x8x8" "64x8x8 16x32x8"; do
+                set -- $t
+                run tilings 120 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 \
+                    --tiling "$1" --narrow-tiling "$2"
+            done ;;
+        dense)
+            run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
         bench370)
             run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1 --context 128 --decode-steps 200 \
                 --out "$out/bench-370M" ;;
@@ -46,4 +63,4 @@ for step in $steps; do
         *) echo "unknown step $step" ;;
     esac
 done
-grep -h "===\|verify\|rel L2\|MatMul-free\|Transformer++" "$out"/*.log | tail -60
+grep -h "=== \|tests successful\|tests failed\|verify: \|MatMul-free\|Transformer++" "$out"/*.log | grep -v "^=== .*: java" | tail -70

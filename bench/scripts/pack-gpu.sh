@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export JAVA_HOME=${JAVA_HOME_25:-/usr/lib/jvm/temurin-25-jdk-amd64}
-./mvnw -q -B -o -DskipTests package
+./mvnw -q -B -o -DskipTests package   # test classes are compiled too
 # Left out to fit the device tool's 64 MiB: the tokenizer (18 MiB of natives), JMH, and XChart with its
 # PDF/SVG stack (it would pull java.desktop into the runtime); `mmfree bench` then skips its plots, and
 # `mmfree bench --replot DIR` draws them here from the copied results.csv.
@@ -14,8 +14,14 @@ jars=$(ls bench/target/*.jar bench/target/lib/*.jar \
 # jline's automatic module, which jdeps cannot resolve, and Jackson and picocli would add java.sql and
 # java.compiler, and commons-math3 java.desktop, for code paths this run never takes. They are added after the runtime is linked.
 late='/(progressbar|jline-terminal|jline-native|jackson-core|jackson-databind|jackson-annotations|picocli|slf4j-api|error_prone_annotations|commons-math3)-[0-9]'
-../shared/gpu/pack-for-device $(echo "$jars" | grep -vE "$late")
+EXTRA_MODULES=jdk.zipfs ../shared/gpu/pack-for-device $(echo "$jars" | grep -vE "$late")
 cp $(echo "$jars" | grep -E "$late") .gpu/lib/
 rm -rf .gpu/fixtures && cp -r ../shared/fixtures .gpu/fixtures
+# the OpenCL tests run there too (gpu-suite.sh step "tests"), through JUnit's console launcher
+junit=org.junit.platform:junit-platform-console-standalone:1.11.4
+./mvnw -q -B dependency:get -Dartifact=$junit >/dev/null
+rm -rf .gpu/tests && mkdir -p .gpu/tests
+cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.11.4/*.jar .gpu/tests/
+for m in runtime kernels model; do cp -r $m/target/test-classes .gpu/tests/$m; done
 git rev-parse --short HEAD > .gpu/commit
 du -sh .gpu

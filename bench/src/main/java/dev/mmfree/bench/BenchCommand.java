@@ -80,7 +80,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (replot != null) {
-            if (!BenchPlots.available()) {
+            if (!BenchReport.plotsAvailable()) {
                 throw new dev.mmfree.runtime.MmfreeException("bench --replot: this runtime has no XChart or java.desktop");
             }
             BenchPlots.write(BenchReport.readCsv(replot.resolve("results.csv")), replot).forEach(p -> System.err.println("wrote " + p));

@@ -21,23 +21,11 @@ import java.util.function.ToIntFunction;
  * The bench's PNG plots, one line per model: device memory against context length (at the smallest
  * batch) and decode tokens/s against batch size (at the shortest context). Kept apart from
  * {@link BenchReport} so a runtime without XChart or {@code java.desktop} (the trimmed one the GPU
- * machine gets) still writes the tables.
+ * machine gets) still writes the tables: check {@link BenchReport#plotsAvailable()} before touching
+ * this class, whose loading needs XChart.
  */
 final class BenchPlots {
     private BenchPlots() {
-    }
-
-    /** Whether XChart and AWT are present (checked without loading any XChart class). */
-    static boolean available() {
-        if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
-            return false;
-        }
-        try {
-            Class.forName("org.knowm.xchart.XYChart", false, BenchPlots.class.getClassLoader());
-            return true;
-        } catch (ClassNotFoundException e) {
-            return false;
-        }
     }
 
     static List<Path> write(List<BenchResult> results, Path dir) {

@@ -191,6 +191,19 @@ final class BenchReport {
         return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.4f", v);
     }
 
+    /** Whether XChart and AWT are present (checked without loading any XChart class). */
+    static boolean plotsAvailable() {
+        if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
+            return false;
+        }
+        try {
+            Class.forName("org.knowm.xchart.XYChart", false, BenchReport.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
+    }
+
     /** Writes every output into {@code dir}; returns the files written. */
     List<Path> write(Path dir) {
         try {
@@ -199,7 +212,7 @@ final class BenchReport {
             files.add(Files.writeString(dir.resolve("results.csv"), csv()));
             files.add(Files.writeString(dir.resolve("results.md"), markdown()));
             files.add(appendJsonLines(dir.resolve("results.jsonl")));
-            if (BenchPlots.available()) {
+            if (plotsAvailable()) {
                 files.addAll(BenchPlots.write(results, dir));
             } else {
                 System.err.println("bench: plots skipped (no XChart or java.desktop in this runtime); "

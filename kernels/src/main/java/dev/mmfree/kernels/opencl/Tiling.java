@@ -84,9 +84,14 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
         }
     }
 
-    /** OpenCL build options carrying this shape. */
+    /**
+     * OpenCL build options carrying this shape. Single-precision division and sqrt must be correctly
+     * rounded, as in Java: NVIDIA's default (2.5 ulp division) moved the quantizer's scale by an ulp on
+     * the H200 and so flipped int8 codes at rounding boundaries (hgrn-tiny-a at 6.5e-3 rel L2 against
+     * golden instead of 2e-7; bench/results/nvidia-h200/2026-11-28/README.md).
+     */
     public String options() {
-        return "-cl-std=CL1.2 -DROWS=" + rows + " -DSLICES=" + slices + " -DTOKENS=" + tokens + (ptx ? " -DMMFREE_PTX=1" : "");
+        return "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt -DROWS=" + rows + " -DSLICES=" + slices + " -DTOKENS=" + tokens + (ptx ? " -DMMFREE_PTX=1" : "");
     }
 
     @Override

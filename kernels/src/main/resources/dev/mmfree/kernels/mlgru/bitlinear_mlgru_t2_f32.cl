@@ -15,7 +15,8 @@ __kernel void bitlinear_mlgru_t2_f32(__global const float* ifg, __global const f
                                      __global const uint4* w, __global const float* wscale,
                                      const int d, const int out, const int outPad, const int chunks,
                                      __global float* y, const int accumulate,
-                                     __local float* z, __local float* gate, __local int* q, __local void* scratch) {
+                                     __local float* z, __local float* gate, __local int4* q4, __local acc_t* scratch) {
+    __local int* q = (__local int*) q4;   // typed int4 so the driver aligns it for the int4 loads
     int l = get_local_id(0);
     int rowsPad = (int) (get_num_groups(0) * ROWS);
     int kPad = chunks * 64;
@@ -43,6 +44,6 @@ __kernel void bitlinear_mlgru_t2_f32(__global const float* ifg, __global const f
     }
     float scale = norm_and_scale(z, d, kPad, oNorm, eps2, scratch, WG);
     int qsum = quantize_local(z, kPad, scale, q, (__local int*) scratch, WG);
-    ternary_gemv_rows(w, rowsPad, chunks, out, outPad, (__local const int4*) q, qsum, wscale[0] * (1.0f / scale),
+    ternary_gemv_rows(w, rowsPad, chunks, out, outPad, (__local const int4*) q4, qsum, wscale[0] * (1.0f / scale),
                       (__local int*) scratch, y, accumulate);
 }

@@ -12,7 +12,7 @@ __kernel void rms_norm_quant_f32_i8(__global const float* x, const int xStride, 
                                     __global const float* norm1, const int hasNorm1, const float eps1,
                                     __global const float* norm2, const float eps2, const int K, const int chunks,
                                     __global int* q, __global float* factor, __global int* qsum,
-                                    __local float* z, __local void* scratch) {
+                                    __local float* z, __local acc_t* scratch) {
     int l = get_local_id(0);
     int t = get_group_id(0);
     int p = get_group_id(1);

@@ -7,7 +7,7 @@
 __kernel void swiglu_norm_quant_f32_i8(__global const float* gu, __global const float* norm, const float eps,
                                        const int I, const int chunks,
                                        __global int* q, __global float* factor, __global int* qsum,
-                                       __local float* z, __local void* scratch) {
+                                       __local float* z, __local acc_t* scratch) {
     int l = get_local_id(0);
     int t = get_group_id(0);
     int kPad = chunks * 64;
