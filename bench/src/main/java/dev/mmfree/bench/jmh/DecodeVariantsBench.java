@@ -167,4 +167,8 @@ public class DecodeVariantsBench {
             default -> weights * 4;
         };
     }
+
+    public static long productsPerOp(String method, Map<String, String> params) {
+        return (long) OUT * IN;
+    }
 }

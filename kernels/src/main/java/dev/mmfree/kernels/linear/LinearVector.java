@@ -21,7 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  * exponent and mantissa into place ({@code (h << 13) & 0x8FFFE000}), reinterpret, multiply by 2^112,
  * exact for every finite half (infinities are refused at conversion). Measured against converting
  * a row to float first ({@code Float.float16ToFloat} in a loop, which C2 turns into vcvtph2ps): see
- * {@code LinearBench}. Rows run in parallel on {@link CpuPool}; 4 tokens share each weight load,
+ * {@code LinearBench}. Rows run in parallel on {@link CpuPool}. For t >= 4, blocks of 4 rows x 4
+ * tokens (16 accumulators, 16 FMAs per 8 loads) so the loads keep up with the FMAs,
  * {@value #ROW_TILE} tokens per pass over the weights.
  * Not thread-safe (one call at a time per instance). Test: {@code LinearVectorTest}.
  */
@@ -152,7 +153,23 @@ public final class LinearVector {
             for (int p = 0; p + 1 < partStart.length; p++) {
                 int lo = Math.max(from, partStart[p]);
                 int hi = Math.min(to, partStart[p + 1]);
-                for (int o = lo; o < hi; o++) {
+                int o = lo;
+                if (rows >= 4) {
+                    for (; o + 4 <= hi; o += 4) {
+                        int wOff = (o - partStart[p]) * in;
+                        int r = 0;
+                        for (; r + 4 <= rows; r += 4) {
+                            dot4x4(storage == Storage.F32 ? w32[p] : null, storage == Storage.F16 ? w16[p] : null, wOff, o, r);
+                        }
+                        for (; r < rows; r++) {
+                            for (int u = 0; u < 4; u++) {
+                                int wu = wOff + u * in;
+                                store(r, o + u, storage == Storage.F32 ? dot1(w32[p], wu, x, xOff + r * in) : dot1Half(w16[p], wu, x, xOff + r * in));
+                            }
+                        }
+                    }
+                }
+                for (; o < hi; o++) {
                     int wOff = (o - partStart[p]) * in;
                     int r = 0;
                     for (; r + 4 <= rows; r += 4) {
@@ -168,6 +185,76 @@ public final class LinearVector {
                     }
                 }
             }
+        }
+
+        /** Weights w[off .. off + LANES) as floats, from whichever storage is set. */
+        private static FloatVector weights(float[] w32, short[] w16, int off) {
+            return w32 != null ? FloatVector.fromArray(F, w32, off) : halfToFloat(ShortVector.fromArray(H, w16, off), 0);
+        }
+
+        private static float weight(float[] w32, short[] w16, int off) {
+            return w32 != null ? w32[off] : Float.float16ToFloat(w16[off]);
+        }
+
+        /** Rows o..o+3 against tokens r..r+3: 16 products per 8 loads, so L1 keeps up with the FMAs. */
+        private void dot4x4(float[] w32, short[] w16, int wOff, int o, int r) {
+            FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+            int a = xOff + r * in;
+            int j = 0;
+            for (int bound = F.loopBound(in); j < bound; j += LANES) {
+                FloatVector w0 = weights(w32, w16, wOff + j);
+                FloatVector w1 = weights(w32, w16, wOff + in + j);
+                FloatVector w2 = weights(w32, w16, wOff + 2 * in + j);
+                FloatVector w3 = weights(w32, w16, wOff + 3 * in + j);
+                FloatVector x0 = FloatVector.fromArray(F, x, a + j);
+                a00 = w0.fma(x0, a00);
+                a10 = w1.fma(x0, a10);
+                a20 = w2.fma(x0, a20);
+                a30 = w3.fma(x0, a30);
+                FloatVector x1 = FloatVector.fromArray(F, x, a + in + j);
+                a01 = w0.fma(x1, a01);
+                a11 = w1.fma(x1, a11);
+                a21 = w2.fma(x1, a21);
+                a31 = w3.fma(x1, a31);
+                FloatVector x2 = FloatVector.fromArray(F, x, a + 2 * in + j);
+                a02 = w0.fma(x2, a02);
+                a12 = w1.fma(x2, a12);
+                a22 = w2.fma(x2, a22);
+                a32 = w3.fma(x2, a32);
+                FloatVector x3 = FloatVector.fromArray(F, x, a + 3 * in + j);
+                a03 = w0.fma(x3, a03);
+                a13 = w1.fma(x3, a13);
+                a23 = w2.fma(x3, a23);
+                a33 = w3.fma(x3, a33);
+            }
+            finish4x1(a00, a01, a02, a03, j, o, r, w32, w16, wOff);
+            finish4x1(a10, a11, a12, a13, j, o + 1, r, w32, w16, wOff + in);
+            finish4x1(a20, a21, a22, a23, j, o + 2, r, w32, w16, wOff + 2 * in);
+            finish4x1(a30, a31, a32, a33, j, o + 3, r, w32, w16, wOff + 3 * in);
+        }
+
+        /** Row o against tokens r..r+3: reduces, adds the scalar tail from column j, stores. */
+        private void finish4x1(FloatVector acc0, FloatVector acc1, FloatVector acc2, FloatVector acc3, int j, int o, int r,
+                               float[] w32, short[] w16, int wOff) {
+            float s0 = acc0.reduceLanes(VectorOperators.ADD);
+            float s1 = acc1.reduceLanes(VectorOperators.ADD);
+            float s2 = acc2.reduceLanes(VectorOperators.ADD);
+            float s3 = acc3.reduceLanes(VectorOperators.ADD);
+            int a = xOff + r * in;
+            for (; j < in; j++) {
+                float wj = weight(w32, w16, wOff + j);
+                s0 += wj * x[a + j];
+                s1 += wj * x[a + in + j];
+                s2 += wj * x[a + 2 * in + j];
+                s3 += wj * x[a + 3 * in + j];
+            }
+            store(r, o, s0);
+            store(r + 1, o, s1);
+            store(r + 2, o, s2);
+            store(r + 3, o, s3);
         }
 
         private void store(int r, int o, float v) {
@@ -207,7 +294,7 @@ public final class LinearVector {
                 acc2 = wv.fma(FloatVector.fromArray(F, x, a + 2 * in + j), acc2);
                 acc3 = wv.fma(FloatVector.fromArray(F, x, a + 3 * in + j), acc3);
             }
-            finish4(acc0, acc1, acc2, acc3, j, o, r, w, null, wOff);
+            finish4x1(acc0, acc1, acc2, acc3, j, o, r, w, null, wOff);
         }
 
         private float dot1Half(short[] w, int wOff, float[] x, int a) {
@@ -244,28 +331,7 @@ public final class LinearVector {
                 acc2 = wv.fma(FloatVector.fromArray(F, x, a + 2 * in + j), acc2);
                 acc3 = wv.fma(FloatVector.fromArray(F, x, a + 3 * in + j), acc3);
             }
-            finish4(acc0, acc1, acc2, acc3, j, o, r, null, w, wOff);
-        }
-
-        /** Reduces four accumulators, adds the scalar tail from column j, and stores rows r..r+3. */
-        private void finish4(FloatVector acc0, FloatVector acc1, FloatVector acc2, FloatVector acc3, int j, int o, int r,
-                             float[] w32row, short[] w16row, int wOff) {
-            float s0 = acc0.reduceLanes(VectorOperators.ADD);
-            float s1 = acc1.reduceLanes(VectorOperators.ADD);
-            float s2 = acc2.reduceLanes(VectorOperators.ADD);
-            float s3 = acc3.reduceLanes(VectorOperators.ADD);
-            int a = xOff + r * in;
-            for (; j < in; j++) {
-                float wj = w32row != null ? w32row[wOff + j] : Float.float16ToFloat(w16row[wOff + j]);
-                s0 += wj * x[a + j];
-                s1 += wj * x[a + in + j];
-                s2 += wj * x[a + 2 * in + j];
-                s3 += wj * x[a + 3 * in + j];
-            }
-            store(r, o, s0);
-            store(r + 1, o, s1);
-            store(r + 2, o, s2);
-            store(r + 3, o, s3);
+            finish4x1(acc0, acc1, acc2, acc3, j, o, r, null, w, wOff);
         }
     }
 }
