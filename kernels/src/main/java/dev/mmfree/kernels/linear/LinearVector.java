@@ -22,8 +22,9 @@ import jdk.incubator.vector.VectorSpecies;
  * exact for every finite half (infinities are refused at conversion). Measured against converting
  * a row to float first ({@code Float.float16ToFloat} in a loop, which C2 turns into vcvtph2ps): see
  * {@code LinearBench}. Rows run in parallel on {@link CpuPool}. For t >= 4, blocks of 4 rows x 4
- * tokens (16 accumulators, 16 FMAs per 8 loads) so the loads keep up with the FMAs,
- * {@value #ROW_TILE} tokens per pass over the weights.
+ * tokens (16 accumulators, 16 FMAs per 8 loads) so the loads keep up with the FMAs, float16 rows
+ * widened first into a per-thread scratch of 4 rows (a 4 x 4 block that widens in registers grew
+ * too large for C2, which then boxed its vectors: 10x slower), {@value #ROW_TILE} tokens per pass.
  * Not thread-safe (one call at a time per instance). Test: {@code LinearVectorTest}.
  */
 public final class LinearVector {
@@ -38,6 +39,7 @@ public final class LinearVector {
     /** Tokens per pass over the weights: their activations stay in L2 while every row is read once. */
     static final int ROW_TILE = 32;
     private static final float HALF_BIAS = 0x1p112f;
+    private static final ThreadLocal<float[]> ROWS4 = ThreadLocal.withInitial(() -> new float[0]);
 
     private final int in;
     private final int out;
@@ -156,15 +158,19 @@ public final class LinearVector {
                 int o = lo;
                 if (rows >= 4) {
                     for (; o + 4 <= hi; o += 4) {
+                        float[] w = w32 != null ? w32[p] : null;
                         int wOff = (o - partStart[p]) * in;
+                        if (w == null) {
+                            w = widenRows(w16[p], wOff);
+                            wOff = 0;
+                        }
                         int r = 0;
                         for (; r + 4 <= rows; r += 4) {
-                            dot4x4(storage == Storage.F32 ? w32[p] : null, storage == Storage.F16 ? w16[p] : null, wOff, o, r);
+                            dot4x4(w, wOff, o, r);
                         }
                         for (; r < rows; r++) {
                             for (int u = 0; u < 4; u++) {
-                                int wu = wOff + u * in;
-                                store(r, o + u, storage == Storage.F32 ? dot1(w32[p], wu, x, xOff + r * in) : dot1Half(w16[p], wu, x, xOff + r * in));
+                                store(r, o + u, dot1(w, wOff + u * in, x, xOff + r * in));
                             }
                         }
                     }
@@ -187,17 +193,26 @@ public final class LinearVector {
             }
         }
 
-        /** Weights w[off .. off + LANES) as floats, from whichever storage is set. */
-        private static FloatVector weights(float[] w32, short[] w16, int off) {
-            return w32 != null ? FloatVector.fromArray(F, w32, off) : halfToFloat(ShortVector.fromArray(H, w16, off), 0);
-        }
-
-        private static float weight(float[] w32, short[] w16, int off) {
-            return w32 != null ? w32[off] : Float.float16ToFloat(w16[off]);
+        /** Four float16 rows from w16[off ..] widened into this thread's scratch [4, in], for the 4 x 4 blocks. */
+        private float[] widenRows(short[] w16, int off) {
+            float[] rows4 = ROWS4.get();
+            if (rows4.length < 4 * in) {
+                rows4 = new float[4 * in];
+                ROWS4.set(rows4);
+            }
+            int n = 4 * in;
+            int j = 0;
+            for (int bound = F.loopBound(n); j < bound; j += LANES) {
+                halfToFloat(ShortVector.fromArray(H, w16, off + j), 0).intoArray(rows4, j);
+            }
+            for (; j < n; j++) {
+                rows4[j] = Float.float16ToFloat(w16[off + j]);
+            }
+            return rows4;
         }
 
         /** Rows o..o+3 against tokens r..r+3: 16 products per 8 loads, so L1 keeps up with the FMAs. */
-        private void dot4x4(float[] w32, short[] w16, int wOff, int o, int r) {
+        private void dot4x4(float[] w, int wOff, int o, int r) {
             FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
             FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
             FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
@@ -205,10 +220,10 @@ public final class LinearVector {
             int a = xOff + r * in;
             int j = 0;
             for (int bound = F.loopBound(in); j < bound; j += LANES) {
-                FloatVector w0 = weights(w32, w16, wOff + j);
-                FloatVector w1 = weights(w32, w16, wOff + in + j);
-                FloatVector w2 = weights(w32, w16, wOff + 2 * in + j);
-                FloatVector w3 = weights(w32, w16, wOff + 3 * in + j);
+                FloatVector w0 = FloatVector.fromArray(F, w, wOff + j);
+                FloatVector w1 = FloatVector.fromArray(F, w, wOff + in + j);
+                FloatVector w2 = FloatVector.fromArray(F, w, wOff + 2 * in + j);
+                FloatVector w3 = FloatVector.fromArray(F, w, wOff + 3 * in + j);
                 FloatVector x0 = FloatVector.fromArray(F, x, a + j);
                 a00 = w0.fma(x0, a00);
                 a10 = w1.fma(x0, a10);
@@ -230,10 +245,10 @@ public final class LinearVector {
                 a23 = w2.fma(x3, a23);
                 a33 = w3.fma(x3, a33);
             }
-            finish4x1(a00, a01, a02, a03, j, o, r, w32, w16, wOff);
-            finish4x1(a10, a11, a12, a13, j, o + 1, r, w32, w16, wOff + in);
-            finish4x1(a20, a21, a22, a23, j, o + 2, r, w32, w16, wOff + 2 * in);
-            finish4x1(a30, a31, a32, a33, j, o + 3, r, w32, w16, wOff + 3 * in);
+            finish4x1(a00, a01, a02, a03, j, o, r, w, null, wOff);
+            finish4x1(a10, a11, a12, a13, j, o + 1, r, w, null, wOff + in);
+            finish4x1(a20, a21, a22, a23, j, o + 2, r, w, null, wOff + 2 * in);
+            finish4x1(a30, a31, a32, a33, j, o + 3, r, w, null, wOff + 3 * in);
         }
 
         /** Row o against tokens r..r+3: reduces, adds the scalar tail from column j, stores. */
@@ -245,7 +260,7 @@ public final class LinearVector {
             float s3 = acc3.reduceLanes(VectorOperators.ADD);
             int a = xOff + r * in;
             for (; j < in; j++) {
-                float wj = weight(w32, w16, wOff + j);
+                float wj = w32 != null ? w32[wOff + j] : Float.float16ToFloat(w16[wOff + j]);
                 s0 += wj * x[a + j];
                 s1 += wj * x[a + in + j];
                 s2 += wj * x[a + 2 * in + j];
