@@ -75,4 +75,9 @@ public class BitLinearBench {
         int r = Integer.parseInt(params.get("rows"));
         return BitLinearVector.packedBytes(s[0], s[1]) + (long) r * s[1];
     }
+
+    public static long productsPerOp(String method, Map<String, String> params) {
+        int[] s = Fill.shape(params.get("shape"));
+        return (long) s[0] * s[1] * Integer.parseInt(params.get("rows"));
+    }
 }

@@ -30,8 +30,9 @@ import java.util.concurrent.TimeUnit;
  * compute side of each kernel's inner loop, which must outrun a core's share of DRAM bandwidth.
  *
  * <pre>
- *   ternaryShift  v1 (kept, BitLinearVector): 8 codes a short lane, decoded by two shifts, multiplied with int16 activations
- *   ternaryMask   v2: two bit-planes (+1, -1) a 32-column chunk, VectorMask.fromLong, masked add and subtract
+ *   ternaryLookup v2 (kept, BitLinearVector): base-3 index of 3 weights, table of the 27 sums per token, selectFrom
+ *   ternaryShift  v1: 8 codes a short lane, decoded by two shifts, multiplied with int16 activations (mul-bound)
+ *   ternaryMask   v0: two bit-planes (+1, -1) a 32-column chunk, VectorMask.fromLong, masked add and subtract
  *   halfBits      v1 (kept, LinearVector F16): half widened in registers by sign-extend, shift, mask, * 2^112
  *   halfF16c      v2: Float.float16ToFloat over a row into a float scratch (C2: vcvtph2ps), then FMA
  *   float32       LinearVector F32, for scale
@@ -51,7 +52,8 @@ public class DecodeVariantsBench {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
     private final CpuPool one = new CpuPool(1);
-    private BitLinearVector shift;
+    private BitLinearVector lookup;
+    private short[] shiftCodes; // [OUT, IN / 8L, L] v1 layout: bits 2k+1..2k of lane j of block b = column 8L*b + L*k + j
     private int[] planes;      // [OUT, IN / L, 2] +1 and -1 bit-planes per chunk of L columns
     private short[] act16;     // [IN] activations widened
     private byte[] q;          // [IN]
@@ -67,8 +69,16 @@ public class DecodeVariantsBench {
     @Setup
     public void setup() {
         TernaryMatrix w = Fill.ternary(5, OUT, IN);
-        shift = new BitLinearVector(one, w);
+        lookup = new BitLinearVector(one, w);
         int lanes = S.length();
+        int blocks = IN / (8 * lanes);
+        shiftCodes = new short[OUT * blocks * lanes];
+        for (int o = 0; o < OUT; o++) {
+            for (int c = 0; c < IN; c++) {
+                int code = w.get(o, c) & 0b11;
+                shiftCodes[o * blocks * lanes + (c / (8 * lanes)) * lanes + c % lanes] |= (short) (code << (2 * ((c % (8 * lanes)) / lanes)));
+            }
+        }
         int chunks = IN / lanes;
         planes = new int[OUT * chunks * 2];
         for (int o = 0; o < OUT; o++) {
@@ -104,9 +114,43 @@ public class DecodeVariantsBench {
     }
 
     @Benchmark
-    public float[] ternaryShift() {
-        shift.forward(q, factor, 1, outT, false);
+    public float[] ternaryLookup() {
+        lookup.forward(q, factor, 1, outT, false);
         return outT;
+    }
+
+    @Benchmark
+    public float[] ternaryShift() {
+        int lanes = S.length();
+        int blocks = IN / (8 * lanes);
+        for (int o = 0; o < OUT; o++) {
+            ShortVector acc0 = ShortVector.zero(S);
+            ShortVector acc1 = ShortVector.zero(S);
+            int w = o * blocks * lanes;
+            for (int b = 0; b < blocks; b++) {
+                ShortVector c = ShortVector.fromArray(S, shiftCodes, w + b * lanes);
+                int col = b * 8 * lanes;
+                acc0 = acc0.add(decode(c, 0).mul(ShortVector.fromArray(S, act16, col)));
+                acc1 = acc1.add(decode(c, 1).mul(ShortVector.fromArray(S, act16, col + lanes)));
+                acc0 = acc0.add(decode(c, 2).mul(ShortVector.fromArray(S, act16, col + 2 * lanes)));
+                acc1 = acc1.add(decode(c, 3).mul(ShortVector.fromArray(S, act16, col + 3 * lanes)));
+                acc0 = acc0.add(decode(c, 4).mul(ShortVector.fromArray(S, act16, col + 4 * lanes)));
+                acc1 = acc1.add(decode(c, 5).mul(ShortVector.fromArray(S, act16, col + 5 * lanes)));
+                acc0 = acc0.add(decode(c, 6).mul(ShortVector.fromArray(S, act16, col + 6 * lanes)));
+                acc1 = acc1.add(c.lanewise(VectorOperators.ASHR, 14).mul(ShortVector.fromArray(S, act16, col + 7 * lanes)));
+            }
+            // IN / 8L = 10 blocks, 8 products of at most 128 each a lane: no short overflow at this size
+            ShortVector acc = acc0.add(acc1);
+            int sum = ((IntVector) acc.convert(VectorOperators.S2I, 0)).reduceLanes(VectorOperators.ADD)
+                    + ((IntVector) acc.convert(VectorOperators.S2I, 1)).reduceLanes(VectorOperators.ADD);
+            outT[o] = sum * factor[0];
+        }
+        return outT;
+    }
+
+    /** v1's decode: (c << (14 - 2k)) >> 14 gives 0, +1, -1 for codes 00, 01, 11. */
+    private static ShortVector decode(ShortVector c, int k) {
+        return c.lanewise(VectorOperators.LSHL, 14 - 2 * k).lanewise(VectorOperators.ASHR, 14);
     }
 
     @Benchmark
@@ -162,9 +206,14 @@ public class DecodeVariantsBench {
     public static long bytesPerOp(String method, Map<String, String> params) {
         long weights = (long) OUT * IN;
         return switch (method) {
+            case "ternaryLookup" -> BitLinearVector.packedBytes(OUT, IN);
             case "ternaryShift", "ternaryMask" -> weights / 4;
             case "halfBits", "halfF16c" -> weights * 2;
             default -> weights * 4;
         };
+    }
+
+    public static long productsPerOp(String method, Map<String, String> params) {
+        return (long) OUT * IN;
     }
 }

@@ -70,4 +70,9 @@ public class LinearBench {
         int w = params.get("storage").equals("F32") ? 4 : 2;
         return (long) s[0] * s[1] * w + 4L * r * s[1];
     }
+
+    public static long productsPerOp(String method, Map<String, String> params) {
+        int[] s = Fill.shape(params.get("shape"));
+        return (long) s[0] * s[1] * Integer.parseInt(params.get("rows"));
+    }
 }

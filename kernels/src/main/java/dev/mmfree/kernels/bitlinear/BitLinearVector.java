@@ -3,7 +3,6 @@ package dev.mmfree.kernels.bitlinear;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.cpu.CpuPool;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -11,80 +10,116 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The ternary accumulate on CPU cores with the Vector API (GEMV for t = 1, GEMM for t > 1).
+ * The ternary accumulate on CPU cores with the Vector API (GEMV for t = 1, GEMM for t > 1), by
+ * table lookup: no multiplies.
  *
  * <pre>
  *   out[r, o] (+)= (s_p * actFactor[p, r]) * sum_i T[o, i] * q[p, r, i]     o in part p
  * </pre>
- * W: one or more {@link TernaryMatrix} parts with the same in-dim, stacked along out (so i/f/g or
+ * W: one or more {@link TernaryMatrix} parts with the same in-dim, stacked along out (i/f/g or
  * gate|up run as one loop); q: [parts, rows, in] int8, each part its own quantized input;
  * actFactor: [parts, rows]; out: [rows, outTotal] float. Exact integer sums, scales once at the end:
  * bit-exact with {@link BitLinearReference}, accumulate flag included.
  *
- * <p>CPU layout (repacked once from the reference layout). L = lanes of the preferred ShortVector
- * (32 with AVX-512, 16 with AVX2); a block is 8L columns held in L shorts:
- * <pre>
- *   codes: short[out * blocks * L], blocks = ceil(in / 8L), padded columns are code 00
- *   short j of block b of row o, bits 2k+1..2k = code of column 8L*b + L*k + j
- *   decode k: (c << (14 - 2k)) >> 14 (arithmetic) = 0, +1, -1 for codes 00, 01, 11
- * </pre>
- * One ShortVector load thus gives 8 sub-vectors of codes, each lined up with L contiguous
- * activations; the product with the activation (int8 widened to short once per call) is one
- * multiply, summed in short lanes and widened to int every {@value #FLUSH_BLOCKS} blocks
- * (31 blocks x 8 products x 128 < 2^15). Measured against a bit-plane variant (masked add/sub from
- * {@code VectorMask.fromLong}), which ran at half the speed on AVX-512 (see bench/results).
+ * <p>Idea: G = 3 ternary weights take 27 values, so their dot product with 3 activations is one
+ * of 27 sums. Per token, each group of 3 activations gets a table of those 27 sums (one ShortVector
+ * of L = 32 lanes); a weight group is stored as its 5-bit index into that table, and L rows that
+ * share the group's activations look their sums up at once with {@code selectFrom} (vpermw): one
+ * lookup and one add per L x 3 products, where multiplying decoded codes costs ~4 ops per L x 1.
+ * With AVX2 (L = 16) groups are G = 2 weights (9 sums, 4-bit indices).
  *
- * <p>Rows run in parallel on {@link CpuPool}; for t > 1 each decoded block serves 4 tokens at a time,
- * in tiles of {@value #ROW_TILE} tokens. Not thread-safe (one call at a time per instance); the
- * activation scratch is per calling thread, grown to the largest tile seen.
- * Test: {@code BitLinearVectorTest}; bench: {@code BitLinearBench}.
+ * <p>CPU layout (repacked once; rows of each part padded to whole tiles of L rows):
+ * <pre>
+ *   group g of a row = columns G*g .. G*g+G-1, index = sum_k d(T[row, G*g + k]) * 3^k, d(0, +1, -1) = 0, 1, 2
+ *   codes: short[tiles, words, L]: lane j of word w of tile t holds, for row L*t + j, the indices of
+ *          groups PER_WORD*w + m in bits IDX*m .. IDX*m + IDX-1 (G = 3: IDX 5, 3 a word, 9 weights in
+ *          16 bits; G = 2: IDX 4, 4 a word); padding columns and rows have index 0 (weight 0)
+ *   tables: short[tokens, words * PER_WORD, L], lane i of table g = the sum for index i (lanes >= 3^G are 0)
+ * </pre>
+ * Short lanes hold at most {@value #FLUSH_LIMIT} before they are widened to int. Tokens run in
+ * passes of {@value #TOKENS_PER_PASS} (their tables stay in L2); within a pass, pairs of row tiles
+ * run in parallel on {@link CpuPool}, each pair reusing its codes for every token of the pass.
+ * Measured against the v1 kernel (multiply by codes decoded with two shifts) and v0 (bit-plane
+ * masks) in {@code DecodeVariantsBench}. Below 256-bit vectors the lookup has no table lanes to
+ * spare; there every call falls back to {@link BitLinearReference}. Not thread-safe (one call at a
+ * time per instance); tables are per calling thread. Test: {@code BitLinearVectorTest}.
  */
 public final class BitLinearVector {
     static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED;
-    static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
-    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(S.vectorBitSize()));
     static final int L = S.length();
-    static final int BLOCK = 8 * L;
-    static final int FLUSH_BLOCKS = 31;
-    static final int ROW_TILE = 64;
-    private static final int ROW_GRAIN = 16;
-    private static final ThreadLocal<short[][]> ACT_SCRATCH = ThreadLocal.withInitial(() -> new short[1][0]);
+    static final boolean LOOKUP = L >= 16;
+    static final int G = L >= 32 ? 3 : 2;
+    static final int ENTRIES = G == 3 ? 27 : 9;
+    static final int IDX = G == 3 ? 5 : 4;
+    static final int PER_WORD = 16 / IDX;
+    static final short IDX_MASK = (short) ((1 << IDX) - 1);
+    static final int FLUSH_LIMIT = 32767;
+    /** Words summed in short lanes before widening: PER_WORD lookups a word, each at most G x 128. */
+    static final int FLUSH_WORDS = FLUSH_LIMIT / (PER_WORD * G * 128);
+    static final int TOKENS_PER_PASS = 8;
+    private static final ShortVector[] DIGITS = digitVectors();
+    private static final ThreadLocal<short[][]> TABLES = ThreadLocal.withInitial(() -> new short[1][0]);
+    private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[2 * L]);
 
+    private final TernaryMatrix[] parts;
     private final int in;
     private final int out;
-    private final int blocks;
-    private final int[] partStart;   // [parts + 1] first output row of each part
-    private final float[] partScale; // [parts] s of each part
-    private final short[] codes;     // [out, blocks * L] CPU layout above
+    private final int words;          // words per tile row: ceil(groups / PER_WORD)
+    private final int[] partStart;    // [parts + 1] first output row of each part
+    private final int[] partTiles;    // [parts + 1] first tile of each part
+    private final float[] partScale;  // [parts]
+    private final int[] pairTile;     // [pairs] first tile of each pair (a pair never spans parts)
+    private final int[] pairSize;     // [pairs] 1 or 2 tiles
+    private final short[] codes;      // [tiles, words, L]
     private final CpuPool pool;
-    private final Call call = new Call();
+    private final TableTask tableTask = new TableTask();
+    private final TileTask tileTask = new TileTask();
 
     public BitLinearVector(CpuPool pool, TernaryMatrix... parts) {
         if (parts.length == 0) {
             throw new MmfreeException("bitlinear: no weight parts");
         }
         this.pool = pool;
+        this.parts = parts.clone();
         this.in = parts[0].in();
-        this.blocks = (in + BLOCK - 1) / BLOCK;
+        this.words = words(in);
         this.partStart = new int[parts.length + 1];
+        this.partTiles = new int[parts.length + 1];
         this.partScale = new float[parts.length];
-        long total = 0;
+        long rows = 0;
+        long tiles = 0;
+        long pairs = 0;
         for (int p = 0; p < parts.length; p++) {
             if (parts[p].in() != in) {
                 throw new MmfreeException("bitlinear: part " + p + " in-dim " + parts[p].in() + " != part 0 in-dim " + in);
             }
-            partStart[p] = (int) total;
+            partStart[p] = (int) rows;
+            partTiles[p] = (int) tiles;
             partScale[p] = parts[p].scale();
-            total += parts[p].out();
+            int t = (parts[p].out() + L - 1) / L;
+            rows += parts[p].out();
+            tiles += t;
+            pairs += (t + 1) / 2;
         }
-        if (total * blocks * L > Integer.MAX_VALUE) {
-            throw new MmfreeException("bitlinear: [" + total + ", " + in + "] too large for one CPU code array");
+        if (tiles * words * L > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) {
+            throw new MmfreeException("bitlinear: " + rows + " rows x in " + in + " too large for one CPU code array");
         }
-        this.out = (int) total;
+        this.out = (int) rows;
         partStart[parts.length] = out;
-        this.codes = new short[out * blocks * L];
+        partTiles[parts.length] = (int) tiles;
+        this.pairTile = new int[(int) pairs];
+        this.pairSize = new int[(int) pairs];
+        int k = 0;
         for (int p = 0; p < parts.length; p++) {
-            repack(parts[p], codes, partStart[p] * blocks * L, blocks);
+            for (int t = partTiles[p]; t < partTiles[p + 1]; t += 2) {
+                pairTile[k] = t;
+                pairSize[k++] = Math.min(2, partTiles[p + 1] - t);
+            }
+        }
+        this.codes = LOOKUP ? new short[(int) tiles * words * L] : new short[0];
+        for (int p = 0; LOOKUP && p < parts.length; p++) {
+            repack(parts[p], codes, partTiles[p] * words * L, words);
         }
     }
 
@@ -92,20 +127,40 @@ public final class BitLinearVector {
         this(CpuPool.shared(), parts);
     }
 
-    /** Reference layout to CPU layout, one output row at a time. */
-    static void repack(TernaryMatrix w, short[] dst, int dstOff, int blocks) {
-        int[] src = w.codes();
-        int wpr = w.wordsPerRow();
+    private static int words(int in) {
+        return ((in + G - 1) / G + PER_WORD - 1) / PER_WORD;
+    }
+
+    /** Reference layout to the lookup layout: each group of G weights becomes its base-3 index. */
+    static void repack(TernaryMatrix w, short[] dst, int dstOff, int words) {
         for (int o = 0; o < w.out(); o++) {
-            int rowBase = dstOff + o * blocks * L;
-            for (int c = 0; c < w.in(); c++) {
-                int code = (src[o * wpr + c / TernaryMatrix.WEIGHTS_PER_WORD] >>> (2 * (c % TernaryMatrix.WEIGHTS_PER_WORD))) & 0b11;
-                int b = c / BLOCK;
-                int k = (c % BLOCK) / L;
-                int j = c % L;
-                dst[rowBase + b * L + j] |= (short) (code << (2 * k));
+            int lane = o % L;
+            int base = dstOff + (o / L) * words * L + lane;
+            for (int g = 0; g * G < w.in(); g++) {
+                int index = 0;
+                for (int k = G - 1; k >= 0; k--) {
+                    int c = g * G + k;
+                    int t = c < w.in() ? w.get(o, c) : 0;
+                    index = index * 3 + (t == 0 ? 0 : t > 0 ? 1 : 2);
+                }
+                dst[base + (g / PER_WORD) * L] |= (short) (index << (IDX * (g % PER_WORD)));
             }
         }
+    }
+
+    /** DIGITS[k] lane i = the value (0, +1, -1) of base-3 digit k of i, for i < ENTRIES; 0 beyond. */
+    private static ShortVector[] digitVectors() {
+        ShortVector[] d = new ShortVector[G];
+        short[] lanes = new short[L];
+        for (int k = 0; k < G; k++) {
+            int p = k == 0 ? 1 : k == 1 ? 3 : 9;
+            for (int i = 0; i < L; i++) {
+                int digit = (i / p) % 3;
+                lanes[i] = (short) (i >= ENTRIES || digit == 0 ? 0 : digit == 1 ? 1 : -1);
+            }
+            d[k] = ShortVector.fromArray(S, lanes, 0);
+        }
+        return d;
     }
 
     public int in() {
@@ -121,14 +176,18 @@ public final class BitLinearVector {
         return partScale.length;
     }
 
-    /** Bytes of the CPU-layout codes (2 bits a weight plus block padding). */
+    /** Bytes of the CPU-layout codes (16 bits per PER_WORD x G weights, rows padded to tiles). */
     public long packedBytes() {
-        return 2L * codes.length;
+        long reference = 0;
+        for (TernaryMatrix m : parts) {
+            reference += m.packedBytes();
+        }
+        return LOOKUP ? 2L * codes.length : reference;
     }
 
-    /** Bytes the CPU layout takes for a [out, in] weight on this machine. */
+    /** Bytes the CPU layout takes for one [out, in] weight on this machine. */
     public static long packedBytes(int out, int in) {
-        return 2L * out * ((in + BLOCK - 1) / BLOCK) * L;
+        return LOOKUP ? 2L * ((out + L - 1) / L) * words(in) * L : 4L * out * TernaryMatrix.wordsPerRow(in);
     }
 
     /**
@@ -144,96 +203,103 @@ public final class BitLinearVector {
 
     /** {@link #forward(byte[], float[], int, float[], boolean)} on arrays starting at the given offsets. */
     public void forward(byte[] q, int qOff, float[] actFactor, int factorOff, int rows, float[] out, int outOff, boolean accumulate) {
-        int parts = parts();
+        int np = parts();
         if (rows < 1) {
             throw new MmfreeException("bitlinear: rows must be >= 1, got " + rows);
         }
-        if (q.length - (long) qOff < (long) parts * rows * in) {
-            throw new MmfreeException("bitlinear: q has " + (q.length - qOff) + " values past offset < " + parts + " parts x " + rows + " rows x in " + in);
+        if (q.length - (long) qOff < (long) np * rows * in) {
+            throw new MmfreeException("bitlinear: q has " + (q.length - qOff) + " values past offset < " + np + " parts x " + rows + " rows x in " + in);
         }
-        if (actFactor.length - factorOff < parts * rows) {
-            throw new MmfreeException("bitlinear: actFactor has " + (actFactor.length - factorOff) + " values past offset < " + parts + " parts x " + rows + " rows");
+        if (actFactor.length - factorOff < np * rows) {
+            throw new MmfreeException("bitlinear: actFactor has " + (actFactor.length - factorOff) + " values past offset < " + np + " parts x " + rows + " rows");
         }
         if (out.length - (long) outOff < (long) rows * this.out) {
             throw new MmfreeException("bitlinear: out has " + (out.length - outOff) + " values past offset < " + rows + " rows x out " + this.out);
         }
-        int stride = blocks * BLOCK;
-        for (int r0 = 0; r0 < rows; r0 += ROW_TILE) {
-            int tr = Math.min(ROW_TILE, rows - r0);
-            short[] act = actScratch(parts * tr * stride); // [parts, tr, stride] int8 values as short
-            for (int p = 0; p < parts; p++) {
-                for (int r = 0; r < tr; r++) {
-                    widen(q, qOff + (p * rows + r0 + r) * in, act, (p * tr + r) * stride, in, stride);
-                }
-            }
-            call.set(act, tr, r0, rows, actFactor, factorOff, out, outOff + r0 * this.out, accumulate);
-            pool.parallelFor(this.out, ROW_GRAIN, call);
+        if (!LOOKUP) {
+            scalar(q, qOff, actFactor, factorOff, rows, out, outOff, accumulate);
+            return;
         }
-        call.set(null, 0, 0, 0, null, 0, null, 0, false);
+        int tableLen = words * PER_WORD * L;
+        for (int r0 = 0; r0 < rows; r0 += TOKENS_PER_PASS) {
+            int tr = Math.min(TOKENS_PER_PASS, rows - r0);
+            short[] tables = tables(np * tr * tableLen); // [parts, tr, groups, L]
+            tableTask.set(q, qOff, rows, r0, tr, tables);
+            pool.parallelFor(np * tr * words, 32, tableTask);
+            tileTask.set(tables, tr, r0, rows, actFactor, factorOff, out, outOff, accumulate);
+            pool.parallelFor(pairTile.length, 1, tileTask);
+        }
+        tableTask.set(null, 0, 0, 0, 0, null);
+        tileTask.set(null, 0, 0, 0, null, 0, null, 0, false);
     }
 
-    private static short[] actScratch(int size) {
-        short[][] holder = ACT_SCRATCH.get();
+    /** The fallback without 256-bit vectors: the reference's dot products, same scale order. */
+    private void scalar(byte[] q, int qOff, float[] actFactor, int factorOff, int rows, float[] out, int outOff, boolean accumulate) {
+        for (int p = 0; p < parts.length; p++) {
+            for (int r = 0; r < rows; r++) {
+                float factor = partScale[p] * actFactor[factorOff + p * rows + r];
+                for (int o = 0; o < parts[p].out(); o++) {
+                    float v = BitLinearReference.dot(parts[p], o, q, qOff + (p * rows + r) * in) * factor;
+                    int idx = outOff + r * this.out + partStart[p] + o;
+                    out[idx] = accumulate ? out[idx] + v : v;
+                }
+            }
+        }
+    }
+
+    private static short[] tables(int size) {
+        short[][] holder = TABLES.get();
         if (holder[0].length < size) {
             holder[0] = new short[size];
         }
         return holder[0];
     }
 
-    /** act[dst .. dst+stride) = q[src .. src+n) widened, then zeros. */
-    private static void widen(byte[] q, int src, short[] act, int dst, int n, int stride) {
-        int j = 0;
-        for (int bound = B.loopBound(n); j < bound; j += L) {
-            ((ShortVector) ByteVector.fromArray(B, q, src + j).convertShape(VectorOperators.B2S, S, 0)).intoArray(act, dst + j);
-        }
-        for (; j < n; j++) {
-            act[dst + j] = q[src + j];
-        }
-        for (; j < stride; j++) {
-            act[dst + j] = 0;
-        }
-    }
+    /** Builds the tables of words [from, to) over (part, token, word), PER_WORD tables each. */
+    private final class TableTask implements CpuPool.RangeTask {
+        private byte[] q;
+        private int qOff;
+        private int rows;
+        private int r0;
+        private int tr;
+        private short[] tables;
 
-    /** Code sub-vector k of a block: (c << (14 - 2k)) >> 14, i.e. 0, +1, -1. */
-    private static ShortVector decode(ShortVector c, int k) {
-        return c.lanewise(VectorOperators.LSHL, 14 - 2 * k).lanewise(VectorOperators.ASHR, 14);
-    }
+        void set(byte[] q, int qOff, int rows, int r0, int tr, short[] tables) {
+            this.q = q;
+            this.qOff = qOff;
+            this.rows = rows;
+            this.r0 = r0;
+            this.tr = tr;
+            this.tables = tables;
+        }
 
-    /** Sum of the short lanes, widened to int first. */
-    private static int widenSum(ShortVector acc) {
-        return ((IntVector) acc.convertShape(VectorOperators.S2I, I, 0)).reduceLanes(VectorOperators.ADD)
-                + ((IntVector) acc.convertShape(VectorOperators.S2I, I, 1)).reduceLanes(VectorOperators.ADD);
-    }
-
-    /** One token against one row: T[o, :] . act[a .. a + blocks * BLOCK). */
-    static int dot1(short[] codes, int w, int blocks, short[] act, int a) {
-        int sum = 0;
-        for (int b0 = 0; b0 < blocks; b0 += FLUSH_BLOCKS) {
-            int b1 = Math.min(blocks, b0 + FLUSH_BLOCKS);
-            ShortVector acc0 = ShortVector.zero(S);
-            ShortVector acc1 = ShortVector.zero(S);
-            for (int b = b0; b < b1; b++) {
-                ShortVector c = ShortVector.fromArray(S, codes, w + b * L);
-                int col = a + b * BLOCK;
-                acc0 = acc0.add(decode(c, 0).mul(ShortVector.fromArray(S, act, col)));
-                acc1 = acc1.add(decode(c, 1).mul(ShortVector.fromArray(S, act, col + L)));
-                acc0 = acc0.add(decode(c, 2).mul(ShortVector.fromArray(S, act, col + 2 * L)));
-                acc1 = acc1.add(decode(c, 3).mul(ShortVector.fromArray(S, act, col + 3 * L)));
-                acc0 = acc0.add(decode(c, 4).mul(ShortVector.fromArray(S, act, col + 4 * L)));
-                acc1 = acc1.add(decode(c, 5).mul(ShortVector.fromArray(S, act, col + 5 * L)));
-                acc0 = acc0.add(decode(c, 6).mul(ShortVector.fromArray(S, act, col + 6 * L)));
-                acc1 = acc1.add(c.lanewise(VectorOperators.ASHR, 14).mul(ShortVector.fromArray(S, act, col + 7 * L)));
+        @Override
+        public void run(int from, int to) {
+            for (int i = from; i < to; i++) {
+                int w = i % words;
+                int pr = i / words;           // p * tr + token
+                int p = pr / tr;
+                int a = qOff + (p * rows + r0 + pr % tr) * in;
+                for (int m = 0; m < PER_WORD; m++) {
+                    int g = w * PER_WORD + m;
+                    ShortVector t = ShortVector.zero(S);
+                    for (int k = 0; k < G; k++) {
+                        int c = g * G + k;
+                        if (c < in) {
+                            t = t.add(DIGITS[k].mul(q[a + c]));
+                        }
+                    }
+                    t.intoArray(tables, (pr * words * PER_WORD + g) * L);
+                }
             }
-            sum += widenSum(acc0.add(acc1));
         }
-        return sum;
     }
 
-    /** The loop body: output rows [from, to) for the current token tile. */
-    private final class Call implements CpuPool.RangeTask {
-        private short[] act;
-        private int tileRows;
-        private int rowBase;
+    /** Row-tile pairs [from, to) against every token of the pass. */
+    private final class TileTask implements CpuPool.RangeTask {
+        private short[] tables;
+        private int tr;
+        private int r0;
         private int rows;
         private float[] actFactor;
         private int factorOff;
@@ -241,11 +307,10 @@ public final class BitLinearVector {
         private int outOff;
         private boolean accumulate;
 
-        void set(short[] act, int tileRows, int rowBase, int rows, float[] actFactor, int factorOff, float[] out, int outOff,
-                 boolean accumulate) {
-            this.act = act;
-            this.tileRows = tileRows;
-            this.rowBase = rowBase;
+        void set(short[] tables, int tr, int r0, int rows, float[] actFactor, int factorOff, float[] out, int outOff, boolean accumulate) {
+            this.tables = tables;
+            this.tr = tr;
+            this.r0 = r0;
             this.rows = rows;
             this.actFactor = actFactor;
             this.factorOff = factorOff;
@@ -256,64 +321,42 @@ public final class BitLinearVector {
 
         @Override
         public void run(int from, int to) {
-            int stride = blocks * BLOCK;
-            for (int p = 0; p < partScale.length; p++) {
-                int lo = Math.max(from, partStart[p]);
-                int hi = Math.min(to, partStart[p + 1]);
-                for (int o = lo; o < hi; o++) {
-                    int w = o * blocks * L;
-                    int r = 0;
-                    for (; r + 4 <= tileRows; r += 4) {
-                        dot4(w, (p * tileRows + r) * stride, stride, p, o, r);
+            int tableLen = words * PER_WORD * L;
+            int[] s = SUMS.get();
+            for (int pair = from; pair < to; pair++) {
+                int tile = pairTile[pair];
+                int p = part(tile);
+                for (int tok = 0; tok < tr; tok++) {
+                    int tab = (p * tr + tok) * tableLen;
+                    if (pairSize[pair] == 2) {
+                        BitLinearLookup.twoTiles(codes, tile * words * L, (tile + 1) * words * L, words, tables, tab, s);
+                    } else {
+                        BitLinearLookup.oneTile(codes, tile * words * L, words, tables, tab, s);
                     }
-                    for (; r < tileRows; r++) {
-                        store(p, o, r, dot1(codes, w, blocks, act, (p * tileRows + r) * stride));
-                    }
+                    store(p, tile, pairSize[pair], tok, s);
                 }
             }
         }
 
-        /** Four tokens against row o: each decoded block serves all four. */
-        private void dot4(int w, int a, int stride, int p, int o, int tileRow) {
-            short[] act = this.act;
-            int s0 = 0;
-            int s1 = 0;
-            int s2 = 0;
-            int s3 = 0;
-            for (int b0 = 0; b0 < blocks; b0 += FLUSH_BLOCKS) {
-                int b1 = Math.min(blocks, b0 + FLUSH_BLOCKS);
-                ShortVector acc0 = ShortVector.zero(S);
-                ShortVector acc1 = ShortVector.zero(S);
-                ShortVector acc2 = ShortVector.zero(S);
-                ShortVector acc3 = ShortVector.zero(S);
-                for (int b = b0; b < b1; b++) {
-                    ShortVector c = ShortVector.fromArray(S, codes, w + b * L);
-                    int col = a + b * BLOCK;
-                    for (int k = 0; k < 8; k++) {
-                        ShortVector t = decode(c, k);
-                        int off = col + k * L;
-                        acc0 = acc0.add(t.mul(ShortVector.fromArray(S, act, off)));
-                        acc1 = acc1.add(t.mul(ShortVector.fromArray(S, act, off + stride)));
-                        acc2 = acc2.add(t.mul(ShortVector.fromArray(S, act, off + 2 * stride)));
-                        acc3 = acc3.add(t.mul(ShortVector.fromArray(S, act, off + 3 * stride)));
-                    }
-                }
-                s0 += widenSum(acc0);
-                s1 += widenSum(acc1);
-                s2 += widenSum(acc2);
-                s3 += widenSum(acc3);
+        private int part(int tile) {
+            int p = 0;
+            while (tile >= partTiles[p + 1]) {
+                p++;
             }
-            store(p, o, tileRow, s0);
-            store(p, o, tileRow + 1, s1);
-            store(p, o, tileRow + 2, s2);
-            store(p, o, tileRow + 3, s3);
+            return p;
         }
 
-        private void store(int p, int o, int tileRow, int dot) {
-            float factor = partScale[p] * actFactor[factorOff + p * rows + rowBase + tileRow];
-            float v = dot * factor;
-            int idx = outOff + tileRow * BitLinearVector.this.out + o;
-            out[idx] = accumulate ? out[idx] + v : v;
+        /** out[token, row] (+)= dot * (s_p * actFactor) for the valid rows of the tiles. */
+        private void store(int p, int tile, int tilesHere, int tok, int[] s) {
+            int r = r0 + tok;
+            float factor = partScale[p] * actFactor[factorOff + p * rows + r];
+            int firstRow = partStart[p] + (tile - partTiles[p]) * L;
+            int n = Math.min(tilesHere * L, partStart[p + 1] - firstRow);
+            int base = outOff + r * BitLinearVector.this.out + firstRow;
+            for (int j = 0; j < n; j++) {
+                float v = s[j] * factor;
+                out[base + j] = accumulate ? out[base + j] + v : v;
+            }
         }
     }
 }

@@ -21,8 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  * exponent and mantissa into place ({@code (h << 13) & 0x8FFFE000}), reinterpret, multiply by 2^112,
  * exact for every finite half (infinities are refused at conversion). Measured against converting
  * a row to float first ({@code Float.float16ToFloat} in a loop, which C2 turns into vcvtph2ps): see
- * {@code LinearBench}. Rows run in parallel on {@link CpuPool}; 4 tokens share each weight load,
- * {@value #ROW_TILE} tokens per pass over the weights.
+ * {@code LinearBench}. Rows run in parallel on {@link CpuPool}. For t >= 4, blocks of 4 rows x 4
+ * tokens (16 accumulators, 16 FMAs per 8 loads) so the loads keep up with the FMAs, float16 rows
+ * widened first into a per-thread scratch of 4 rows (a 4 x 4 block that widens in registers grew
+ * too large for C2, which then boxed its vectors: 10x slower), {@value #ROW_TILE} tokens per pass.
  * Not thread-safe (one call at a time per instance). Test: {@code LinearVectorTest}.
  */
 public final class LinearVector {
@@ -37,6 +39,7 @@ public final class LinearVector {
     /** Tokens per pass over the weights: their activations stay in L2 while every row is read once. */
     static final int ROW_TILE = 32;
     private static final float HALF_BIAS = 0x1p112f;
+    private static final ThreadLocal<float[]> ROWS4 = ThreadLocal.withInitial(() -> new float[0]);
 
     private final int in;
     private final int out;
@@ -152,7 +155,27 @@ public final class LinearVector {
             for (int p = 0; p + 1 < partStart.length; p++) {
                 int lo = Math.max(from, partStart[p]);
                 int hi = Math.min(to, partStart[p + 1]);
-                for (int o = lo; o < hi; o++) {
+                int o = lo;
+                if (rows >= 4) {
+                    for (; o + 4 <= hi; o += 4) {
+                        float[] w = w32 != null ? w32[p] : null;
+                        int wOff = (o - partStart[p]) * in;
+                        if (w == null) {
+                            w = widenRows(w16[p], wOff);
+                            wOff = 0;
+                        }
+                        int r = 0;
+                        for (; r + 4 <= rows; r += 4) {
+                            dot4x4(w, wOff, o, r);
+                        }
+                        for (; r < rows; r++) {
+                            for (int u = 0; u < 4; u++) {
+                                store(r, o + u, dot1(w, wOff + u * in, x, xOff + r * in));
+                            }
+                        }
+                    }
+                }
+                for (; o < hi; o++) {
                     int wOff = (o - partStart[p]) * in;
                     int r = 0;
                     for (; r + 4 <= rows; r += 4) {
@@ -168,6 +191,85 @@ public final class LinearVector {
                     }
                 }
             }
+        }
+
+        /** Four float16 rows from w16[off ..] widened into this thread's scratch [4, in], for the 4 x 4 blocks. */
+        private float[] widenRows(short[] w16, int off) {
+            float[] rows4 = ROWS4.get();
+            if (rows4.length < 4 * in) {
+                rows4 = new float[4 * in];
+                ROWS4.set(rows4);
+            }
+            int n = 4 * in;
+            int j = 0;
+            for (int bound = F.loopBound(n); j < bound; j += LANES) {
+                halfToFloat(ShortVector.fromArray(H, w16, off + j), 0).intoArray(rows4, j);
+            }
+            for (; j < n; j++) {
+                rows4[j] = Float.float16ToFloat(w16[off + j]);
+            }
+            return rows4;
+        }
+
+        /** Rows o..o+3 against tokens r..r+3: 16 products per 8 loads, so L1 keeps up with the FMAs. */
+        private void dot4x4(float[] w, int wOff, int o, int r) {
+            FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+            int a = xOff + r * in;
+            int j = 0;
+            for (int bound = F.loopBound(in); j < bound; j += LANES) {
+                FloatVector w0 = FloatVector.fromArray(F, w, wOff + j);
+                FloatVector w1 = FloatVector.fromArray(F, w, wOff + in + j);
+                FloatVector w2 = FloatVector.fromArray(F, w, wOff + 2 * in + j);
+                FloatVector w3 = FloatVector.fromArray(F, w, wOff + 3 * in + j);
+                FloatVector x0 = FloatVector.fromArray(F, x, a + j);
+                a00 = w0.fma(x0, a00);
+                a10 = w1.fma(x0, a10);
+                a20 = w2.fma(x0, a20);
+                a30 = w3.fma(x0, a30);
+                FloatVector x1 = FloatVector.fromArray(F, x, a + in + j);
+                a01 = w0.fma(x1, a01);
+                a11 = w1.fma(x1, a11);
+                a21 = w2.fma(x1, a21);
+                a31 = w3.fma(x1, a31);
+                FloatVector x2 = FloatVector.fromArray(F, x, a + 2 * in + j);
+                a02 = w0.fma(x2, a02);
+                a12 = w1.fma(x2, a12);
+                a22 = w2.fma(x2, a22);
+                a32 = w3.fma(x2, a32);
+                FloatVector x3 = FloatVector.fromArray(F, x, a + 3 * in + j);
+                a03 = w0.fma(x3, a03);
+                a13 = w1.fma(x3, a13);
+                a23 = w2.fma(x3, a23);
+                a33 = w3.fma(x3, a33);
+            }
+            finish4x1(a00, a01, a02, a03, j, o, r, w, null, wOff);
+            finish4x1(a10, a11, a12, a13, j, o + 1, r, w, null, wOff + in);
+            finish4x1(a20, a21, a22, a23, j, o + 2, r, w, null, wOff + 2 * in);
+            finish4x1(a30, a31, a32, a33, j, o + 3, r, w, null, wOff + 3 * in);
+        }
+
+        /** Row o against tokens r..r+3: reduces, adds the scalar tail from column j, stores. */
+        private void finish4x1(FloatVector acc0, FloatVector acc1, FloatVector acc2, FloatVector acc3, int j, int o, int r,
+                               float[] w32, short[] w16, int wOff) {
+            float s0 = acc0.reduceLanes(VectorOperators.ADD);
+            float s1 = acc1.reduceLanes(VectorOperators.ADD);
+            float s2 = acc2.reduceLanes(VectorOperators.ADD);
+            float s3 = acc3.reduceLanes(VectorOperators.ADD);
+            int a = xOff + r * in;
+            for (; j < in; j++) {
+                float wj = w32 != null ? w32[wOff + j] : Float.float16ToFloat(w16[wOff + j]);
+                s0 += wj * x[a + j];
+                s1 += wj * x[a + in + j];
+                s2 += wj * x[a + 2 * in + j];
+                s3 += wj * x[a + 3 * in + j];
+            }
+            store(r, o, s0);
+            store(r + 1, o, s1);
+            store(r + 2, o, s2);
+            store(r + 3, o, s3);
         }
 
         private void store(int r, int o, float v) {
@@ -207,7 +309,7 @@ public final class LinearVector {
                 acc2 = wv.fma(FloatVector.fromArray(F, x, a + 2 * in + j), acc2);
                 acc3 = wv.fma(FloatVector.fromArray(F, x, a + 3 * in + j), acc3);
             }
-            finish4(acc0, acc1, acc2, acc3, j, o, r, w, null, wOff);
+            finish4x1(acc0, acc1, acc2, acc3, j, o, r, w, null, wOff);
         }
 
         private float dot1Half(short[] w, int wOff, float[] x, int a) {
@@ -244,28 +346,7 @@ public final class LinearVector {
                 acc2 = wv.fma(FloatVector.fromArray(F, x, a + 2 * in + j), acc2);
                 acc3 = wv.fma(FloatVector.fromArray(F, x, a + 3 * in + j), acc3);
             }
-            finish4(acc0, acc1, acc2, acc3, j, o, r, null, w, wOff);
-        }
-
-        /** Reduces four accumulators, adds the scalar tail from column j, and stores rows r..r+3. */
-        private void finish4(FloatVector acc0, FloatVector acc1, FloatVector acc2, FloatVector acc3, int j, int o, int r,
-                             float[] w32row, short[] w16row, int wOff) {
-            float s0 = acc0.reduceLanes(VectorOperators.ADD);
-            float s1 = acc1.reduceLanes(VectorOperators.ADD);
-            float s2 = acc2.reduceLanes(VectorOperators.ADD);
-            float s3 = acc3.reduceLanes(VectorOperators.ADD);
-            int a = xOff + r * in;
-            for (; j < in; j++) {
-                float wj = w32row != null ? w32row[wOff + j] : Float.float16ToFloat(w16row[wOff + j]);
-                s0 += wj * x[a + j];
-                s1 += wj * x[a + in + j];
-                s2 += wj * x[a + 2 * in + j];
-                s3 += wj * x[a + 3 * in + j];
-            }
-            store(r, o, s0);
-            store(r + 1, o, s1);
-            store(r + 2, o, s2);
-            store(r + 3, o, s3);
+            finish4x1(acc0, acc1, acc2, acc3, j, o, r, null, w, wOff);
         }
     }
 }

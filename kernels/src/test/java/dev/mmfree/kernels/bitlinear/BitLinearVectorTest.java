@@ -49,7 +49,7 @@ class BitLinearVectorTest {
         check(w, q, factor, rows, accumulate, rnd);
     }
 
-    /** Every product at its extreme (-1 x -128) and in > 31 blocks: the short lanes must widen in time. */
+    /** Every product at its extreme (-1 x -128) over 20000 columns: the short lanes must widen to int in time. */
     @Test
     void extremeSumsDoNotOverflow() {
         int in = 20000;
