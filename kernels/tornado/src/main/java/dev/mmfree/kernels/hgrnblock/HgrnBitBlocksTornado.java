@@ -12,6 +12,7 @@ import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.Int8Array;
@@ -26,7 +27,7 @@ import java.util.List;
  * handed from layer to layer on the device ({@code persistOnDevice} / {@code consumeFromDevice}). The
  * task wiring ({@link #addLayerTasks}) serves any number of token rows; the model ({@code HgrnBitTornado})
  * builds on it. An instance of this class is the smallest use, one sequence and one token a call: only
- * layer 0 reads x from the host and only the last writes it back.
+ * layer 0 reads x from the host, and x is read back once, after the last layer.
  * Task flow of graph "layer{l}" ({@code ../shared/spec/hgrnbit.md}):
  * <pre>
  *   x ─ attn_norm ─ h ─┬─ i_quant ─ i_proj ─ i ────┐
@@ -153,7 +154,11 @@ public final class HgrnBitBlocksTornado implements AutoCloseable {
                 GATE_PROJ, SWIGLU_QUANT, DOWN_PROJ);
     }
 
-    /** Declares that graph {@code l} takes the activations from graph {@code l - 1} on the device. */
+    /**
+     * Declares that a graph takes the activations from the graph run before it, on the device. Only
+     * the first graph persists them ({@code Plans.close} says why); TornadoVM hands a consumed buffer
+     * from the graph executed last to the next, so the chain needs no persist in between.
+     */
     public static void handOn(TaskGraph graph, String previousGraph, Activations a) {
         graph.consumeFromDevice(previousGraph, (Object[]) a.all());
     }
@@ -188,10 +193,8 @@ public final class HgrnBitBlocksTornado implements AutoCloseable {
             graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, (Object[]) w.arrays())
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, state);
             addLayerTasks(graph, grids, w, a, state, 1, 1, d, intermediate, eps);
-            if (l < layerCount - 1) {
-                graph.persistOnDevice((Object[]) a.all());
-            } else {
-                graph.transferToHost(DataTransferMode.EVERY_EXECUTION, x);
+            if (l == 0) {
+                graph.persistOnDevice((Object[]) a.all());   // layer 0 owns the activations; the others consume them
             }
             graphs[l] = graph.snapshot();
         }
@@ -225,15 +228,12 @@ public final class HgrnBitBlocksTornado implements AutoCloseable {
     /** Runs one token through every block: xInOut [d] is the embedding row in, the last block's output out. */
     public void step(float[] xInOut) {
         HostCopies.copy("hgrn blocks: x", xInOut, x);
+        TornadoExecutionResult last = null;
         for (int l = 0; l < layerCount; l++) {
-            plan.withGraph(l).execute();
+            last = plan.withGraph(l).execute();
         }
+        last.transferToHost(x);   // read through the last graph, which holds x by consumeFromDevice
         HostCopies.copy("hgrn blocks: x", x, xInOut);
-    }
-
-    /** Bytes TornadoVM holds on the device for this plan (weights, states, scratch). */
-    public long deviceMemoryBytes() {
-        return plan.getCurrentDeviceMemoryUsage();
     }
 
     @Override

@@ -1,0 +1,26 @@
+package dev.mmfree.model.hgrn;
+
+import dev.mmfree.model.FixtureConformanceSuite;
+import dev.mmfree.model.TornadoBackend;
+import dev.mmfree.model.config.HgrnBitConfig;
+import org.junit.jupiter.api.BeforeEach;
+
+import static dev.mmfree.kernels.tornado.TornadoTesting.requireTornado;
+
+/** The tornado backend on the HGRNBit fixtures; the Llama one is skipped by design (no attention kernels on TornadoVM). */
+class HgrnBitTornadoFixtureTest extends FixtureConformanceSuite {
+    @BeforeEach
+    void tornado() {
+        requireTornado();
+    }
+
+    @Override
+    protected String backend() {
+        return TornadoBackend.NAME;
+    }
+
+    @Override
+    protected boolean supports(String modelType) {
+        return modelType.equals(HgrnBitConfig.MODEL_TYPE);
+    }
+}
