@@ -184,7 +184,9 @@ public final class HgrnBitTornado implements CausalLm {
         }
         graphs[c.layers()] = head.snapshot();
 
-        this.plan = Plans.plan(grids, graphs).withDevice(device);
+        this.plan = Plans.plan(grids, graphs);
+        // compile every kernel at load (about 0.3 to 0.8 s a task on a loaded 2-core PoCL machine), not in the first forward
+        plan.withDevice(device).withPreCompilation();
         this.deviceName = "TornadoVM " + device.getTornadoVMBackend() + ": " + Devices.describe(device);
         this.info = new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(),
                 memory.bytes(MemoryCategory.WEIGHTS), w.unpackedBytes(), 4L * c.layers() * d, false);
