@@ -64,6 +64,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of the random weights and tokens (default: ${DEFAULT-VALUE}).", defaultValue = "42")
     long seed;
 
+    @Option(names = "--replot", paramLabel = "DIR", description = "Only draw the plots of an earlier run from DIR/results.csv (into DIR).")
+    Path replot;
+
     @Option(names = "--out", description = "Results folder (default: bench/results/<device>/<date>/ under MMFREE_HOME or the current folder).")
     Path out;
 
@@ -76,6 +79,13 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (replot != null) {
+            if (!BenchPlots.available()) {
+                throw new dev.mmfree.runtime.MmfreeException("bench --replot: this runtime has no XChart or java.desktop");
+            }
+            BenchPlots.write(BenchReport.readCsv(replot.resolve("results.csv")), replot).forEach(p -> System.err.println("wrote " + p));
+            return 0;
+        }
         if (sweep) {
             batches = List.of(1, 8, 32, 64);
             contexts = List.of(512, 2048, 8192);

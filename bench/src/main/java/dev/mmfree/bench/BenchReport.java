@@ -2,10 +2,6 @@ package dev.mmfree.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.style.markers.SeriesMarkers;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,8 +14,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.function.Function;
-import java.util.function.ToDoubleFunction;
 import java.util.stream.Collectors;
 
 /**
@@ -135,6 +129,60 @@ final class BenchReport {
         return sb.toString();
     }
 
+    /** Reads back a {@code results.csv} this class wrote (to draw its plots elsewhere). */
+    static List<BenchResult> readCsv(Path file) {
+        try {
+            List<String> lines = Files.readAllLines(file);
+            List<BenchResult> out = new ArrayList<>();
+            for (String line : lines.subList(1, lines.size())) {
+                List<String> f = splitCsv(line);
+                if (f.size() != 22) {
+                    throw new IllegalArgumentException(file + ": expected 22 fields, got " + f.size() + ": " + line);
+                }
+                out.add(new BenchResult(f.get(1), f.get(2), f.get(3), f.get(4), Integer.parseInt(f.get(5)), Integer.parseInt(f.get(6)),
+                        Long.parseLong(f.get(7)), Long.parseLong(f.get(8)), Long.parseLong(f.get(9)), Long.parseLong(f.get(10)),
+                        Long.parseLong(f.get(11)), Long.parseLong(f.get(13)),
+                        new RateStats(dbl(f.get(14)), dbl(f.get(15)), dbl(f.get(16)), 0),
+                        new RateStats(dbl(f.get(17)), dbl(f.get(18)), dbl(f.get(19)), Integer.parseInt(f.get(20))), dbl(f.get(21))));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException("bench: cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static double dbl(String s) {
+        return s.isEmpty() ? Double.NaN : Double.parseDouble(s);
+    }
+
+    private static List<String> splitCsv(String line) {
+        List<String> out = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        boolean quoted = false;
+        for (int i = 0; i < line.length(); i++) {
+            char ch = line.charAt(i);
+            if (quoted) {
+                if (ch == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                    cur.append('"');
+                    i++;
+                } else if (ch == '"') {
+                    quoted = false;
+                } else {
+                    cur.append(ch);
+                }
+            } else if (ch == '"') {
+                quoted = true;
+            } else if (ch == ',') {
+                out.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(ch);
+            }
+        }
+        out.add(cur.toString());
+        return out;
+    }
+
     private static String quote(String s) {
         return '"' + s.replace("\"", "\"\"") + '"';
     }
@@ -151,22 +199,16 @@ final class BenchReport {
             files.add(Files.writeString(dir.resolve("results.csv"), csv()));
             files.add(Files.writeString(dir.resolve("results.md"), markdown()));
             files.add(appendJsonLines(dir.resolve("results.jsonl")));
-            plot(dir, "memory-vs-context.png", "Device memory vs context length", "context (tokens)", "device memory (MiB)",
-                    BenchResult::context, r -> r.deviceBytes() / 1048576.0, r -> r.batch() == minBatch()).ifPresent(files::add);
-            plot(dir, "decode-vs-batch.png", "Decode throughput vs batch size", "batch size", "decode tokens/s",
-                    BenchResult::batch, r -> r.decode().median(), r -> r.context() == minContext()).ifPresent(files::add);
+            if (BenchPlots.available()) {
+                files.addAll(BenchPlots.write(results, dir));
+            } else {
+                System.err.println("bench: plots skipped (no XChart or java.desktop in this runtime); "
+                        + "'mmfree bench --replot " + dir + "' draws them from results.csv");
+            }
             return files;
         } catch (IOException e) {
             throw new UncheckedIOException("bench: cannot write results to " + dir + ": " + e.getMessage(), e);
         }
-    }
-
-    private int minBatch() {
-        return results.stream().mapToInt(BenchResult::batch).min().orElse(1);
-    }
-
-    private int minContext() {
-        return results.stream().mapToInt(BenchResult::context).min().orElse(0);
     }
 
     private Path appendJsonLines(Path file) throws IOException {
@@ -179,26 +221,5 @@ final class BenchReport {
             sb.append(json.writeValueAsString(o)).append('\n');
         }
         return Files.writeString(file, sb.toString(), StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-    }
-
-    /** One line per model of y against x over the results that pass the filter; none when x has one value. */
-    private Optional<Path> plot(Path dir, String name, String title, String xLabel, String yLabel,
-                                Function<BenchResult, Integer> x, ToDoubleFunction<BenchResult> y,
-                                java.util.function.Predicate<BenchResult> keep) throws IOException {
-        Map<String, TreeMap<Integer, Double>> lines = new TreeMap<>();
-        for (BenchResult r : results) {
-            if (keep.test(r)) {
-                lines.computeIfAbsent(r.label(), k -> new TreeMap<>()).put(x.apply(r), y.applyAsDouble(r));
-            }
-        }
-        if (lines.values().stream().allMatch(m -> m.size() < 2)) {
-            return Optional.empty();
-        }
-        XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xLabel).yAxisTitle(yLabel).build();
-        lines.forEach((label, pts) -> chart.addSeries(label, pts.keySet().stream().mapToDouble(Integer::doubleValue).toArray(),
-                pts.values().stream().mapToDouble(Double::doubleValue).toArray()).setMarker(SeriesMarkers.CIRCLE));
-        Path out = dir.resolve(name);
-        BitmapEncoder.saveBitmap(chart, out.toString(), BitmapEncoder.BitmapFormat.PNG);
-        return Optional.of(out);
     }
 }

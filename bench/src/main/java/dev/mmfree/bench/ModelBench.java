@@ -9,9 +9,10 @@ import java.util.Optional;
 import java.util.SplittableRandom;
 
 /**
- * Measures one loaded model at one (batch, context): prefill of {@code context} tokens per sequence,
- * then {@code decodeSteps} single-token steps, each step timed on its own. Token ids are random (the
- * speed of a step does not depend on them); every case starts from a fresh batch.
+ * Measures one loaded model at one (batch, context): prefill of {@code context} random tokens per
+ * sequence, then {@code decodeSteps} greedy decoding steps ({@link CausalLm#forwardGreedy}: the ids a
+ * step picks are the next step's input, as in generation), each step timed on its own. Every case
+ * starts from a fresh batch.
  */
 final class ModelBench {
     private final CausalLm model;
@@ -49,18 +50,16 @@ final class ModelBench {
             }
         }
         try (CausalLm.Batch b = kept) {
+            // greedy decoding: each step feeds the ids the last one picked (on the device where the backend can)
+            int[][] next = column(model.forwardGreedy(b, randomTokens(rnd, batch, 1, info.vocab())));
             for (int s = 0; s < warmupSteps; s++) {
-                model.forward(b, randomTokens(rnd, batch, 1, info.vocab()), false);
-            }
-            int[][][] steps = new int[decodeSteps][][];
-            for (int s = 0; s < decodeSteps; s++) {
-                steps[s] = randomTokens(rnd, batch, 1, info.vocab());
+                next = column(model.forwardGreedy(b, next));
             }
             double[] stepSeconds = new double[decodeSteps];
             long start = System.nanoTime();
             for (int s = 0; s < decodeSteps; s++) {
                 long t0 = System.nanoTime();
-                model.forward(b, steps[s], false);
+                next = column(model.forwardGreedy(b, next));
                 stepSeconds[s] = (System.nanoTime() - t0) * 1e-9;
             }
             long end = System.nanoTime();
@@ -83,6 +82,15 @@ final class ModelBench {
             for (int i = 0; i < length; i++) {
                 row[i] = rnd.nextInt(vocab);
             }
+        }
+        return t;
+    }
+
+    /** ids [b] as a one-token step [b][1]. */
+    private static int[][] column(int[] ids) {
+        int[][] t = new int[ids.length][1];
+        for (int i = 0; i < ids.length; i++) {
+            t[i][0] = ids[i];
         }
         return t;
     }

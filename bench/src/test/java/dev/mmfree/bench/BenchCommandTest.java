@@ -38,6 +38,12 @@ class BenchCommandTest {
         assertEquals(8, Files.readAllLines(out.resolve("results.jsonl")).size());
         assertTrue(Files.size(out.resolve("memory-vs-context.png")) > 1000);
         assertTrue(Files.size(out.resolve("decode-vs-batch.png")) > 1000);
+
+        List<BenchResult> back = BenchReport.readCsv(out.resolve("results.csv"));
+        assertEquals(8, back.size());
+        Files.delete(out.resolve("decode-vs-batch.png"));
+        assertEquals(0, new CommandLine(new BenchCommand()).execute("--replot", out.toString()));
+        assertTrue(Files.size(out.resolve("decode-vs-batch.png")) > 1000, "replot draws the plots again");
     }
 
     @Test

@@ -29,7 +29,9 @@ public final class Backends {
 
     /** The built-in backends; add one line per backend (optional ones register through ServiceLoader). */
     private static final List<ModelBackend> ALL = List.of(
-            new ReferenceBackend());
+            new ReferenceBackend(),
+            new CpuBackend(),
+            new OpenClBackend());
 
     /** The built-ins, then the discovered backends. */
     private static final List<ModelBackend> REGISTERED = withDiscovered(ALL);

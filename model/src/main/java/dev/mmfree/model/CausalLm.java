@@ -1,5 +1,7 @@
 package dev.mmfree.model;
 
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.runtime.MemoryLedger;
 
 /**
@@ -36,6 +38,27 @@ public interface CausalLm extends AutoCloseable {
      * @param allPositions true: logits of every position, [b][t][vocab]; false: of the last only, [b][1][vocab]
      */
     float[][][] forward(Batch batch, int[][] tokens, boolean allPositions);
+
+    /**
+     * Feeds tokens like {@link #forward} and returns each sequence's next id, sampled from its last
+     * position's logits under {@code params} with that sequence's uniform {@code u[b]} in [0, 1), by the
+     * rule of {@link SamplerReference}. Backends on a device override it to sample there, so that only
+     * ids cross the bus.
+     */
+    default int[] forwardSample(Batch batch, int[][] tokens, SamplingParams params, double[] u) {
+        float[][][] logits = forward(batch, tokens, false);
+        SamplerReference sampler = new SamplerReference();
+        int[] ids = new int[logits.length];
+        for (int b = 0; b < ids.length; b++) {
+            ids[b] = sampler.sample(logits[b][0], 0, logits[b][0].length, params, u[b]);
+        }
+        return ids;
+    }
+
+    /** {@link #forwardSample} with greedy decoding: the argmax, lowest index on ties. */
+    default int[] forwardGreedy(Batch batch, int[][] tokens) {
+        return forwardSample(batch, tokens, SamplingParams.greedy(), new double[tokens.length]);
+    }
 
     @Override
     void close();

@@ -1,6 +1,5 @@
 package dev.mmfree.model;
 
-import dev.mmfree.model.checkpoint.ModelFolder;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -18,8 +17,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * A backend's test extends this and names the backend; each fixture is loaded through
  * {@link ModelLoader} and run as a whole-sequence prefill, as token-by-token decoding, and as a
  * prompt prefill followed by decoding. Each sequence's logits must be within a relative L2 error of
- * {@link #TOLERANCE} of the golden ones, with no NaN or infinity. A backend that does not run an
- * architecture by design overrides {@link #supports}: its cases for that fixture are skipped, saying why.
+ * {@link #TOLERANCE} of the golden ones, with no NaN or infinity.
  */
 public abstract class FixtureConformanceSuite {
     /** The README's bound for float32 paths: room for an activation landing on the other side of an int8 rounding boundary. */
@@ -28,20 +26,16 @@ public abstract class FixtureConformanceSuite {
     /** The backend under test, as {@link Backends#byName} takes it. */
     protected abstract String backend();
 
-    /** Whether the backend runs models of this config {@code model_type} ("hgrn_bit", "llama"); all by default. */
-    protected boolean supports(String modelType) {
+    /** Whether the backend runs this fixture's architecture; the suite skips (not fails) the others. */
+    protected boolean supports(String fixture) {
         return true;
     }
 
     private CausalLm load(String fixture) {
+        Assumptions.assumeTrue(supports(fixture), () -> "backend " + backend() + " does not run " + fixture
+                + "'s architecture (skipped by design)");
         Path dir = Fixtures.dir().resolve(fixture);
         assertTrue(Files.isDirectory(dir), "fixture folder " + dir + " is missing though the fixtures folder exists");
-        String type;
-        try (ModelFolder folder = ModelFolder.open(dir)) {
-            type = ModelLoader.modelType(folder);
-        }
-        Assumptions.assumeTrue(supports(type), "backend " + backend() + " does not run " + type
-                + " models (by design), so fixture " + fixture + " is skipped");
         return ModelLoader.load(dir, backend());
     }
 

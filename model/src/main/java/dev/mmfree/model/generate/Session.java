@@ -20,7 +20,6 @@ public final class Session implements AutoCloseable {
     private final CausalLm model;
     private final int[] defaultStopTokens;
     private final int vocab;
-    private final SamplerReference sampler = new SamplerReference();
     private CausalLm.Batch batch;
     private int[] history = new int[16];   // every token of the conversation: fed, then pending
     private int historyLength;
@@ -69,7 +68,7 @@ public final class Session implements AutoCloseable {
 
         int[] prefill = Arrays.copyOfRange(history, fed, historyLength);
         long t0 = System.nanoTime();
-        int token = sampler.sample(forward(prefill), 0, vocab, params, uniforms.nextDouble());
+        int token = forwardSample(prefill, params, uniforms.nextDouble());
         long prefillNanos = System.nanoTime() - t0;
         long decodeNanos = 0;
         int[] out = new int[n];
@@ -92,7 +91,7 @@ public final class Session implements AutoCloseable {
                 break;
             }
             long t = System.nanoTime();
-            token = sampler.sample(forward(new int[]{token}), 0, vocab, params, uniforms.nextDouble());
+            token = forwardSample(new int[]{token}, params, uniforms.nextDouble());
             decodeNanos += System.nanoTime() - t;
             generated++;
         }
@@ -100,14 +99,14 @@ public final class Session implements AutoCloseable {
                 prefill.length, generated, prefillNanos, decodeNanos);
     }
 
-    /** Feeds {@code tokens} (the first pending ones) and returns the last position's logits, [vocab]. */
-    private float[] forward(int[] tokens) {
-        float[][][] logits;
+    /** Feeds {@code tokens} (the first pending ones) and samples the next id with the uniform u (on the device where the backend can). */
+    private int forwardSample(int[] tokens, SamplingParams params, double u) {
+        int[] next;
         synchronized (model) {
-            logits = model.forward(batch, new int[][]{tokens}, false);
+            next = model.forwardSample(batch, new int[][]{tokens}, params, new double[]{u});
         }
         fed += tokens.length;
-        return logits[0][logits[0].length - 1];
+        return next[0];
     }
 
     private void append(int[] tokens) {

@@ -1,7 +1,10 @@
 package dev.mmfree.model.hgrn;
 
 import dev.mmfree.model.FixtureConformanceSuite;
+import dev.mmfree.model.Fixtures;
+import dev.mmfree.model.ModelLoader;
 import dev.mmfree.model.TornadoBackend;
+import dev.mmfree.model.checkpoint.ModelFolder;
 import dev.mmfree.model.config.HgrnBitConfig;
 import org.junit.jupiter.api.BeforeEach;
 
@@ -19,8 +22,11 @@ class HgrnBitTornadoFixtureTest extends FixtureConformanceSuite {
         return TornadoBackend.NAME;
     }
 
+    /** HGRNBit checkpoints only, decided by the fixture's config.json model_type. */
     @Override
-    protected boolean supports(String modelType) {
-        return modelType.equals(HgrnBitConfig.MODEL_TYPE);
+    protected boolean supports(String fixture) {
+        try (ModelFolder folder = ModelFolder.open(Fixtures.dir().resolve(fixture))) {
+            return ModelLoader.modelType(folder).equals(HgrnBitConfig.MODEL_TYPE);
+        }
     }
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The measurements recorded under bench/results/nvidia-h200/: run on the GPU machine from the project
+# root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
+#
+#   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]      steps: verify kernels bench370 bench27 sweep
+#
+# Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
+set -uo pipefail
+out=${1:?usage: gpu-suite.sh OUT_DIR [STEP...]}; shift
+steps=${*:-verify kernels bench370 bench27}
+mkdir -p "$out"
+source .gpu/env.sh
+export MMFREE_OPENCL_DEVICE=${MMFREE_OPENCL_DEVICE:-nvidia} MMFREE_HOME=$PWD MMFREE_COMMIT=$(cat .gpu/commit 2>/dev/null || echo unknown)
+java_cmd=(java -Xmx96g -XX:+UseParallelGC -cp '.gpu/lib/*')
+cli=("${java_cmd[@]}" dev.mmfree.model.cli.MmfreeCli)
+
+run() {  # run NAME TIMEOUT_S CMD...
+    local name=$1 limit=$2; shift 2
+    echo "=== $name: $*" | tee -a "$out/$name.log"
+    local t0=$SECONDS
+    timeout "$limit" "$@" >>"$out/$name.log" 2>&1
+    echo "=== $name: exit $? after $((SECONDS - t0)) s" | tee -a "$out/$name.log"
+}
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit --format=csv; java -version 2>&1 | head -1; } > "$out/machine.txt" 2>&1
+for step in $steps; do
+    case $step in
+        verify)
+            for f in hgrn-tiny-a hgrn-tiny-a-bf16 llama-tiny; do
+                run verify 120 "${cli[@]}" verify --model .gpu/fixtures/$f --backend opencl
+            done ;;
+        kernels)
+            run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
+        bench370)
+            run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1 --context 128 --decode-steps 200 \
+                --out "$out/bench-370M" ;;
+        bench27)
+            run bench27 540 "${cli[@]}" bench --backend opencl --preset 2.7B --batch 1,64 --context 128 --decode-steps 100 \
+                --out "$out/bench-2.7B" ;;
+        bench13)
+            run bench13 540 "${cli[@]}" bench --backend opencl --preset 1.3B --batch 1 --context 128 --decode-steps 100 \
+                --out "$out/bench-1.3B" ;;
+        sweep)
+            run sweep 540 "${cli[@]}" bench --backend opencl --preset 370M --sweep --decode-steps 50 --prefill-repeats 1 \
+                --out "$out/sweep-370M" ;;
+        *) echo "unknown step $step" ;;
+    esac
+done
+grep -h "===\|verify\|rel L2\|MatMul-free\|Transformer++" "$out"/*.log | tail -60

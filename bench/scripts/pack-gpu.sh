@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Packs what bench/scripts/gpu-suite.sh needs into .gpu/ (ignored by git): a JDK 25 runtime and the
+# project's jars (via ../shared/gpu/pack-for-device), the fixtures, and the commit id.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export JAVA_HOME=${JAVA_HOME_25:-/usr/lib/jvm/temurin-25-jdk-amd64}
+./mvnw -q -B -o -DskipTests package
+# Left out to fit the device tool's 64 MiB: the tokenizer (18 MiB of natives), JMH, and XChart with its
+# PDF/SVG stack (it would pull java.desktop into the runtime); `mmfree bench` then skips its plots, and
+# `mmfree bench --replot DIR` draws them here from the copied results.csv.
+jars=$(ls bench/target/*.jar bench/target/lib/*.jar \
+    | grep -vE '/(tokenizers|api|jna|gson|jmh-core|jopt-simple|commons-compress|commons-io|commons-codec|xchart|pdfbox|pdfbox-io|fontbox|graphics2d|VectorGraphics2D|animated-gif-lib|commons-logging)-[0-9]')
+# Module analysis (jdeps) only on jars whose module needs are plain: progressbar's module-info names
+# jline's automatic module, which jdeps cannot resolve, and Jackson and picocli would add java.sql and
+# java.compiler, and commons-math3 java.desktop, for code paths this run never takes. They are added after the runtime is linked.
+late='/(progressbar|jline-terminal|jline-native|jackson-core|jackson-databind|jackson-annotations|picocli|slf4j-api|error_prone_annotations|commons-math3)-[0-9]'
+../shared/gpu/pack-for-device $(echo "$jars" | grep -vE "$late")
+cp $(echo "$jars" | grep -E "$late") .gpu/lib/
+rm -rf .gpu/fixtures && cp -r ../shared/fixtures .gpu/fixtures
+git rev-parse --short HEAD > .gpu/commit
+du -sh .gpu

@@ -1,0 +1,70 @@
+package dev.mmfree.kernels.gemv;
+
+import dev.mmfree.runtime.DeviceInfo;
+import dev.mmfree.runtime.MmfreeException;
+
+import java.util.Locale;
+
+/**
+ * Work-group shapes of the dense kernels, compiled in as defines (see {@code gemv/dense_common.cl}).
+ *
+ * @param gemvWg GEMV work-group size (a power of two)
+ * @param lpr    GEMV lanes per output row (a power of two <= 32 dividing gemvWg; gemvWg / lpr rows per group, even)
+ * @param tm     GEMM activation rows per group at most (a launch may take fewer: a multiple of mt)
+ * @param tn     GEMM output rows per group
+ * @param tk     GEMM K step (a multiple of 8)
+ * @param mt     GEMM activation rows per work-item (divides tm)
+ * @param nt     GEMM output rows per work-item (even, divides tn)
+ * @param ptx    NVIDIA's warp shuffles (inline PTX) for the GEMV row sums instead of local memory
+ */
+public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, int nt, boolean ptx) {
+    public DenseShape {
+        if (Integer.bitCount(gemvWg) != 1 || gemvWg > 1024 || Integer.bitCount(lpr) != 1 || lpr > 32 || gemvWg % lpr != 0
+                || gemvWg / lpr < 2) {
+            throw new MmfreeException("dense shape: GEMV group " + gemvWg + " with " + lpr
+                    + " lanes per row needs powers of two, lanes <= 32, at least 2 rows per group");
+        }
+        if (ptx && gemvWg % 32 != 0) {
+            throw new MmfreeException("dense shape: the PTX path needs a GEMV group of whole warps, got " + gemvWg);
+        }
+        if (tk % 8 != 0 || nt % 2 != 0 || tm % mt != 0 || tn % nt != 0) {
+            throw new MmfreeException("dense shape: GEMM tile " + tm + "x" + tn + "x" + tk + " per item " + mt + "x" + nt
+                    + " needs tk % 8 == 0, even nt, mt | tm, nt | tn");
+        }
+        int wg = (tm / mt) * (tn / nt);
+        if (wg > 1024 || (tn / nt) % mt != 0) {
+            throw new MmfreeException("dense shape: GEMM group of " + wg + " items must be <= 1024, and tn / nt (" + tn / nt
+                    + ") a multiple of mt " + mt);
+        }
+    }
+
+    /** GPU: 256-item GEMV groups, a warp per row (8 rows per group); 64 x 64 GEMM tiles, K step 32, 4 x 4 per item. CPU: smaller. */
+    public static DenseShape forDevice(DeviceInfo info) {
+        boolean nvidia = info.vendor().toLowerCase(Locale.ROOT).contains("nvidia");
+        return info.gpu() ? new DenseShape(256, 32, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
+    }
+
+    public int gemvRowsPerGroup() {
+        return gemvWg / lpr;
+    }
+
+    /** GEMM work-items at the full tm; a launch with fewer rows uses rows / mt * (tn / nt). */
+    public int gemmWg() {
+        return (tm / mt) * (tn / nt);
+    }
+
+    /** Local memory of one GEMM group in bytes. */
+    public long gemmLocalBytes() {
+        return 4L * (tk * (tm + 1) + tk * (tn + 1) + gemmWg() + tm);
+    }
+
+    String options() {
+        return " -DGEMV_WG=" + gemvWg + " -DLPR=" + lpr + " -DTM=" + tm + " -DTN=" + tn + " -DTK=" + tk + " -DMT=" + mt
+                + " -DNT=" + nt + (ptx ? " -DMMFREE_PTX=1" : "");
+    }
+
+    @Override
+    public String toString() {
+        return "gemv " + gemvWg + "/" + lpr + ", gemm " + tm + "x" + tn + "x" + tk + "/" + mt + "x" + nt + (ptx ? " +ptx" : "");
+    }
+}

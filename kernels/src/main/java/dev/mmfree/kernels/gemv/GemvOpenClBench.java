@@ -1,0 +1,443 @@
+package dev.mmfree.kernels.gemv;
+
+import dev.mmfree.kernels.attention.AttentionOpenCl;
+import dev.mmfree.kernels.gemv.GemvOpenCl.Variant;
+import dev.mmfree.kernels.linear.LinearReference;
+import dev.mmfree.kernels.opencl.ClPrograms;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
+import dev.mmfree.runtime.Device;
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.opencl.OpenCl;
+
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+
+/**
+ * GPU harness of the Transformer++ baseline's kernels at the 2.7B Llama shapes (d 2560, H = KV 32, hd 80,
+ * I 6912, V 32000): every variant is validated against the Java reference (GEMMs on their first rows),
+ * warmed up, then timed with device events (median of --iters); GB/s counts the bytes a launch must
+ * move (weights as stored, plus its vectors) and is set against a float4 copy measured in the same run.
+ * Then attention over the KV cache at contexts 2048 and 8192 by number of splits, and one layer's
+ * launches back to back at batch 1 (wall clock), which with 32 layers bounds decode tokens/s.
+ *
+ * <pre>
+ *   java -cp 'runtime.jar:kernels.jar:jocl.jar' dev.mmfree.kernels.gemv.GemvOpenClBench \
+ *        [--device gpu] [--iters 50] [--copy-mib 512] [--quick]
+ * </pre>
+ * Prints one JSON line per result (env MMFREE_COMMIT names the commit), then a table
+ * variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch. Variants: gemv-f16 / gemv-f32 [shape] =
+ * the plain GEMV per {@link DenseShape} (gemv group/lanes per row, +ptx); gemv_norm_rope_kv_f16_f32 etc. =
+ * the model's fused variant of that matrix; gemm-f16-tN = the tiled GEMM on N rows (split K ways, its
+ * reduction included, when the policy splits); attn-sN = attention in N splits (+ combine); layer-N-launches =
+ * a decoder layer's launches at batch 1 (ms: device time summed, wall: back to back).
+ */
+public final class GemvOpenClBench {
+    private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double gflops, double wallMs) {
+    }
+
+    private static final int CHECKED_ROWS = 4;
+    private static final double TOL = 1e-5;
+    private static final float EPS = 1e-6f;
+
+    private final Device device;
+    private final int iters;
+    private final boolean quick;
+    private final SplittableRandom rnd = new SplittableRandom(7);
+    private final List<Result> results = new ArrayList<>();
+    private final String context;
+    private double copyGbps = Double.NaN;
+
+    private GemvOpenClBench(Device device, int iters, boolean quick) {
+        this.device = device;
+        this.iters = iters;
+        this.quick = quick;
+        this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
+                device.info().name(), device.info().driverVersion(), System.getenv().getOrDefault("MMFREE_COMMIT", "unknown"),
+                String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()).replace("\"", "'"));
+    }
+
+    public static void main(String[] args) {
+        String selector = null;
+        int iters = 50;
+        int copyMib = 512;
+        boolean quick = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--device" -> selector = args[++i];
+                case "--iters" -> iters = Integer.parseInt(args[++i]);
+                case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
+                case "--quick" -> quick = true;
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]
+                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick]");
+            }
+        }
+        OpenCl.unavailableReason().ifPresent(r -> {
+            throw new IllegalStateException("OpenCL unavailable: " + r);
+        });
+        try (Device device = OpenCl.open(selector, true)) {
+            System.out.println("# " + device.info() + ", dense " + DenseShape.forDevice(device.info()));
+            new GemvOpenClBench(device, quick ? 3 : iters, quick).run(quick ? 16 : copyMib);
+        }
+    }
+
+    private void run(int copyMib) {
+        copy(copyMib);
+        int d = quick ? 256 : 2560;
+        int i = quick ? 520 : 6912;
+        int v = quick ? 1000 : 32000;
+        int hd = quick ? 32 : 80;
+        int[][] shapes = {{3 * d, d}, {2 * i, d}, {d, i}, {v, d}};
+        Variant[] fused = {Variant.NORM_ROPE_KV, Variant.NORM_SWIGLU, Variant.ADD, Variant.NORM};
+        String[] names = {"qkv", "gate_up", "down", "head"};
+        DenseShape def = DenseShape.forDevice(device.info());
+        List<DenseShape> gemvShapes = new ArrayList<>(List.of(def,
+                new DenseShape(256, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false),
+                new DenseShape(128, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
+                new DenseShape(512, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
+                new DenseShape(256, 16, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx())));
+        List<DenseShape> gemmShapes = List.of(def, new DenseShape(def.gemvWg(), def.lpr(), 128, 64, 16, 8, 4, def.ptx()),
+                new DenseShape(def.gemvWg(), def.lpr(), 32, 128, 32, 2, 8, def.ptx()));
+        for (Storage s : Storage.values()) {
+            for (int k = 0; k < shapes.length; k++) {
+                int n = shapes[k][0];
+                int in = shapes[k][1];
+                float[] w = gaussian(n * in, 1 / Math.sqrt(in));
+                try (DeviceDenseMatrix m = DeviceDenseMatrix.upload(device, s, names[k], in, List.of(w), null)) {
+                    float[] wr = rounded(s, w);
+                    for (DenseShape ds : s == Storage.F16 ? gemvShapes : List.of(def)) {
+                        try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
+                            dense(g, m, wr, Variant.PLAIN, names[k], 1, false);
+                            if (s == Storage.F16 && ds.equals(def)) {
+                                dense(g, m, wr, fused[k], names[k], 1, false);
+                            }
+                        }
+                    }
+                    if (s == Storage.F16) {
+                        for (DenseShape ds : gemmShapes) {
+                            try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
+                                for (int t : quick ? new int[]{1, 8} : new int[]{1, 8, 64, 512}) {
+                                    dense(g, m, wr, Variant.PLAIN, names[k], t, true);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        int heads = d / hd;
+        for (int ctx : quick ? new int[]{300} : new int[]{2048, 8192}) {
+            attention(heads, hd, ctx, 1);
+        }
+        attention(heads, hd, quick ? 300 : 2048, 8);
+        for (int ctx : quick ? new int[]{16, 300} : new int[]{128, 2048, 8192}) {
+            layer(d, i, hd, ctx);
+        }
+        System.out.println();
+        System.out.println("variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch");
+        for (Result r : results) {
+            System.out.printf(Locale.ROOT, "%s | %s | %.4f | %.1f | %.1f | %.1f | %.4f%n", r.variant, r.shape, r.ms, r.gbps, r.pctCopy,
+                    r.gflops, r.wallMs);
+        }
+    }
+
+    private void record(String variant, String shape, double ms, double bytes, double flops, double wallMs) {
+        double gbps = bytes > 0 ? bytes / (ms * 1e-3) / 1e9 : 0;
+        double gflops = flops > 0 ? flops / (ms * 1e-3) / 1e9 : 0;
+        Result r = new Result(variant, shape, ms, gbps, 100 * gbps / copyGbps, gflops, wallMs);
+        results.add(r);
+        System.out.printf(Locale.ROOT, "{\"variant\":\"%s\",\"shape\":\"%s\",\"ms\":%.5f,\"gbps\":%.2f,\"pct_copy\":%.2f,\"gflops\":%.1f,"
+                + "\"wall_ms\":%.5f,\"bytes\":%.0f,%s}%n", variant, shape, ms, gbps, r.pctCopy, gflops, wallMs, bytes, context);
+    }
+
+    /** Median device time of each launch (summed over the launches) and the wall-clock mean of the sequence back to back. */
+    private double[] time(Launch... seq) {
+        for (int w = 0; w < 3; w++) {
+            for (Launch l : seq) {
+                l.enqueue(device);
+            }
+        }
+        device.synchronize();
+        double sum = 0;
+        for (Launch l : seq) {
+            double[] ms = new double[iters];
+            for (int k = 0; k < iters; k++) {
+                try (DeviceEvent e = l.enqueueTimed(device)) {
+                    ms[k] = e.elapsedNanos() / 1e6;
+                }
+            }
+            Arrays.sort(ms);
+            sum += ms[iters / 2];
+        }
+        long t0 = System.nanoTime();
+        for (int k = 0; k < iters; k++) {
+            for (Launch l : seq) {
+                l.enqueue(device);
+            }
+        }
+        device.synchronize();
+        return new double[]{sum, (System.nanoTime() - t0) / 1e6 / iters};
+    }
+
+    private void copy(int mib) {
+        long bytes = (long) mib << 20;
+        try (var p = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "");
+             DeviceBuffer a = device.allocate(MemoryCategory.WORKSPACE, bytes, "copy a");
+             DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, bytes, "copy b");
+             Launch l = new Launch(p.kernel("copy_f32x4").args(a, b), new long[]{bytes / 16}, new long[]{256});
+             DeviceBuffer sink = device.allocate(MemoryCategory.WORKSPACE, 4, "sink");
+             Launch empty = new Launch(p.kernel("empty_launch").args(sink), new long[]{256}, new long[]{256})) {
+            device.fill(a, 0x3f800000);
+            double[] t = time(l);
+            copyGbps = 2.0 * bytes / (t[0] * 1e-3) / 1e9;
+            record("copy_f32x4", mib + " MiB", t[0], 2.0 * bytes, 0, t[1]);
+            double[] e = time(empty);
+            record("empty_launch", "256", e[0], 0, 0, e[1]);
+        }
+    }
+
+    private float[] gaussian(int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (rnd.nextDouble(-1.7, 1.7) * scale);
+        }
+        return a;
+    }
+
+    private float[] norms(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rnd.nextDouble(0.5, 1.5);
+        }
+        return a;
+    }
+
+    private static float[] rounded(Storage s, float[] a) {
+        float[] r = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = s.round(a[i]);
+        }
+        return r;
+    }
+
+    private static double relL2(float[] ref, float[] got) {
+        double e = 0;
+        double n = 0;
+        for (int i = 0; i < ref.length; i++) {
+            e += (got[i] - (double) ref[i]) * (got[i] - (double) ref[i]);
+            n += (double) ref[i] * ref[i];
+        }
+        return Math.sqrt(e / n);
+    }
+
+    /** False (and a FAILED line) when the device's result is off; the variant is then not timed. */
+    private boolean validate(String variant, String shape, float[] ref, float[] got, double tol) {
+        double rel = relL2(ref, got);
+        if (rel <= tol) {
+            return true;
+        }
+        System.out.printf(Locale.ROOT, "{\"variant\":\"%s\",\"shape\":\"%s\",\"failed\":\"rel L2 %.3e > %.1e\",%s}%n",
+                variant, shape, rel, tol, context);
+        results.add(new Result(variant + " FAILED", shape, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN));
+        return false;
+    }
+
+    /**
+     * One dense variant on t rows (GEMV when t = 1 and not gemm): checked on its first rows, then timed.
+     * NORM_ROPE_KV runs at angle 0 (inv_freq 0), where the rotation is the identity, so q is its stored
+     * rows' outputs with each head's pairs (2j, 2j+1) moved to (j, j + hd/2).
+     */
+    private void dense(GemvOpenCl g, DeviceDenseMatrix m, float[] wr, Variant variant, String name, int t, boolean gemm) {
+        int n = m.n();
+        int k = m.k();
+        int hd = quick ? 32 : 80;
+        boolean rope = variant == Variant.NORM_ROPE_KV;
+        int outW = variant == Variant.NORM_SWIGLU ? n / 2 : rope ? n / 3 : n;
+        int checked = Math.min(t, CHECKED_ROWS);
+        float[] x = gaussian(t * k, 1);
+        float[] nw = norms(k);
+        float[] y0 = gaussian(t * outW, 1);
+        float[] ref = new float[checked * outW];
+        float[] h = new float[k];
+        float[] full = new float[n];
+        for (int r = 0; r < checked; r++) {
+            System.arraycopy(x, r * k, h, 0, k);
+            if (variant.norm()) {
+                RmsNormQuantReference.rmsNorm(h, 0, nw, h, 0, k, EPS);
+            }
+            LinearReference.forward(wr, n, k, h, 0, full, 0, false);
+            for (int j = 0; j < outW; j++) {
+                int inHead = j % hd;
+                ref[r * outW + j] = switch (variant) {
+                    case ADD -> y0[r * outW + j] + full[j];
+                    case NORM_SWIGLU -> silu(full[2 * j]) * full[2 * j + 1];
+                    case NORM_ROPE_KV -> full[j - inHead + (inHead < hd / 2 ? 2 * inHead : 2 * (inHead - hd / 2) + 1)];
+                    default -> full[j];
+                };
+            }
+        }
+        String kernel = variant.kernel(gemm ? "gemm" : "gemv", g.storage());
+        String plain = (gemm ? "gemm-" : "gemv-") + g.storage().suffix() + (gemm ? "-t" + t : "");
+        String label = (variant == Variant.PLAIN ? plain : kernel) + " [" + g.shape() + "]";
+        String shape = k + "->" + n + " " + name;
+        int kvw = rope ? n / 3 : 1;
+        try (DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer nwb = device.upload(MemoryCategory.WEIGHTS, "norm", nw);
+             DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * t * outW, "y");
+             DeviceBuffer meta = device.upload(MemoryCategory.WORKSPACE, "meta", new int[]{0, t, t, 1});
+             DeviceBuffer inv = device.upload(MemoryCategory.WEIGHTS, "inv freq", new float[hd / 2]);
+             DeviceBuffer kc = device.allocate(MemoryCategory.STATE, 4L * kvw * t, "k cache");
+             DeviceBuffer vc = device.allocate(MemoryCategory.STATE, 4L * kvw * t, "v cache");
+             DeviceBuffer split = device.allocate(MemoryCategory.WORKSPACE, g.splitScratchBytes(), "split-K sums");
+             GemvOpenCl.Op op = g.op(variant, m).input(xb, 0, k).output(y).splitScratch(split)) {
+            if (variant.norm()) {
+                op.norm(nwb, EPS);
+            }
+            if (rope) {
+                op.rope(meta, inv, kc, vc, kvw / hd, kvw / hd, hd, t);
+            }
+            device.write(y, y0);
+            int splits = gemm ? op.gemmSplits(t) : 1;
+            if (splits > 1) {
+                label += " split " + splits;
+            }
+            Launch[] l = (gemm ? op.gemmLaunches(t, splits) : List.of(op.gemvLaunch())).toArray(Launch[]::new);
+            for (Launch one : l) {
+                one.enqueue(device);
+            }
+            float[] got = new float[checked * outW];
+            device.read(y, 0, got, 0, got.length);
+            if (!validate(label, shape, ref, got, TOL)) {
+                return;
+            }
+            double[] tm = time(l);
+            double bytes = (double) m.bytes() + 4.0 * t * (k + outW) + (rope ? 4.0 * t * 2 * kvw : 0);
+            record(label, shape + (gemm ? " t" + t : ""), tm[0], bytes, 2.0 * t * n * k, tm[1]);
+        }
+    }
+
+    private static float silu(float v) {
+        return (float) (v / (1 + Math.exp(-v)));
+    }
+
+    /** Attention at batch b over ctx positions by number of splits (1, the policy's, twice that), checked on head 0. */
+    private void attention(int heads, int hd, int ctx, int b) {
+        int kvw = heads * hd;
+        AttentionOpenCl.Shape shape = AttentionOpenCl.Shape.forDevice(device.info().gpu());
+        try (AttentionOpenCl a = new AttentionOpenCl(device, Storage.F16, hd, 1, shape)) {
+            float[] q = gaussian(b * kvw, 1);
+            float[] kv = rounded(Storage.F16, gaussian(b * ctx * kvw, 1));
+            byte[] half = new byte[2 * kv.length];
+            for (int j = 0; j < kv.length; j++) {
+                short s = Float.floatToFloat16(kv[j]);
+                half[2 * j] = (byte) s;
+                half[2 * j + 1] = (byte) (s >> 8);
+            }
+            float[] ref = new float[hd];
+            attendHead0(q, kv, ctx, kvw, hd, ref);
+            int auto = a.splits(b, heads, ctx);
+            for (int splits : new TreeSet<>(List.of(1, auto, 2 * auto))) {
+                try (DeviceBuffer qb = device.upload(MemoryCategory.WORKSPACE, "q", q);
+                     DeviceBuffer kc = device.upload(MemoryCategory.STATE, "k", half);
+                     DeviceBuffer vc = device.upload(MemoryCategory.STATE, "v", half);
+                     DeviceBuffer meta = device.upload(MemoryCategory.WORKSPACE, "meta", new int[]{ctx - 1, 1, b, splits});
+                     DeviceBuffer out = device.allocate(MemoryCategory.WORKSPACE, 4L * b * kvw, "out");
+                     DeviceBuffer part = device.allocate(MemoryCategory.WORKSPACE, 4L * b * heads * splits * (hd + 2), "part");
+                     AttentionOpenCl.Op op = a.op(qb, kc, vc, meta, heads, ctx, out, part)) {
+                    Launch[] seq = splits > 1 ? new Launch[]{op.attend(b, splits), op.combine(b)} : new Launch[]{op.attend(b, splits)};
+                    for (Launch l : seq) {
+                        l.enqueue(device);
+                    }
+                    float[] got = new float[hd];
+                    device.read(out, 0, got, 0, hd);
+                    String label = "attn-s" + splits + (splits == auto ? " (auto)" : "");
+                    String sh = "ctx " + ctx + " b " + b + " H=KV " + heads + " hd " + hd;
+                    if (!validate(label, sh, ref, got, TOL)) {
+                        continue;
+                    }
+                    double[] t = time(seq);
+                    record(label, sh, t[0], 2.0 * 2 * b * ctx * kvw, 4.0 * b * ctx * kvw, t[1]);
+                }
+            }
+        }
+    }
+
+    /** Head 0 of sequence 0 in double (K and V share values here: the check only needs one cache). */
+    private static void attendHead0(float[] q, float[] kv, int ctx, int kvw, int hd, float[] out) {
+        double[] w = new double[ctx];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int p = 0; p < ctx; p++) {
+            double dot = 0;
+            for (int j = 0; j < hd; j++) {
+                dot += (double) q[j] * kv[p * kvw + j];
+            }
+            w[p] = dot / Math.sqrt(hd);
+            max = Math.max(max, w[p]);
+        }
+        double sum = 0;
+        for (int p = 0; p < ctx; p++) {
+            w[p] = Math.exp(w[p] - max);
+            sum += w[p];
+        }
+        for (int j = 0; j < hd; j++) {
+            double acc = 0;
+            for (int p = 0; p < ctx; p++) {
+                acc += w[p] * kv[p * kvw + j];
+            }
+            out[j] = (float) (acc / sum);
+        }
+    }
+
+    /** One decoder layer's launches at batch 1 and context ctx, back to back (random weights). */
+    private void layer(int d, int i, int hd, int ctx) {
+        int heads = d / hd;
+        DenseShape ds = DenseShape.forDevice(device.info());
+        try (GemvOpenCl g = new GemvOpenCl(device, Storage.F16, ds);
+             AttentionOpenCl a = new AttentionOpenCl(device, Storage.F16, hd, 1, AttentionOpenCl.Shape.forDevice(device.info().gpu()));
+             DeviceDenseMatrix qkv = DeviceDenseMatrix.upload(device, Storage.F16, "qkv", d, List.of(gaussian(3 * d * d, 0.02)),
+                     DeviceDenseMatrix.ropePairOrder(3 * heads, hd));
+             DeviceDenseMatrix o = DeviceDenseMatrix.upload(device, Storage.F16, "o", d, List.of(gaussian(d * d, 0.02)), null);
+             DeviceDenseMatrix gu = DeviceDenseMatrix.upload(device, Storage.F16, "gate_up", d, List.of(gaussian(2 * i * d, 0.02)), null);
+             DeviceDenseMatrix down = DeviceDenseMatrix.upload(device, Storage.F16, "down", i, List.of(gaussian(d * i, 0.02)), null);
+             DeviceBuffer x = device.upload(MemoryCategory.WORKSPACE, "x", gaussian(d, 1));
+             DeviceBuffer nd = device.upload(MemoryCategory.WEIGHTS, "norm", norms(d));
+             DeviceBuffer inv = device.upload(MemoryCategory.WEIGHTS, "inv freq", norms(hd / 2));
+             DeviceBuffer q = device.allocate(MemoryCategory.WORKSPACE, 4L * d, "q");
+             DeviceBuffer attn = device.allocate(MemoryCategory.WORKSPACE, 4L * d, "attn");
+             DeviceBuffer act = device.allocate(MemoryCategory.WORKSPACE, 4L * i, "act");
+             DeviceBuffer kc = device.allocate(MemoryCategory.STATE, 2L * ctx * d, "k cache");
+             DeviceBuffer vc = device.allocate(MemoryCategory.STATE, 2L * ctx * d, "v cache")) {
+            device.fill(kc, 0);
+            device.fill(vc, 0);
+            int splits = a.splits(1, heads, ctx);
+            try (DeviceBuffer meta = device.upload(MemoryCategory.WORKSPACE, "meta", new int[]{ctx - 1, 1, 1, splits});
+                 DeviceBuffer part = device.allocate(MemoryCategory.WORKSPACE, a.partialBytes(1, heads, heads), "part");
+                 GemvOpenCl.Op qkvOp = g.op(Variant.NORM_ROPE_KV, qkv).input(x, 0, d).output(q).norm(nd, EPS)
+                         .rope(meta, inv, kc, vc, heads, heads, hd, ctx);
+                 AttentionOpenCl.Op att = a.op(q, kc, vc, meta, heads, ctx, attn, part);
+                 GemvOpenCl.Op oOp = g.op(Variant.ADD, o).input(attn, 0, d).output(x);
+                 GemvOpenCl.Op mlp = g.op(Variant.NORM_SWIGLU, gu).input(x, 0, d).output(act).norm(nd, EPS);
+                 GemvOpenCl.Op downOp = g.op(Variant.ADD, down).input(act, 0, i).output(x)) {
+                List<Launch> seq = new ArrayList<>(qkvOp.launches(1));
+                seq.add(att.attend(1, splits));
+                if (splits > 1) {
+                    seq.add(att.combine(1));
+                }
+                seq.addAll(oOp.launches(1));
+                seq.addAll(mlp.launches(1));
+                seq.addAll(downOp.launches(1));
+                double[] t = time(seq.toArray(Launch[]::new));
+                double bytes = qkv.bytes() + o.bytes() + gu.bytes() + down.bytes() + 2.0 * 2 * ctx * d;
+                record("layer-" + seq.size() + "-launches", "d " + d + " I " + i + " ctx " + ctx + " splits " + splits,
+                        t[0], bytes, 0, t[1]);
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+package dev.mmfree.kernels.opencl;
+
+import dev.mmfree.runtime.DeviceInfo;
+import dev.mmfree.runtime.MmfreeException;
+
+import java.util.Locale;
+
+/**
+ * Work-group shape of the mmfree OpenCL kernels, compiled in as defines (see {@code opencl/common.cl}).
+ *
+ * @param rows   output rows per ternary work-group (a power of two dividing the layout's row tile, 64)
+ * @param slices input slices per ternary work-group (a power of two); the work-group is rows * slices
+ * @param tokens activation rows a GEMM work-item accumulates at once
+ * @param ptx    NVIDIA's inline-PTX dp4a and warp shuffles instead of the portable C
+ */
+public record Tiling(int rows, int slices, int tokens, boolean ptx) {
+    /** Env override of the shape, {@code ROWSxSLICESxTOKENS}, e.g. {@code 32x8x8}. */
+    public static final String TILING_ENV = "MMFREE_OPENCL_TILING";
+    /** Env switch of the PTX path on NVIDIA: {@code 0} turns it off. */
+    public static final String PTX_ENV = "MMFREE_OPENCL_PTX";
+
+    public Tiling {
+        if (rows < 1 || rows > 64 || Integer.bitCount(rows) != 1) {
+            throw new MmfreeException("tiling: rows must be a power of two <= 64, got " + rows);
+        }
+        if (slices < 1 || Integer.bitCount(slices) != 1) {
+            throw new MmfreeException("tiling: slices must be a power of two, got " + slices);
+        }
+        if (tokens < 1 || tokens > 32) {
+            throw new MmfreeException("tiling: tokens must be in 1..32, got " + tokens);
+        }
+        if (ptx && ((rows * slices) % 32 != 0 || rows * slices > 1024)) {
+            throw new MmfreeException("tiling: the PTX path needs a work-group of 32..1024 in warps of 32, got "
+                    + rows + " x " + slices);
+        }
+    }
+
+    /** Work-items per ternary work-group. */
+    public int workGroup() {
+        return rows * slices;
+    }
+
+    /**
+     * The default for a device: 32 rows x 8 slices x 8 tokens on a GPU (a warp reads 512 contiguous
+     * bytes), 16 x 4 x 4 on a CPU; PTX on NVIDIA unless {@value #PTX_ENV}=0; {@value #TILING_ENV} overrides the shape.
+     */
+    public static Tiling forDevice(DeviceInfo info) {
+        boolean nvidia = info.vendor().toLowerCase(Locale.ROOT).contains("nvidia");
+        boolean ptx = nvidia && !"0".equals(System.getenv(PTX_ENV));
+        String env = System.getenv(TILING_ENV);
+        if (env != null && !env.isBlank()) {
+            return parse(env, ptx);
+        }
+        return info.gpu() ? new Tiling(32, 8, 8, ptx) : new Tiling(16, 4, 4, ptx);
+    }
+
+    /** Env override of {@link #narrowForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
+    public static final String NARROW_ENV = "MMFREE_OPENCL_TILING_NARROW";
+
+    /**
+     * For GEMVs with few output rows (o_proj and down_proj, d rows): 16 x 16 x 8 on a GPU, so d = 2560
+     * rows make 160 work-groups, more than the H200's 132 compute units (32 rows a group would leave
+     * 52 idle); the default shape elsewhere. {@value #NARROW_ENV} overrides.
+     */
+    public static Tiling narrowForDevice(DeviceInfo info) {
+        Tiling def = forDevice(info);
+        String env = System.getenv(NARROW_ENV);
+        if (env != null && !env.isBlank()) {
+            return parse(env, def.ptx());
+        }
+        return info.gpu() ? new Tiling(16, 16, 8, def.ptx()) : def;
+    }
+
+    /** {@code ROWSxSLICESxTOKENS}. */
+    public static Tiling parse(String spec, boolean ptx) {
+        String[] p = spec.trim().toLowerCase(Locale.ROOT).split("x");
+        try {
+            if (p.length != 3) {
+                throw new NumberFormatException();
+            }
+            return new Tiling(Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]), ptx);
+        } catch (NumberFormatException e) {
+            throw new MmfreeException("tiling: expected ROWSxSLICESxTOKENS like 32x8x8, got '" + spec + "'");
+        }
+    }
+
+    /** OpenCL build options carrying this shape. */
+    public String options() {
+        return "-cl-std=CL1.2 -DROWS=" + rows + " -DSLICES=" + slices + " -DTOKENS=" + tokens + (ptx ? " -DMMFREE_PTX=1" : "");
+    }
+
+    @Override
+    public String toString() {
+        return rows + "x" + slices + "x" + tokens + (ptx ? "+ptx" : "");
+    }
+}

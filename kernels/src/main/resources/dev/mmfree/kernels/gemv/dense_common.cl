@@ -1,0 +1,129 @@
+// Dense layers of the Transformer++ baseline: y = W x with W [n, k] stored fp16 (or fp32) and
+// activations, sums and outputs in float32. Shared by gemv.cl (one activation row) and gemm.cl (t rows).
+// OpenCL C 1.2. fp16 is storage only (NVIDIA OpenCL has no cl_khr_fp16): vloada_half8 converts to float.
+//
+// Build-time defines (host: dev.mmfree.kernels.gemv.GemvOpenCl):
+//   W_F16         weights are half, else float;   WSUF f16 | f32, the kernel-name suffix
+//   KV_F16        the KV cache (ROPE_KV epilogue) is half, else float
+//   GEMV_WG, LPR  GEMV: work-group size, lanes per output row (power of two <= 32); GEMV_RPG rows per group
+//   TM, TN, TK, MT, NT  GEMM: a group computes TM activation rows x TN output rows, K step TK; each
+//                 work-item an MT x NT block (NT even, so a row pair of the paired epilogues stays in one item)
+//   MMFREE_PTX    NVIDIA only: warp shuffles through inline PTX for the GEMV's row sums
+//
+// Weight layout: [n, kPad] row-major, kPad = roundUp(k, 8), zero past k, so every row starts 16-byte
+// aligned (fp16) and vector loads need no tail. Paired epilogues read adjacent rows (2p, 2p+1):
+//   SWIGLU   rows interleave gate and up: 2j = gate_j, 2j+1 = up_j;  act[j] = silu(gate_j) * up_j
+//   ROPE_KV  rows of each q/k/v head interleave its halves: 2j = h_j, 2j+1 = h_{j+hd/2}, heads stacked
+//            q (H), k (KV), v (KV); q and k rotated at their position, q stored, k and v written to the cache.
+// meta: [pos0, tps, rows]: the first position of this call, tokens per sequence, activation rows (b * tps).
+// Activation row r belongs to sequence r / tps at position pos0 + r % tps.
+
+#define CAT_(a, b) a##_##b##_f32
+#define CAT(a, b) CAT_(a, b)
+#define KNAME(base) CAT(base, WSUF)
+
+#define GEMV_RPG (GEMV_WG / LPR)
+#define GEMM_WG ((TM / MT) * (TN / NT))
+
+#ifdef W_F16
+typedef half wtype;
+#define LOAD_W8(i, p) vloada_half8((i), (p))
+#define LOAD_W1(i, p) vload_half((i), (p))
+#else
+typedef float wtype;
+#define LOAD_W8(i, p) vload8((i), (p))
+#define LOAD_W1(i, p) ((p)[i])
+#endif
+
+#ifdef KV_F16
+typedef half kvtype;
+#define STORE_KV(v, i, p) vstore_half_rte((v), (i), (p))
+#else
+typedef float kvtype;
+#define STORE_KV(v, i, p) ((p)[i] = (v))
+#endif
+
+// Kernel arguments shared by gemv.cl and gemm.cl (same indices in both).
+#define GEMV_ARGS __global const wtype* w, const int n, const int k, const int kPad, __global const float* x, \
+        const int xOff, const int xStride, const int rows, __global float* y
+#define NORM_ARGS __global const float* nw, const float eps
+#define ROPE_ARGS __global const int* meta, __global const float* invFreq, __global kvtype* kc, __global kvtype* vc, \
+        const int heads, const int kvHeads, const int halfHd, const int cap
+
+#define E_STORE 0
+#define E_ADD 1
+#define E_SWIGLU 2
+#define E_ROPE_KV 3
+
+inline float dense_silu(float x) {
+    return x / (1.0f + exp(-x));
+}
+
+inline float dot8(float8 a, float8 b, float acc) {
+    acc = fma(a.s0, b.s0, acc);
+    acc = fma(a.s1, b.s1, acc);
+    acc = fma(a.s2, b.s2, acc);
+    acc = fma(a.s3, b.s3, acc);
+    acc = fma(a.s4, b.s4, acc);
+    acc = fma(a.s5, b.s5, acc);
+    acc = fma(a.s6, b.s6, acc);
+    return fma(a.s7, b.s7, acc);
+}
+
+// Everything the ROPE_KV epilogue needs, bundled so both kernels pass it the same way.
+typedef struct {
+    int heads;      // H
+    int kvHeads;    // KV
+    int halfHd;     // hd / 2
+    int cap;        // positions the cache holds per sequence
+} rope_dims;
+
+// Row pair p = (2p, 2p+1) of the stacked qkv output for activation row r: a = h_j, b = h_{j+hd/2}.
+// q: [rows, H*hd]; kc, vc: [b, cap, KV*hd]; invFreq: [hd/2] theta^(-2j/hd).
+inline void rope_kv_pair(int p, float a, float b, int r, __global const int* meta, rope_dims dm,
+                         __global const float* invFreq, __global float* q, __global kvtype* kc, __global kvtype* vc) {
+    int hd = 2 * dm.halfHd;
+    int head = p / dm.halfHd;
+    int j = p - head * dm.halfHd;
+    int tps = meta[1];
+    int seq = r / tps;
+    int pos = meta[0] + (r - seq * tps);
+    if (head < dm.heads + dm.kvHeads) {
+        float angle = (float) pos * invFreq[j];
+        float c = cos(angle);
+        float s = sin(angle);
+        float ra = a * c - b * s;
+        float rb = b * c + a * s;
+        a = ra;
+        b = rb;
+    }
+    if (head < dm.heads) {
+        size_t at = (size_t) r * dm.heads * hd + (size_t) head * hd + j;
+        q[at] = a;
+        q[at + dm.halfHd] = b;
+    } else {
+        int kvHead = head - dm.heads;
+        __global kvtype* cache = kc;
+        if (kvHead >= dm.kvHeads) {
+            kvHead -= dm.kvHeads;
+            cache = vc;
+        }
+        size_t at = ((size_t) seq * dm.cap + pos) * dm.kvHeads * hd + (size_t) kvHead * hd + j;
+        STORE_KV(a, at, cache);
+        STORE_KV(b, at + dm.halfHd, cache);
+    }
+}
+
+#ifdef MMFREE_PTX
+// Through int registers, the form measured to build and give exact results on the H200.
+inline float dense_shfl_xor(float v, int mask) {
+    int r;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_int(v)), "r"(mask));
+    return as_float(r);
+}
+#endif
+
+// 1 / sqrt(mean(x^2) + eps) from a sum of squares over k values.
+inline float rms_inv(float sumSq, int k, float eps) {
+    return 1.0f / sqrt(sumSq / (float) k + eps);
+}

@@ -1,0 +1,244 @@
+// Shared by every mmfree OpenCL program: work-group reductions, the ternary dot product on the
+// device layout, and the int8 quantizer. OpenCL C 1.2; little-endian devices.
+//
+// Build-time defines (host: dev.mmfree.kernels.opencl.Tiling):
+//   ROWS, SLICES  a ternary work-group is ROWS output rows x SLICES slices of the input, WG = ROWS*SLICES
+//                 work-items; work-item l has row l % ROWS and slice l / ROWS, so the ROWS lanes of a
+//                 slice read ROWS consecutive 16-byte words of the device layout (coalesced).
+//   TOKENS        rows of activations one GEMM work-item accumulates at once
+//   MMFREE_PTX    NVIDIA only: dp4a and warp shuffles through inline PTX; without it, portable C
+//
+// Device layout of a ternary matrix (host: dev.mmfree.kernels.bitlinear.TernaryDeviceLayout):
+//   P projections [out, in] stacked, each padded to outPad = roundUp(out, ROW_TILE) rows; R = p*outPad + r
+//   chunk c = input columns [64c, 64c + 64); chunks = ceil(in / 64)
+//   uint4 at index c * (P*outPad) + R holds row R's chunk c: word m covers columns 64c+16m .. +15, and
+//   column 64c + 16m + 4s + j sits in bits 8j+2s+1 .. 8j+2s of word m as u = T + 1 in {0, 1, 2}
+//   so (word >> 2s) & 0x03030303 is four u's, one per byte, matching activation int 16c + 4m + s.
+//   Padding (rows >= out, columns >= in) holds u = 1 (T = 0).
+// Activations: int8 codes as ints, [kPad = 64 * chunks] per row, zero past `in`, with qsum = sum of the
+// row's codes: T.q = sum(u*q) - qsum, so the inner loop is one shift, one mask and one dp4a per 4 weights.
+
+#pragma OPENCL FP_CONTRACT OFF
+
+// Norm sums accumulate in double where the device has it, as the Java reference does, and the
+// float steps run in the reference's order, so int8 codes match the reference's except where a
+// double sum in another order rounds to another float (about never). Without fp64: float sums.
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double acc_t;
+#else
+typedef float acc_t;
+#endif
+
+#define WG (ROWS * SLICES)
+#define ROW_TILE 64
+
+// sigmoid(x) = 1 / (1 + e^-x), evaluated in acc_t and rounded to float like the reference.
+inline float sigmoid_f(float x) {
+    return (float) (1.0 / (1.0 + exp(-(acc_t) x)));
+}
+
+inline float silu_f(float x) {
+    return x * sigmoid_f(x);
+}
+
+// 1 / sqrt(ss / n + eps) as RmsNormQuantReference computes it (in double, then rounded to float).
+inline float norm_inv(acc_t ss, int n, float eps) {
+    return (float) (1.0 / sqrt(ss / n + (acc_t) eps));
+}
+
+// acc + sum over 4 bytes of u (unsigned 0..2) times a (signed int8).
+inline int dot4(uint u, int a, int acc) {
+#ifdef MMFREE_PTX
+    int r;
+    asm volatile("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(u), "r"(a), "r"(acc));
+    return r;
+#else
+    char4 x = as_char4(u);
+    char4 y = as_char4(a);
+    return acc + x.s0 * y.s0 + x.s1 * y.s1 + x.s2 * y.s2 + x.s3 * y.s3;
+#endif
+}
+
+// 16 weights (one word of the device layout) against 16 int8 activations.
+inline int word_dot(uint w, int4 a, int acc) {
+    acc = dot4(w & 0x03030303u, a.x, acc);
+    acc = dot4((w >> 2) & 0x03030303u, a.y, acc);
+    acc = dot4((w >> 4) & 0x03030303u, a.z, acc);
+    return dot4((w >> 6) & 0x03030303u, a.w, acc);
+}
+
+inline int chunk_dot_local(uint4 w, __local const int4* q, int acc) {
+    acc = word_dot(w.x, q[0], acc);
+    acc = word_dot(w.y, q[1], acc);
+    acc = word_dot(w.z, q[2], acc);
+    return word_dot(w.w, q[3], acc);
+}
+
+inline int chunk_dot_global(uint4 w, __global const int4* q, int acc) {
+    acc = word_dot(w.x, q[0], acc);
+    acc = word_dot(w.y, q[1], acc);
+    acc = word_dot(w.z, q[2], acc);
+    return word_dot(w.w, q[3], acc);
+}
+
+#ifdef MMFREE_PTX
+inline int shfl_xor_i(int v, int mask) {
+    int r;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(mask));
+    return r;
+}
+
+inline float shfl_xor_f(float v, int mask) {
+    return as_float(shfl_xor_i(as_int(v), mask));
+}
+
+#ifdef cl_khr_fp64
+inline double shfl_xor_acc(double v, int mask) {
+    int2 h = as_int2(v);
+    return as_double((int2)(shfl_xor_i(h.x, mask), shfl_xor_i(h.y, mask)));
+}
+#else
+inline float shfl_xor_acc(float v, int mask) {
+    return shfl_xor_f(v, mask);
+}
+#endif
+#endif
+
+// Work-group reductions over n work-items (n = WG, a power of two; a multiple of 32 on the PTX path).
+// Every work-item must call them, and never inside a branch (PoCL miscompiles barriers in branches,
+// even uniform ones); scratch holds n values of the type; each ends with a barrier, so scratch is free
+// again afterwards. PTX: warp shuffles, then one value a warp through scratch.
+#ifdef MMFREE_PTX
+#define WG_REDUCE(T, v, s, n, OP, SHFL)                          \
+    for (int k = 16; k > 0; k >>= 1) {                           \
+        v = OP(v, SHFL(v, k));                                   \
+    }                                                            \
+    if ((get_local_id(0) & 31) == 0) {                           \
+        s[get_local_id(0) >> 5] = v;                             \
+    }                                                            \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
+    T r = s[0];                                                  \
+    for (int w = 1; w < ((n) >> 5); w++) {                       \
+        r = OP(r, s[w]);                                         \
+    }                                                            \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
+    return r;
+#else
+#define WG_REDUCE(T, v, s, n, OP, SHFL)                          \
+    int l = get_local_id(0);                                     \
+    s[l] = v;                                                    \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
+    for (int k = (n) >> 1; k > 0; k >>= 1) {                     \
+        if (l < k) {                                             \
+            s[l] = OP(s[l], s[l + k]);                           \
+        }                                                        \
+        barrier(CLK_LOCAL_MEM_FENCE);                            \
+    }                                                            \
+    T r = s[0];                                                  \
+    barrier(CLK_LOCAL_MEM_FENCE);                                \
+    return r;
+#endif
+
+#define OP_ADD(a, b) ((a) + (b))
+
+inline acc_t wg_sum_acc(acc_t v, __local acc_t* s, int n) {
+    WG_REDUCE(acc_t, v, s, n, OP_ADD, shfl_xor_acc)
+}
+
+inline float wg_max_f(float v, __local float* s, int n) {
+    WG_REDUCE(float, v, s, n, fmax, shfl_xor_f)
+}
+
+inline int wg_sum_int(int v, __local int* s, int n) {
+    WG_REDUCE(int, v, s, n, OP_ADD, shfl_xor_i)
+}
+
+inline int wg_max_int(int v, __local int* s, int n) {
+    WG_REDUCE(int, v, s, n, max, shfl_xor_i)
+}
+
+// The input side of a BitLinear for one row held in z[0, kPad) (zero past K), by n work-items that
+// each own the elements j = l, l + n, ...: z <- RMSNorm_w(z) (eps), then returns the int8 scale
+// 127 / max(max|z|, 1e-5). The reference's steps: sum of squares, (z * inv) * w, the max.
+inline float norm_and_scale(__local float* z, int K, int kPad, __global const float* w, float eps,
+                            __local void* scratch, int n) {
+    int l = get_local_id(0);
+    acc_t ss = 0;
+    for (int j = l; j < K; j += n) {
+        ss += (acc_t) (z[j] * z[j]);
+    }
+    float inv = norm_inv(wg_sum_acc(ss, (__local acc_t*) scratch, n), K, eps);
+    float m = 0.0f;
+    for (int j = l; j < K; j += n) {
+        float y = z[j] * inv * w[j];
+        z[j] = y;
+        m = fmax(m, fabs(y));
+    }
+    return 127.0f / fmax(wg_max_f(m, (__local float*) scratch, n), 1e-5f);
+}
+
+// int8 code of y: clamp(rint(y * scale), -128, 127).
+inline int quant_code(float y, float scale) {
+    return (int) clamp(rint(y * scale), -128.0f, 127.0f);
+}
+
+// Four codes of z[4k .. 4k+3] packed in an int (little-endian bytes); adds their sum to *sum.
+inline int quant_word(__local const float* z, int k, float scale, int* sum) {
+    int a = quant_code(z[4 * k], scale);
+    int b = quant_code(z[4 * k + 1], scale);
+    int c = quant_code(z[4 * k + 2], scale);
+    int d = quant_code(z[4 * k + 3], scale);
+    *sum += a + b + c + d;
+    return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((d & 0xff) << 24);
+}
+
+// Codes of z[0, kPad) into local q (kPad / 4 ints); returns the sum of all codes (a reduction).
+inline int quantize_local(__local const float* z, int kPad, float scale, __local int* q, __local int* scratch, int n) {
+    int sum = 0;
+    for (int k = get_local_id(0); k < kPad / 4; k += n) {
+        q[k] = quant_word(z, k, scale, &sum);
+    }
+    return wg_sum_int(sum, scratch, n);
+}
+
+// Codes of z[0, kPad) into global q (kPad / 4 ints); returns the sum of all codes (a reduction).
+inline int quantize_global(__local const float* z, int kPad, float scale, __global int* q, __local int* scratch, int n) {
+    int sum = 0;
+    for (int k = get_local_id(0); k < kPad / 4; k += n) {
+        q[k] = quant_word(z, k, scale, &sum);
+    }
+    return wg_sum_int(sum, scratch, n);
+}
+
+// The GEMV part of a fused kernel: the work-group's ROWS rows of the stacked matrix against the
+// quantized row in local memory; y[p * out + r] (+)= ws * (T.q) with ws = weight scale * a/127.
+// part: [WG] ints of scratch.
+inline void ternary_gemv_rows(__global const uint4* w, int rowsPad, int chunks, int out, int outPad,
+                              __local const int4* q, int qsum, float ws, __local int* part,
+                              __global float* y, int accumulate) {
+    int l = get_local_id(0);
+    int lane = l % ROWS;
+    int slice = l / ROWS;
+    int row0 = get_group_id(0) * ROWS;
+    int p = row0 / outPad;
+    int rowStacked = row0 + lane;
+    int acc = 0;
+    for (int c = slice; c < chunks; c += SLICES) {
+        acc = chunk_dot_local(w[(size_t) c * rowsPad + rowStacked], q + 4 * c, acc);
+    }
+    part[l] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (l < ROWS) {
+        int r = rowStacked - p * outPad;
+        if (r < out) {
+            int dot = -qsum;
+            for (int s = 0; s < SLICES; s++) {
+                dot += part[s * ROWS + l];
+            }
+            float v = (float) dot * ws;
+            size_t at = (size_t) p * out + r;
+            y[at] = accumulate ? y[at] + v : v;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+// rms_norm_quant_f32_i8: rows of a BitLinear input, normalized (once or twice) and quantized to int8.
+//   h = RMSNorm_norm1(x) (eps1, skipped when hasNorm1 = 0);  v = h * mult (when hasMult)
+//   q[p][t], factor[p][t] = quantize(RMSNorm_norm2[p](v) (eps2)),  qsum[p][t] = sum of the codes
+// x row t starts at x + t * xStride + xOffset (K floats); mult: [rows][K] f32; norm1: [K]; norm2: [P][K];
+// q: [P][rows][kPad] int8 (zero past K); factor: [P][rows] f32 (a / 127); qsum: [P][rows] int.
+// With mult = silu(state) and norm1 = g_norm this is the MLGRU output gate then o_proj's norm.
+// One work-group per (row, projection), the same steps as the fused GEMV prologues.
+// Launch: global = (rows * WG, P), local = (WG, 1). Local: z [kPad] f32, scratch [WG] acc_t.
+
+__kernel void rms_norm_quant_f32_i8(__global const float* x, const int xStride, const int xOffset,
+                                    __global const float* mult, const int hasMult,
+                                    __global const float* norm1, const int hasNorm1, const float eps1,
+                                    __global const float* norm2, const float eps2, const int K, const int chunks,
+                                    __global int* q, __global float* factor, __global int* qsum,
+                                    __local float* z, __local void* scratch) {
+    int l = get_local_id(0);
+    int t = get_group_id(0);
+    int p = get_group_id(1);
+    int rows = get_num_groups(0);
+    int kPad = chunks * 64;
+    __global const float* xr = x + (size_t) t * xStride + xOffset;
+    __global const float* mr = mult + (size_t) t * K;
+    acc_t ss = 0;
+    for (int j = l; j < kPad; j += WG) {
+        float v = j < K ? xr[j] : 0.0f;
+        z[j] = v;
+        ss += (acc_t) (v * v);
+    }
+    float inv = norm_inv(wg_sum_acc(ss, (__local acc_t*) scratch, WG), K, eps1);
+    if (hasNorm1) {
+        for (int j = l; j < K; j += WG) {
+            z[j] = z[j] * inv * norm1[j];
+        }
+    }
+    if (hasMult) {
+        for (int j = l; j < K; j += WG) {
+            z[j] = z[j] * mr[j];
+        }
+    }
+    float scale = norm_and_scale(z, K, kPad, norm2 + (size_t) p * K, eps2, scratch, WG);
+    size_t row = (size_t) p * rows + t;
+    int sum = quantize_global(z, kPad, scale, q + row * (kPad / 4), (__local int*) scratch, WG);
+    if (l == 0) {
+        factor[row] = 1.0f / scale;
+        qsum[row] = sum;
+    }
+}

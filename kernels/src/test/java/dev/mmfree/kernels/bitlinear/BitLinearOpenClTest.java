@@ -1,0 +1,186 @@
+package dev.mmfree.kernels.bitlinear;
+
+import dev.mmfree.kernels.opencl.ClTesting;
+import dev.mmfree.kernels.opencl.Tiling;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
+import dev.mmfree.kernels.ternary.TernaryMatrix;
+import dev.mmfree.runtime.Device;
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * BitLinear OpenCL kernels against {@link BitLinearReference} (and {@link RmsNormQuantReference} for
+ * the fused norms), on every tiling of {@link ClTesting#tilings}.
+ *
+ * <p>The GEMM's output is compared bit for bit: the integer sum is exact and the kernel applies the
+ * scales in the reference's order. The fused norm kernel follows the reference's float steps with
+ * double sums, so on an fp64 device it is bit for bit too ({@link ClTesting#assertFollowsReference}).
+ */
+class BitLinearOpenClTest {
+    private static Device device;
+    private static Tiling[] tilings;
+
+    @BeforeAll
+    static void open() {
+        device = ClTesting.openOrSkip();
+        tilings = ClTesting.tilings(device);
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            device.close();
+            assertEquals(0, device.memory().totalBytes(), "ledger after close");
+        }
+    }
+
+    private static final int[][] SHAPES = {{1, 3, 100}, {3, 257, 1000}, {2, 70, 64}, {1, 5, 17}};
+
+    @Test
+    void gemmMatchesReferenceBitForBit() {
+        Random r = new Random(11);
+        for (Tiling tiling : tilings) {
+            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling)) {
+                for (int[] s : SHAPES) {
+                    for (int rows : new int[]{1, 2, 7}) {
+                        for (boolean acc : new boolean[]{false, true}) {
+                            gemmCase(bl, r, s[0], s[1], s[2], rows, acc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private void gemmCase(BitLinearOpenCl bl, Random r, int projections, int out, int in, int rows, boolean accumulate) {
+        String what = "gemm " + bl.tiling() + " P " + projections + " [" + out + ", " + in + "] rows " + rows + (accumulate ? " +=" : "");
+        TernaryMatrix[] stack = new TernaryMatrix[projections];
+        for (int p = 0; p < projections; p++) {
+            stack[p] = ClTesting.randomTernary(r, out, in);
+        }
+        byte[][] q = new byte[projections][rows * in];
+        float[][] factor = new float[projections][rows];
+        for (int p = 0; p < projections; p++) {
+            r.nextBytes(q[p]);
+            for (int t = 0; t < rows; t++) {
+                factor[p][t] = 0.001f + r.nextFloat() * 0.05f;
+            }
+        }
+        float[] y0 = ClTesting.gaussian(r, rows * projections * out, 1f);
+        float[] expected = y0.clone();
+        for (int p = 0; p < projections; p++) {
+            float[] yp = new float[rows * out];
+            for (int t = 0; t < rows; t++) {
+                System.arraycopy(expected, t * projections * out + p * out, yp, t * out, out);
+            }
+            BitLinearReference.forward(stack[p], q[p], factor[p], rows, yp, accumulate);
+            for (int t = 0; t < rows; t++) {
+                System.arraycopy(yp, t * out, expected, t * projections * out + p * out, out);
+            }
+        }
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", stack);
+             QuantizedInput in8 = upload(q, factor, rows, in);
+             DeviceBuffer y = ClTesting.poisoned(device, 4L * y0.length + 64, "y")) {
+            if (accumulate) {
+                device.write(y, y0);
+            }
+            try (Launch l = bl.gemm(w, in8, rows, y, accumulate)) {
+                l.enqueue(device);
+            }
+            float[] got = new float[y0.length + 16];
+            device.read(y, got);
+            ClTesting.assertExact(what, expected, java.util.Arrays.copyOf(got, y0.length));
+            for (int i = y0.length; i < got.length; i++) {
+                assertEquals(ClTesting.POISON, Float.floatToRawIntBits(got[i]), what + ": wrote past the output at " + i);
+            }
+        }
+    }
+
+    /** Codes [P][rows][in] as the device layout [P][rows][kPad], with factors and code sums. */
+    static QuantizedInput upload(byte[][] q, float[][] factor, int rows, int in) {
+        int projections = q.length;
+        int kPad = QuantizedInput.kPad(in);
+        QuantizedInput d = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", projections, rows, in);
+        byte[] all = new byte[projections * rows * kPad];
+        float[] f = new float[projections * rows];
+        int[] sums = new int[projections * rows];
+        for (int p = 0; p < projections; p++) {
+            for (int t = 0; t < rows; t++) {
+                System.arraycopy(q[p], t * in, all, (p * rows + t) * kPad, in);
+                f[p * rows + t] = factor[p][t];
+                for (int j = 0; j < in; j++) {
+                    sums[p * rows + t] += q[p][t * in + j];
+                }
+            }
+        }
+        device.write(d.q(), all);
+        device.write(d.factor(), f);
+        device.write(d.qsum(), sums);
+        return d;
+    }
+
+    @Test
+    void fusedDoubleNormMatchesReference() {
+        Random r = new Random(12);
+        for (Tiling tiling : tilings) {
+            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling)) {
+                for (int[] s : SHAPES) {
+                    for (boolean hasNorm1 : new boolean[]{true, false}) {
+                        norm2Case(bl, r, s[0], s[1], s[2], hasNorm1, hasNorm1);
+                    }
+                }
+            }
+        }
+    }
+
+    private void norm2Case(BitLinearOpenCl bl, Random r, int projections, int out, int in, boolean hasNorm1, boolean accumulate) {
+        String what = "norm2 " + bl.tiling() + " P " + projections + " [" + out + ", " + in + "]" + (hasNorm1 ? " two norms" : " one norm");
+        TernaryMatrix[] stack = new TernaryMatrix[projections];
+        for (int p = 0; p < projections; p++) {
+            stack[p] = ClTesting.randomTernary(r, out, in);
+        }
+        float[] x = ClTesting.gaussian(r, in, 3f);
+        float[] norm1 = ClTesting.normWeights(r, in);
+        float[] norm2 = ClTesting.normWeights(r, projections * in);
+        float eps1 = 1e-5f;
+        float[] y0 = ClTesting.gaussian(r, projections * out, 1f);
+        float[] expected = accumulate ? y0.clone() : new float[y0.length];
+        float[] h = new float[in];
+        if (hasNorm1) {
+            RmsNormQuantReference.rmsNorm(x, 0, norm1, h, 0, in, eps1);
+        } else {
+            System.arraycopy(x, 0, h, 0, in);
+        }
+        for (int p = 0; p < projections; p++) {
+            byte[] q = new byte[in];
+            float[] f = {RmsNormQuantReference.normQuantize(h, 0, java.util.Arrays.copyOfRange(norm2, p * in, (p + 1) * in),
+                    q, 0, in, new float[in])};
+            float[] yp = java.util.Arrays.copyOfRange(expected, p * out, (p + 1) * out);
+            BitLinearReference.forward(stack[p], q, f, 1, yp, accumulate);
+            System.arraycopy(yp, 0, expected, p * out, out);
+        }
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", stack);
+             DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
+             DeviceBuffer n2 = device.upload(MemoryCategory.WEIGHTS, "norm2", norm2);
+             DeviceBuffer y = ClTesting.poisoned(device, 4L * y0.length, "y")) {
+            if (accumulate) {
+                device.write(y, y0);
+            }
+            try (Launch l = bl.norm2(w, xb, hasNorm1 ? n1 : null, eps1, n2, RmsNormQuantReference.EPS, y, accumulate)) {
+                l.enqueue(device);
+            }
+            float[] got = new float[y0.length];
+            device.read(y, got);
+            ClTesting.assertFollowsReference(device, what, expected, got);
+        }
+    }
+}

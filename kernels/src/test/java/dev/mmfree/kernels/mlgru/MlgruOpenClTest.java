@@ -1,0 +1,149 @@
+package dev.mmfree.kernels.mlgru;
+
+import dev.mmfree.kernels.bitlinear.BitLinearReference;
+import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
+import dev.mmfree.kernels.opencl.ClTesting;
+import dev.mmfree.kernels.opencl.Tiling;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
+import dev.mmfree.kernels.swiglu.SwiGluReference;
+import dev.mmfree.kernels.ternary.TernaryMatrix;
+import dev.mmfree.runtime.Device;
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.Random;
+
+/**
+ * MLGRU kernels against {@link MlgruReference}, and the fused o_proj step against the reference
+ * composition (MLGRU step, then BitLinear(o; o_proj) with its own norm). The kernels follow the
+ * reference's float steps (sigmoid and norm sums in double): bit for bit on an fp64 device
+ * ({@link ClTesting#assertFollowsReference}).
+ */
+class MlgruOpenClTest {
+    private static Device device;
+
+    @BeforeAll
+    static void open() {
+        device = ClTesting.openOrSkip();
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            device.close();
+        }
+    }
+
+    @Test
+    void scanMatchesReferenceSteps() {
+        Random r = new Random(31);
+        try (MlgruOpenCl k = new MlgruOpenCl(device, ClTesting.tilings(device)[0])) {
+            for (int[] s : new int[][]{{100, 1, 1}, {257, 5, 3}, {64, 2, 2}}) {
+                scanCase(k, r, s[0], s[1], s[2]);
+            }
+        }
+    }
+
+    private void scanCase(MlgruOpenCl k, Random r, int d, int t, int b) {
+        String what = "scan d " + d + " t " + t + " b " + b;
+        float[] ifg = ClTesting.gaussian(r, b * t * 3 * d, 2f);
+        float[] lb = new float[d];
+        for (int j = 0; j < d; j++) {
+            lb[j] = r.nextFloat() * 0.9f;
+        }
+        float[] state0 = ClTesting.gaussian(r, b * d, 1f);
+        float[] refState = state0.clone();
+        float[] refGate = new float[b * t * d];
+        for (int q = 0; q < b; q++) {
+            float[] s = Arrays.copyOfRange(refState, q * d, (q + 1) * d);
+            for (int p = 0; p < t; p++) {
+                int row = (q * t + p) * 3 * d;
+                for (int j = 0; j < d; j++) {
+                    float f = lb[j] + (1 - lb[j]) * SwiGluReference.sigmoid(ifg[row + d + j]);
+                    s[j] = f * s[j] + SwiGluReference.silu(ifg[row + j]) * (1 - f);
+                    refGate[(q * t + p) * d + j] = SwiGluReference.silu(s[j]);
+                }
+            }
+            System.arraycopy(s, 0, refState, q * d, d);
+        }
+        try (DeviceBuffer ifgB = device.upload(MemoryCategory.WORKSPACE, "ifg", ifg);
+             DeviceBuffer lbB = device.upload(MemoryCategory.WEIGHTS, "lb", lb);
+             DeviceBuffer in = device.upload(MemoryCategory.STATE, "state in", state0);
+             DeviceBuffer out = ClTesting.poisoned(device, 4L * b * d, "state out");
+             DeviceBuffer gate = ClTesting.poisoned(device, 4L * b * t * d, "gate")) {
+            try (Launch l = k.scan(ifgB, lbB, in, out, gate, d, t, b)) {
+                l.enqueue(device);
+            }
+            float[] gotState = new float[b * d];
+            float[] gotGate = new float[b * t * d];
+            device.read(out, gotState);
+            device.read(gate, gotGate);
+            ClTesting.assertFollowsReference(device, what + " state", refState, gotState);
+            ClTesting.assertFollowsReference(device, what + " gate", refGate, gotGate);
+        }
+    }
+
+    @Test
+    void fusedStepMatchesReferenceComposition() {
+        Random r = new Random(32);
+        for (Tiling tiling : ClTesting.tilings(device)) {
+            try (MlgruOpenCl k = new MlgruOpenCl(device, tiling)) {
+                for (int[] s : new int[][]{{100, 100}, {257, 250}, {64, 64}, {3, 5}}) {
+                    fusedCase(k, tiling, r, s[0], s[1]);
+                }
+            }
+        }
+    }
+
+    /** d = o_proj's in; out = its out (d in the model; other values check the row indexing). */
+    private void fusedCase(MlgruOpenCl k, Tiling tiling, Random r, int out, int d) {
+        String what = "fused " + tiling + " d " + d + " out " + out;
+        float[] ifg = ClTesting.gaussian(r, 3 * d, 2f);
+        float[] lb = new float[d];
+        for (int j = 0; j < d; j++) {
+            lb[j] = r.nextFloat() * 0.9f;
+        }
+        float[] state0 = ClTesting.gaussian(r, d, 1f);
+        float[] gNorm = ClTesting.normWeights(r, d);
+        float[] oNorm = ClTesting.normWeights(r, d);
+        TernaryMatrix oProj = ClTesting.randomTernary(r, out, d);
+        float eps = 1e-5f;
+        float[] y0 = ClTesting.gaussian(r, out, 1f);
+
+        float[] refState = state0.clone();
+        float[] o = new float[d];
+        MlgruReference.step(Arrays.copyOfRange(ifg, 0, d), Arrays.copyOfRange(ifg, d, 2 * d), Arrays.copyOfRange(ifg, 2 * d, 3 * d),
+                0, lb, gNorm, eps, refState, o, d);
+        byte[] q = new byte[d];
+        float[] f = {RmsNormQuantReference.normQuantize(o, 0, oNorm, q, 0, d, new float[d])};
+        float[] refY = y0.clone();
+        BitLinearReference.forward(oProj, q, f, 1, refY, true);
+
+        try (DeviceBuffer ifgB = device.upload(MemoryCategory.WORKSPACE, "ifg", ifg);
+             DeviceBuffer lbB = device.upload(MemoryCategory.WEIGHTS, "lb", lb);
+             DeviceBuffer in = device.upload(MemoryCategory.STATE, "state in", state0);
+             DeviceBuffer st = ClTesting.poisoned(device, 4L * d, "state out");
+             DeviceBuffer gn = device.upload(MemoryCategory.WEIGHTS, "g_norm", gNorm);
+             DeviceBuffer on = device.upload(MemoryCategory.WEIGHTS, "o_proj norm", oNorm);
+             DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "o_proj", oProj);
+             DeviceBuffer y = device.upload(MemoryCategory.WORKSPACE, "x", y0)) {
+            try (Launch l = k.fusedStep(ifgB, lbB, in, st, gn, eps, on, RmsNormQuantReference.EPS, w, y, true)) {
+                l.enqueue(device);
+            }
+            float[] gotState = new float[d];
+            float[] gotIn = new float[d];
+            float[] gotY = new float[out];
+            device.read(st, gotState);
+            device.read(in, gotIn);
+            device.read(y, gotY);
+            ClTesting.assertFollowsReference(device, what + " state", refState, gotState);
+            ClTesting.assertExact(what + " state in (must stay untouched)", state0, gotIn);
+            ClTesting.assertFollowsReference(device, what + " y", refY, gotY);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.mmfree.kernels.swiglu;
+
+import dev.mmfree.kernels.bitlinear.BitLinearReference;
+import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
+import dev.mmfree.kernels.bitlinear.QuantizedInput;
+import dev.mmfree.kernels.opencl.ClTesting;
+import dev.mmfree.kernels.opencl.Tiling;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
+import dev.mmfree.kernels.ternary.TernaryMatrix;
+import dev.mmfree.runtime.Device;
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * SwiGLU kernels against {@link SwiGluReference} then {@link RmsNormQuantReference}: codes as in
+ * {@link ClTesting#assertCodes}, qsum exact; factors and the fused down_proj's output against the
+ * reference composition as {@link ClTesting#assertFollowsReference}.
+ */
+class SwiGluOpenClTest {
+    private static Device device;
+
+    @BeforeAll
+    static void open() {
+        device = ClTesting.openOrSkip();
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            device.close();
+        }
+    }
+
+    @Test
+    void normQuantMatchesReference() {
+        Random r = new Random(41);
+        try (SwiGluOpenCl k = new SwiGluOpenCl(device, ClTesting.tilings(device)[0])) {
+            for (int i : new int[]{100, 1000, 3}) {
+                for (int rows : new int[]{1, 4}) {
+                    normQuantCase(k, r, i, rows);
+                }
+            }
+        }
+    }
+
+    private void normQuantCase(SwiGluOpenCl k, Random r, int i, int rows) {
+        String what = "swiglu norm-quant I " + i + " rows " + rows;
+        float[] gu = ClTesting.gaussian(r, rows * 2 * i, 2f);
+        float[] norm = ClTesting.normWeights(r, i);
+        int kPad = QuantizedInput.kPad(i);
+        try (DeviceBuffer guB = device.upload(MemoryCategory.WORKSPACE, "gu", gu);
+             DeviceBuffer nB = device.upload(MemoryCategory.WEIGHTS, "down norm", norm);
+             QuantizedInput out = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", 1, rows, i)) {
+            device.fill(out.q(), 0x5a5a5a5a);
+            device.fill(out.factor(), ClTesting.POISON);
+            try (Launch l = k.normQuant(guB, nB, RmsNormQuantReference.EPS, out, rows)) {
+                l.enqueue(device);
+            }
+            byte[] q = new byte[rows * kPad];
+            float[] factor = new float[rows];
+            int[] qsum = new int[rows];
+            device.read(out.q(), q);
+            device.read(out.factor(), factor);
+            device.read(out.qsum(), qsum);
+            for (int t = 0; t < rows; t++) {
+                float[] v = new float[i];
+                SwiGluReference.apply(gu, t * 2 * i, gu, t * 2 * i + i, v, 0, i);
+                float[] y = new float[i];
+                RmsNormQuantReference.rmsNorm(v, 0, norm, y, 0, i);
+                byte[] refQ = new byte[i];
+                float refFactor = RmsNormQuantReference.quantize(y, 0, refQ, 0, i);
+                ClTesting.assertCodes(device, what + " row " + t, y, 1 / refFactor, refQ, Arrays.copyOfRange(q, t * kPad, t * kPad + i));
+                int sum = 0;
+                for (int j = 0; j < kPad; j++) {
+                    sum += q[t * kPad + j];
+                }
+                assertEquals(sum, qsum[t], what + " row " + t + ": qsum");
+                ClTesting.assertFollowsReference(device, what + " row " + t + ": factor", new float[]{refFactor}, new float[]{factor[t]});
+            }
+        }
+    }
+
+    @Test
+    void fusedDownMatchesReferenceComposition() {
+        Random r = new Random(42);
+        for (Tiling tiling : ClTesting.tilings(device)) {
+            try (SwiGluOpenCl k = new SwiGluOpenCl(device, tiling)) {
+                for (int[] s : new int[][]{{100, 257}, {257, 100}, {3, 1000}}) {
+                    fusedCase(k, r, s[0], s[1]);
+                }
+            }
+        }
+    }
+
+    private void fusedCase(SwiGluOpenCl k, Random r, int out, int i) {
+        String what = "fused down out " + out + " I " + i;
+        float[] gu = ClTesting.gaussian(r, 2 * i, 2f);
+        float[] norm = ClTesting.normWeights(r, i);
+        TernaryMatrix down = ClTesting.randomTernary(r, out, i);
+        float[] y0 = ClTesting.gaussian(r, out, 1f);
+        float[] v = new float[i];
+        SwiGluReference.apply(gu, 0, gu, i, v, 0, i);
+        byte[] q = new byte[i];
+        float[] f = {RmsNormQuantReference.normQuantize(v, 0, norm, q, 0, i, new float[i])};
+        float[] refY = y0.clone();
+        BitLinearReference.forward(down, q, f, 1, refY, true);
+        try (DeviceBuffer guB = device.upload(MemoryCategory.WORKSPACE, "gu", gu);
+             DeviceBuffer nB = device.upload(MemoryCategory.WEIGHTS, "down norm", norm);
+             DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "down", down);
+             DeviceBuffer y = device.upload(MemoryCategory.WORKSPACE, "x", y0)) {
+            try (Launch l = k.fusedDown(guB, nB, RmsNormQuantReference.EPS, w, y, true)) {
+                l.enqueue(device);
+            }
+            float[] got = new float[out];
+            device.read(y, got);
+            ClTesting.assertFollowsReference(device, what, refY, got);
+        }
+    }
+}

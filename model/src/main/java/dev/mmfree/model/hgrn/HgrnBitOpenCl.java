@@ -1,0 +1,466 @@
+package dev.mmfree.model.hgrn;
+
+import dev.mmfree.kernels.bitlinear.BitLinearOpenCl;
+import dev.mmfree.kernels.bitlinear.QuantizedInput;
+import dev.mmfree.kernels.embedding.EmbeddingOpenCl;
+import dev.mmfree.kernels.mlgru.MlgruOpenCl;
+import dev.mmfree.kernels.opencl.Tiling;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
+import dev.mmfree.kernels.sampling.SamplerOpenCl;
+import dev.mmfree.kernels.sampling.SamplingParams;
+import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
+import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.ModelInfo;
+import dev.mmfree.model.TokenChecks;
+import dev.mmfree.model.config.HgrnBitConfig;
+import dev.mmfree.runtime.Device;
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MemoryLedger;
+import dev.mmfree.runtime.MmfreeException;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * HGRNBit on an OpenCL device ({@code ../shared/spec/hgrnbit.md}; {@link HgrnBitReference} is the
+ * model it must match). Weights stay on the device; each {@link Batch} keeps its MLGRU states there
+ * (double-buffered: a step reads one copy and writes the other); a forward call sends token ids and
+ * brings back logits, or with {@link #forwardSample}/{@link #continueSample} only the next ids (sampled on
+ * the device as {@code SamplerReference} does).
+ *
+ * <p>Batch-1 decoding is bound by launches (about 5.5 us each on the H200), so one token of one
+ * sequence runs 4 launches a layer, each a GEMV with the step's small vector work fused in front:
+ * <pre>
+ *   ids ─ gather ─ x
+ *   per layer:  x ─[norm2: attn_norm, i/f/g norms, quantize | GEMV i,f,g stacked]─ ifg
+ *               ifg, state[p] ─[MLGRU step, g_norm gate, o norm, quantize | GEMV o_proj | x +=]─ x, state[1-p]
+ *               x ─[norm2: mlp_norm, gate norm, quantize | GEMV gate_proj]─ gate|up
+ *               gate|up ─[SwiGLU, down norm, quantize | GEMV down_proj | x +=]─ x
+ *   x ─[norm2: norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
+ * </pre>
+ * 4L + 2 launches a token (+1 to sample). Prefill and batched decoding (rows = b * t) run the GEMM
+ * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
+ * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
+ * SwiGLU norm-quantize, GEMM down_proj (+x). Long prompts go through in chunks of {@value #MAX_ROWS} rows.
+ */
+public final class HgrnBitOpenCl implements CausalLm {
+    public static final String BACKEND = "opencl";
+    /** Rows (b * t) of one GEMM-path pass: bounds the workspace; longer prompts run in chunks. */
+    static final int MAX_ROWS = 256;
+    private static final float BITLINEAR_EPS = RmsNormQuantReference.EPS;
+
+    private final Device device;
+    private final HgrnBitConfig c;
+    private final float eps;
+    private final boolean fusedDecode;
+    private final BitLinearOpenCl bitLinear;
+    private final MlgruOpenCl mlgru;
+    private final SwiGluOpenCl swiglu;
+    private final RmsNormQuantOpenCl normQuant;
+    private final EmbeddingOpenCl embedding;
+    private final SamplerOpenCl sampler;
+    private final HgrnBitOpenClWeights w;
+    private final ModelInfo info;
+    private final Set<State> batches = Collections.newSetFromMap(new IdentityHashMap<>());
+    private boolean closed;
+
+    /**
+     * Uploads the weights to the device, which this model then owns (closing the model closes it).
+     *
+     * @param fusedDecode false: batch-1 decode steps take the GEMM path too (for comparisons)
+     */
+    public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode) {
+        this.device = device;
+        this.c = weights.config();
+        this.eps = (float) c.rmsNormEps();
+        this.fusedDecode = fusedDecode;
+        try {
+            Tiling tiling = Tiling.forDevice(device.info());
+            Tiling narrow = Tiling.narrowForDevice(device.info());
+            bitLinear = new BitLinearOpenCl(device, tiling);
+            mlgru = new MlgruOpenCl(device, narrow);
+            swiglu = new SwiGluOpenCl(device, narrow);
+            normQuant = new RmsNormQuantOpenCl(device, tiling);
+            embedding = new EmbeddingOpenCl(device, tiling);
+            sampler = new SamplerOpenCl(device, tiling);
+            w = new HgrnBitOpenClWeights(device, weights);
+        } catch (RuntimeException e) {
+            device.close();
+            throw e;
+        }
+        info = new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), c.hidden(), c.layers(), weights.parameterCount(),
+                device.memory().bytes(MemoryCategory.WEIGHTS), weights.unpackedBytes(), 8L * c.layers() * c.hidden(), false);
+    }
+
+    @Override
+    public ModelInfo info() {
+        return info;
+    }
+
+    @Override
+    public String backend() {
+        return BACKEND;
+    }
+
+    @Override
+    public String device() {
+        return device.info().name();
+    }
+
+    @Override
+    public MemoryLedger memory() {
+        return device.memory();
+    }
+
+    @Override
+    public Batch newBatch(int size) {
+        checkOpen();
+        if (size < 1) {
+            throw new MmfreeException("hgrn_bit opencl: batch size must be >= 1, got " + size);
+        }
+        State s = new State(size);
+        batches.add(s);
+        return s;
+    }
+
+    @Override
+    public float[][][] forward(Batch batch, int[][] tokens, boolean allPositions) {
+        State s = state(batch);
+        int t = TokenChecks.check(tokens, s.size, c.vocab());
+        float[][][] logits = new float[s.size][allPositions ? t : 1][];
+        run(s, tokens, t, allPositions ? Head.ALL : Head.LAST, (rows, from, n) -> {
+            int v = c.vocab();
+            float[] all = new float[rows * v];
+            device.read(s.ws.logits, 0, all, 0, all.length);
+            for (int b = 0; b < s.size; b++) {
+                for (int p = 0; p < (allPositions ? n : 1); p++) {
+                    int row = allPositions ? b * n + p : b;
+                    logits[b][allPositions ? from + p : 0] = Arrays.copyOfRange(all, row * v, (row + 1) * v);
+                }
+            }
+        });
+        return logits;
+    }
+
+    /**
+     * Feeds tokens like {@link #forward} and returns each sequence's next id, sampled on the device
+     * from the last position's logits under params with this step's uniform u[b] (see SamplerReference).
+     */
+    @Override
+    public int[] forwardSample(Batch batch, int[][] tokens, SamplingParams params, double[] u) {
+        State s = state(batch);
+        int t = TokenChecks.check(tokens, s.size, c.vocab());
+        int[] ids = new int[s.size];
+        s.sampling(params, u);
+        run(s, tokens, t, Head.SAMPLE, (rows, from, n) -> device.read(s.ws.ids, 0, ids, 0, s.size));
+        s.idsOnDevice = true;
+        return SamplerOpenCl.check(ids);
+    }
+
+    /** Feeds every sequence the id the last sampling call returned (it never left the device) and samples the next. */
+    public int[] continueSample(Batch batch, SamplingParams params, double[] u) {
+        State s = state(batch);
+        if (!s.idsOnDevice) {
+            throw new MmfreeException("hgrn_bit opencl: continueSample needs a forwardSample or continueSample call before it");
+        }
+        s.sampling(params, u);
+        int[] ids = new int[s.size];
+        pass(s, 1, Head.SAMPLE);
+        device.read(s.ws.ids, 0, ids, 0, s.size);
+        s.position++;
+        return SamplerOpenCl.check(ids);
+    }
+
+    /** {@link #forwardSample} with greedy decoding. */
+    @Override
+    public int[] forwardGreedy(Batch batch, int[][] tokens) {
+        return forwardSample(batch, tokens, SamplingParams.greedy(), new double[state(batch).size]);
+    }
+
+    /** {@link #continueSample} with greedy decoding. */
+    public int[] continueGreedy(Batch batch) {
+        return continueSample(batch, SamplingParams.greedy(), new double[state(batch).size]);
+    }
+
+    private enum Head { NONE, LAST, ALL, SAMPLE }
+
+    private interface Collect {
+        void rows(int rows, int from, int n);
+    }
+
+    /** Runs tokens [b][t] in chunks of at most MAX_ROWS rows; collect reads each chunk's results. */
+    private void run(State s, int[][] tokens, int t, Head head, Collect collect) {
+        int b = s.size;
+        int chunk = Math.max(1, Math.min(t, MAX_ROWS / b));
+        for (int from = 0; from < t; from += chunk) {
+            int n = Math.min(chunk, t - from);
+            boolean last = from + n == t;
+            Head h = head == Head.ALL || last ? head : Head.NONE;
+            int[] ids = new int[b * n];
+            for (int q = 0; q < b; q++) {
+                System.arraycopy(tokens[q], from, ids, q * n, n);
+            }
+            s.ensure(b * n);
+            device.write(s.ws.ids, 0, ids, 0, ids.length);
+            s.idsOnDevice = false;
+            pass(s, n, h);
+            if (h != Head.NONE) {
+                collect.rows(h == Head.ALL ? b * n : b, from, n);
+            }
+        }
+        s.position += t;
+    }
+
+    /** One pass of n tokens a sequence whose ids are in ws.ids: enqueues its plan and flips the state parity. */
+    private void pass(State s, int n, Head head) {
+        s.ensure(s.size * n);
+        String key = s.parity + ":" + n + ":" + head + (head == Head.SAMPLE ? ":" + s.params : "");
+        List<Launch> plan = s.plans.get(key);
+        if (plan == null) {
+            if (s.plans.size() > 16) {
+                s.closePlans();
+            }
+            plan = s.size == 1 && n == 1 && fusedDecode ? fusedPlan(s, head) : gemmPlan(s, n, head);
+            s.plans.put(key, plan);
+        }
+        for (Launch l : plan) {
+            l.enqueue(device);
+        }
+        s.parity ^= 1;
+    }
+
+    /** One token of one sequence: 4 fused launches a layer. */
+    private List<Launch> fusedPlan(State s, Head head) {
+        Workspace ws = s.ws;
+        int d = c.hidden();
+        int p = s.parity;
+        List<Launch> plan = new ArrayList<>();
+        plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, 1));
+        for (int l = 0; l < c.layers(); l++) {
+            HgrnBitOpenClWeights.Layer y = w.layers.get(l);
+            plan.add(bitLinear.norm2(y.ifg(), ws.x, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, ws.ifg, false));
+            plan.add(mlgru.fusedStep(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], y.outGateNorm(), eps,
+                    y.oNorm(), BITLINEAR_EPS, y.oProj(), ws.x, true));
+            plan.add(bitLinear.norm2(y.gateProj(), ws.x, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.gateUp, false));
+            plan.add(swiglu.fusedDown(ws.gateUp, y.downNorm(), BITLINEAR_EPS, y.downProj(), ws.x, true));
+        }
+        if (head != Head.NONE) {
+            plan.add(bitLinear.norm2(w.lmHead, ws.x, w.norm, eps, w.lmHeadNorm, BITLINEAR_EPS, ws.logits, false));
+            if (head == Head.SAMPLE) {
+                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u, s.sampleScratch, ws.ids, 1));
+            }
+        }
+        return plan;
+    }
+
+    /** n tokens of each of b sequences, rows = b * n in sequence-major order: 9 launches a layer. */
+    private List<Launch> gemmPlan(State s, int n, Head head) {
+        Workspace ws = s.ws;
+        int b = s.size;
+        int rows = b * n;
+        int d = c.hidden();
+        int p = s.parity;
+        List<Launch> plan = new ArrayList<>();
+        plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, rows));
+        for (int l = 0; l < c.layers(); l++) {
+            HgrnBitOpenClWeights.Layer y = w.layers.get(l);
+            plan.add(normQuant.normQuant(ws.x, d, 0, null, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, ws.qIfg, rows));
+            plan.add(bitLinear.gemm(y.ifg(), ws.qIfg, rows, ws.ifg, false));
+            plan.add(mlgru.scan(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], ws.gate, d, n, b));
+            plan.add(normQuant.normQuant(ws.ifg, 3 * d, 2 * d, ws.gate, y.outGateNorm(), eps, y.oNorm(), BITLINEAR_EPS, ws.qD, rows));
+            plan.add(bitLinear.gemm(y.oProj(), ws.qD, rows, ws.x, true));
+            plan.add(normQuant.normQuant(ws.x, d, 0, null, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.qD, rows));
+            plan.add(bitLinear.gemm(y.gateProj(), ws.qD, rows, ws.gateUp, false));
+            plan.add(swiglu.normQuant(ws.gateUp, y.downNorm(), BITLINEAR_EPS, ws.qI, rows));
+            plan.add(bitLinear.gemm(y.downProj(), ws.qI, rows, ws.x, true));
+        }
+        if (head != Head.NONE) {
+            boolean all = head == Head.ALL;
+            int headRows = all ? rows : b;
+            plan.add(normQuant.normQuant(ws.x, all ? d : n * d, all ? 0 : (n - 1) * d, null, w.norm, eps, w.lmHeadNorm,
+                    BITLINEAR_EPS, ws.qD, headRows));
+            plan.add(bitLinear.gemm(w.lmHead, ws.qD, headRows, ws.logits, false));
+            if (head == Head.SAMPLE) {
+                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u, s.sampleScratch, ws.ids, headRows));
+            }
+        }
+        return plan;
+    }
+
+    private State state(Batch batch) {
+        checkOpen();
+        if (!(batch instanceof State s) || !batches.contains(s)) {
+            throw new MmfreeException("hgrn_bit opencl: the batch is closed or belongs to another model");
+        }
+        return s;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new MmfreeException("hgrn_bit opencl: model is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        for (State s : new ArrayList<>(batches)) {
+            s.close();
+        }
+        w.close();
+        for (AutoCloseable k : List.of(bitLinear, mlgru, swiglu, normQuant, embedding, sampler)) {
+            try {
+                k.close();
+            } catch (Exception e) {
+                // the device's close below releases it anyway
+            }
+        }
+        device.close();
+        closed = true;
+    }
+
+    /** Activations of one pass, for up to `rows` rows (b * t). */
+    private final class Workspace implements AutoCloseable {
+        final int rows;
+        final DeviceBuffer ids;       // [rows] int: token ids in, sampled ids out
+        final DeviceBuffer x;         // [rows][d] the residual stream
+        final DeviceBuffer ifg;       // [rows][3d] i | f | g
+        final DeviceBuffer gate;      // [rows][d] silu(state): the output gate's multiplier
+        final DeviceBuffer gateUp;    // [rows][2I]
+        final DeviceBuffer logits;    // [rows][V]
+        final QuantizedInput qIfg; // 3 x [rows][d]
+        final QuantizedInput qD;   // [rows][d]: o_proj, gate_proj and lm_head inputs
+        final QuantizedInput qI;   // [rows][I]: down_proj input
+
+        Workspace(int rows) {
+            this.rows = rows;
+            int d = c.hidden();
+            MemoryCategory m = MemoryCategory.WORKSPACE;
+            ids = device.allocate(m, 4L * rows, "ids");
+            x = device.allocate(m, 4L * rows * d, "x");
+            ifg = device.allocate(m, 12L * rows * d, "ifg");
+            gate = device.allocate(m, 4L * rows * d, "gate");
+            gateUp = device.allocate(m, 8L * rows * c.intermediate(), "gate|up");
+            logits = device.allocate(m, 4L * rows * c.vocab(), "logits");
+            qIfg = QuantizedInput.allocate(device, m, "i/f/g input", 3, rows, d);
+            qD = QuantizedInput.allocate(device, m, "d input", 1, rows, d);
+            qI = QuantizedInput.allocate(device, m, "down input", 1, rows, c.intermediate());
+        }
+
+        @Override
+        public void close() {
+            for (AutoCloseable a : List.of(ids, x, ifg, gate, gateUp, logits, qIfg, qD, qI)) {
+                try {
+                    a.close();
+                } catch (Exception e) {
+                    // released with the device at the latest
+                }
+            }
+        }
+    }
+
+    /** A batch: MLGRU states [L][2] x [b][d] f32 on the device, its workspace and its launch plans. */
+    private final class State implements Batch {
+        final int size;
+        final DeviceBuffer[][] state;
+        final Map<String, List<Launch>> plans = new HashMap<>();
+        Workspace ws;
+        SamplingParams params = SamplingParams.greedy();
+        DeviceBuffer u;               // [b] double: this step's uniforms
+        DeviceBuffer sampleScratch;   // [b][V] double: the top-k/top-p sampler's weights
+        int parity;
+        int position;
+        boolean idsOnDevice;
+
+        State(int size) {
+            this.size = size;
+            this.state = new DeviceBuffer[c.layers()][2];
+            for (int l = 0; l < c.layers(); l++) {
+                for (int p = 0; p < 2; p++) {
+                    state[l][p] = device.allocate(MemoryCategory.STATE, 4L * size * c.hidden(), "layer " + l + " state " + p);
+                    device.fill(state[l][p], 0);
+                }
+            }
+            ensure(size);
+        }
+
+        /** Grows the workspace to hold rows rows; plans made for the old one are dropped. */
+        void ensure(int rows) {
+            if (ws != null && ws.rows >= rows) {
+                return;
+            }
+            closePlans();
+            if (ws != null) {
+                ws.close();
+            }
+            ws = new Workspace(Math.max(rows, size));
+        }
+
+        /** Sets the next sampling launch's params and uploads its uniforms (allocating their buffers once). */
+        void sampling(SamplingParams p, double[] uniforms) {
+            if (uniforms.length != size) {
+                throw new MmfreeException("hgrn_bit opencl: " + uniforms.length + " uniforms for a batch of " + size);
+            }
+            params = p;
+            if (p.isGreedy()) {
+                return;
+            }
+            if (u == null) {
+                u = device.allocate(MemoryCategory.WORKSPACE, 8L * size, "sampling u");
+                sampleScratch = device.allocate(MemoryCategory.WORKSPACE, 8L * size * c.vocab(), "sampling weights");
+            }
+            ByteBuffer b = ByteBuffer.allocate(8 * size).order(ByteOrder.nativeOrder());
+            for (double x : uniforms) {
+                b.putDouble(x);
+            }
+            device.write(u, 0, b.array(), 0, 8 * size);
+        }
+
+        void closePlans() {
+            for (List<Launch> plan : plans.values()) {
+                plan.forEach(Launch::close);
+            }
+            plans.clear();
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        public int position() {
+            return position;
+        }
+
+        @Override
+        public void close() {
+            if (!batches.remove(this)) {
+                return;
+            }
+            closePlans();
+            ws.close();
+            if (u != null) {
+                u.close();
+                sampleScratch.close();
+            }
+            for (DeviceBuffer[] pair : state) {
+                pair[0].close();
+                pair[1].close();
+            }
+        }
+    }
+}

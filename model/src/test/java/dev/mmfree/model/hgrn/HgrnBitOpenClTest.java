@@ -1,0 +1,199 @@
+package dev.mmfree.model.hgrn;
+
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
+import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.MemoryTensorSource;
+import dev.mmfree.model.OpenClBackend;
+import dev.mmfree.model.config.HgrnBitConfig;
+import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.opencl.OpenCl;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * HgrnBitOpenCl against {@link HgrnBitReference} on random models of odd shapes (d, I, V not multiples
+ * of the work-group or the 64-column chunk), through both paths: the fused batch-1 decode and the
+ * GEMM path (prefill, batched decode, chunked long prompts). The kernels take the reference's float
+ * steps with norm sums in double, so on an fp64 device the logits must equal the reference's bit for
+ * bit; without fp64 (float sums can move an activation across an int8 rounding boundary) by relative
+ * L2 at most 2e-3 per position, the fixtures' bound. Greedy ids on the device must equal the argmax of
+ * the same path's logits.
+ */
+class HgrnBitOpenClTest {
+    private static final HgrnBitConfig ODD = new HgrnBitConfig(300, 100, 3, 70, 1e-5, true, false, 1, 2);
+    private static double tolerance;
+
+    @BeforeAll
+    static void selectDevice() {
+        OpenClTesting.selectDefaultDeviceOrSkip();
+        try (var d = OpenCl.open(null, false)) {
+            tolerance = d.info().fp64() ? 0 : 2e-3;
+        }
+    }
+
+    private static HgrnBitWeights weights(HgrnBitConfig c, long seed) {
+        return HgrnBitWeights.load(MemoryTensorSource.hgrn(c, seed));
+    }
+
+    private static int[][] randomTokens(Random r, int b, int t, int vocab) {
+        int[][] ids = new int[b][t];
+        for (int[] row : ids) {
+            for (int p = 0; p < t; p++) {
+                row[p] = r.nextInt(vocab);
+            }
+        }
+        return ids;
+    }
+
+    @Test
+    void fusedDecodeAndGemmPathsMatchReference() {
+        HgrnBitWeights w = weights(ODD, 5);
+        Random r = new Random(6);
+        int[][] tokens = randomTokens(r, 3, 6, ODD.vocab());
+        try (CausalLm ref = new HgrnBitReference(w);
+             HgrnBitOpenCl fused = new HgrnBitOpenCl(w, OpenCl.open(null, false), true);
+             HgrnBitOpenCl gemm = new HgrnBitOpenCl(w, OpenCl.open(null, false), false)) {
+            // batch of 3: prefill 4 tokens, then decode 2 steps (GEMM path, b > 1)
+            try (CausalLm.Batch rb = ref.newBatch(3); CausalLm.Batch ob = fused.newBatch(3)) {
+                check("b3 prefill", ref.forward(rb, cols(tokens, 0, 4), true), fused.forward(ob, cols(tokens, 0, 4), true));
+                for (int p = 4; p < 6; p++) {
+                    check("b3 decode " + p, ref.forward(rb, cols(tokens, p, p + 1), true), fused.forward(ob, cols(tokens, p, p + 1), true));
+                }
+                assertEquals(6, ob.position());
+            }
+            // each sequence alone, token by token: the fused path, and the GEMM path at b = 1
+            for (int q = 0; q < 3; q++) {
+                int[][] one = {tokens[q]};
+                try (CausalLm.Batch rb = ref.newBatch(1); CausalLm.Batch fb = fused.newBatch(1); CausalLm.Batch gb = gemm.newBatch(1)) {
+                    for (int p = 0; p < 6; p++) {
+                        float[][][] expected = ref.forward(rb, cols(one, p, p + 1), true);
+                        check("fused seq " + q + " pos " + p, expected, fused.forward(fb, cols(one, p, p + 1), true));
+                        check("gemm b1 seq " + q + " pos " + p, expected, gemm.forward(gb, cols(one, p, p + 1), false));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void longPromptsRunInChunksAndLastPositionOnly() {
+        HgrnBitWeights w = weights(ODD, 7);
+        Random r = new Random(8);
+        int t = HgrnBitOpenCl.MAX_ROWS / 2 + 3;
+        int[][] tokens = randomTokens(r, 2, t, ODD.vocab());
+        try (CausalLm ref = new HgrnBitReference(w); HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true);
+             CausalLm.Batch rb = ref.newBatch(2); CausalLm.Batch ob = m.newBatch(2)) {
+            check("chunked prompt, last position", ref.forward(rb, tokens, false), m.forward(ob, tokens, false));
+        }
+    }
+
+    @Test
+    void greedyIdsOnTheDeviceMatchArgmaxOfLogits() {
+        HgrnBitWeights w = weights(ODD, 9);
+        Random r = new Random(10);
+        int[][] prompt = randomTokens(r, 1, 3, ODD.vocab());
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true);
+             CausalLm.Batch logitsBatch = m.newBatch(1); CausalLm.Batch greedyBatch = m.newBatch(1)) {
+            int next = argmax(m.forward(logitsBatch, prompt, false)[0][0]);
+            int[] ids = m.forwardGreedy(greedyBatch, prompt);
+            assertArrayEquals(new int[]{next}, ids, "greedy after the prompt");
+            for (int step = 0; step < 4; step++) {
+                next = argmax(m.forward(logitsBatch, new int[][]{{next}}, false)[0][0]);
+                ids = m.continueGreedy(greedyBatch);
+                assertArrayEquals(new int[]{next}, ids, "greedy step " + step);
+            }
+            assertEquals(logitsBatch.position(), greedyBatch.position());
+        }
+    }
+
+    @Test
+    void sampledIdsOnTheDeviceFollowTheReferenceSampler() {
+        HgrnBitWeights w = weights(ODD, 12);
+        SplittableRandom r = new SplittableRandom(13);
+        int[][] prompt = randomTokens(new Random(14), 2, 3, ODD.vocab());
+        SamplingParams params = new SamplingParams(0.9, 50, 0.9, 1);
+        SamplerReference ref = new SamplerReference();
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true);
+             CausalLm.Batch logitsBatch = m.newBatch(2); CausalLm.Batch sampleBatch = m.newBatch(2)) {
+            float[][][] logits = m.forward(logitsBatch, prompt, false);
+            double[] u = {r.nextDouble(), r.nextDouble()};
+            int[] ids = m.forwardSample(sampleBatch, prompt, params, u);
+            for (int step = 0; step < 3; step++) {
+                int[][] next = new int[2][1];
+                for (int b = 0; b < 2; b++) {
+                    assertEquals(ref.sample(logits[b][0], 0, ODD.vocab(), params, u[b]), ids[b], "step " + step + " sequence " + b);
+                    next[b][0] = ids[b];
+                }
+                logits = m.forward(logitsBatch, next, false);
+                u = new double[]{r.nextDouble(), r.nextDouble()};
+                ids = m.continueSample(sampleBatch, params, u);
+            }
+        }
+    }
+
+    @Test
+    void closingReturnsTheLedgerToZero() {
+        HgrnBitWeights w = weights(ODD, 11);
+        HgrnBitOpenCl m = (HgrnBitOpenCl) new OpenClBackend().hgrnBit(w);
+        assertTrue(m.memory().bytes(MemoryCategory.WEIGHTS) > 0);
+        CausalLm.Batch b = m.newBatch(2);
+        assertEquals(2L * 4 * 2 * ODD.layers() * ODD.hidden(), m.memory().bytes(MemoryCategory.STATE));
+        m.forward(b, new int[][]{{1, 2}, {3, 4}}, true);
+        b.close();
+        assertEquals(0, m.memory().bytes(MemoryCategory.STATE));
+        m.newBatch(1);
+        m.close();
+        assertEquals(0, m.memory().totalBytes());
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int j = 1; j < v.length; j++) {
+            if (v[j] > v[best]) {
+                best = j;
+            }
+        }
+        return best;
+    }
+
+    private static int[][] cols(int[][] ids, int from, int to) {
+        int[][] out = new int[ids.length][];
+        for (int b = 0; b < ids.length; b++) {
+            out[b] = java.util.Arrays.copyOfRange(ids[b], from, to);
+        }
+        return out;
+    }
+
+    private static void check(String what, float[][][] ref, float[][][] got) {
+        assertEquals(ref.length, got.length, what + ": batch");
+        for (int b = 0; b < ref.length; b++) {
+            assertEquals(ref[b].length, got[b].length, what + ": positions");
+            for (int p = 0; p < ref[b].length; p++) {
+                double diff = 0;
+                double norm = 0;
+                for (int j = 0; j < ref[b][p].length; j++) {
+                    if (!Float.isFinite(got[b][p][j])) {
+                        fail(what + ": non-finite logit at [" + b + ", " + p + ", " + j + "]");
+                    }
+                    double e = (double) got[b][p][j] - ref[b][p][j];
+                    diff += e * e;
+                    norm += (double) ref[b][p][j] * ref[b][p][j];
+                }
+                double rel = Math.sqrt(diff / norm);
+                if (!(rel <= tolerance)) {
+                    fail(String.format("%s [%d, %d]: rel L2 %.3e > %.1e; logit 0: got %s, reference %s",
+                            what, b, p, rel, tolerance, got[b][p][0], ref[b][p][0]));
+                }
+            }
+        }
+    }
+}

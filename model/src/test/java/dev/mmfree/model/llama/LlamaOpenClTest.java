@@ -1,0 +1,167 @@
+package dev.mmfree.model.llama;
+
+import dev.mmfree.kernels.gemv.Storage;
+import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.config.LlamaConfig;
+import dev.mmfree.runtime.Device;
+import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.opencl.OpenCl;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@link LlamaOpenCl} on random small models against {@link LlamaReference} where the fixture is too
+ * short: prompts longer than a chunk of {@value LlamaOpenCl#MAX_ROWS} rows, KV caches growing past
+ * {@value LlamaOpenCl#KV_BLOCK} positions (the device copy), attention split over the context, a tied
+ * head, GQA ratios 1 and 2; and the STATE bytes following the context block by block. fp32 storage is
+ * compared with the reference at relative L2 {@value #TOL_F32} (float32 vs double sums over a long
+ * context); fp16 storage with the reference on fp16-rounded weights at {@value #TOL_F16} (the fp16 KV cache).
+ */
+class LlamaOpenClTest {
+    private static final double TOL_F32 = 1e-4;
+    private static final double TOL_F16 = 2e-3;
+    private static Device device;
+
+    @BeforeAll
+    static void open() {
+        assumeTrue(OpenCl.unavailableReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
+        device = OpenCl.open(null, false);
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            device.close();
+            assertEquals(0, device.memory().totalBytes(), "device ledger after close");
+        }
+    }
+
+    static LlamaWeights random(Random r, LlamaConfig c, Storage s) {
+        int d = c.hidden();
+        int hd = c.headDim();
+        float[] embed = gaussian(r, c.vocab() * d, 1f, s);
+        List<LlamaWeights.Layer> layers = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            float sd = (float) (1 / Math.sqrt(d));
+            float sq = (float) (1 / Math.sqrt(c.heads() * hd));
+            float si = (float) (1 / Math.sqrt(c.intermediate()));
+            layers.add(new LlamaWeights.Layer(norm(r, d), gaussian(r, c.heads() * hd * d, 2 * sd, s),
+                    gaussian(r, c.kvHeads() * hd * d, 2 * sd, s), gaussian(r, c.kvHeads() * hd * d, sd, s),
+                    gaussian(r, d * c.heads() * hd, sq, s), norm(r, d), gaussian(r, c.intermediate() * d, sd, s),
+                    gaussian(r, c.intermediate() * d, sd, s), gaussian(r, d * c.intermediate(), si, s)));
+        }
+        float[] head = c.tieWordEmbeddings() ? embed : gaussian(r, c.vocab() * d, (float) (1 / Math.sqrt(d)), s);
+        return new LlamaWeights(c, embed, layers, norm(r, d), head);
+    }
+
+    /** Gaussian values already representable in the storage type, so the reference sees the device's weights. */
+    private static float[] gaussian(Random r, int n, float scale, Storage s) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = s.round((float) r.nextGaussian() * scale);
+        }
+        return a;
+    }
+
+    private static float[] norm(Random r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = 0.5f + r.nextFloat();
+        }
+        return a;
+    }
+
+    private static int[][] tokens(Random r, int b, int t, int vocab) {
+        int[][] ids = new int[b][t];
+        for (int[] row : ids) {
+            for (int i = 0; i < t; i++) {
+                row[i] = r.nextInt(vocab);
+            }
+        }
+        return ids;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Storage.class)
+    void longPromptAcrossChunksAndCacheBlocksThenDecodeMatchesReference(Storage s) {
+        Random r = new Random(41);
+        // H 4, KV 2 (GQA 2), hd 10, untied head
+        LlamaConfig c = new LlamaConfig(53, 40, 72, 2, 4, 2, 10, 10000, 1e-6, false, 1, 2);
+        LlamaWeights w = random(r, c, s);
+        int b = 2;
+        int prompt = 300;   // chunks of MAX_ROWS / b = 256 and 44 tokens; the cache grows 256 -> 512 between them
+        int decode = 4;
+        int[][] ids = tokens(r, b, prompt + decode, c.vocab());
+        float[][][] expect;
+        try (LlamaReference ref = new LlamaReference(w); CausalLm.Batch batch = ref.newBatch(b)) {
+            expect = ref.forward(batch, ids, true);
+        }
+        try (LlamaOpenCl m = new LlamaOpenCl(device, w, s); CausalLm.Batch batch = m.newBatch(b)) {
+            float[][][] out = new float[b][prompt + decode][];
+            LlamaOpenClFixtureTest.place(m.forward(batch, LlamaOpenClFixtureTest.column(ids, 0, prompt), true), out, 0);
+            for (int p = prompt; p < prompt + decode; p++) {
+                LlamaOpenClFixtureTest.place(m.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), true), out, p);
+            }
+            LlamaOpenClFixtureTest.check(s + " long prompt + decode", expect, out, s == Storage.F32 ? TOL_F32 : TOL_F16);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Storage.class)
+    void batchOneDecodePastACacheBlockWithTiedHeadMatchesReference(Storage s) {
+        Random r = new Random(42);
+        // H = KV = 3 (GQA 1), hd 16, tied embeddings
+        LlamaConfig c = new LlamaConfig(61, 48, 64, 2, 3, 3, 16, 500000, 1e-5, true, 1, 2);
+        LlamaWeights w = random(r, c, s);
+        int prompt = 250;
+        int decode = 12;    // positions 250..261 cross the cache block at 256 one token at a time
+        int[][] ids = tokens(r, 1, prompt + decode, c.vocab());
+        float[][][] expect;
+        try (LlamaReference ref = new LlamaReference(w); CausalLm.Batch batch = ref.newBatch(1)) {
+            ref.forward(batch, LlamaOpenClFixtureTest.column(ids, 0, prompt), false);
+            expect = new float[1][decode][];
+            for (int p = prompt; p < prompt + decode; p++) {
+                expect[0][p - prompt] = ref.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), false)[0][0];
+            }
+        }
+        try (LlamaOpenCl m = new LlamaOpenCl(device, w, s); CausalLm.Batch batch = m.newBatch(1)) {
+            m.forward(batch, LlamaOpenClFixtureTest.column(ids, 0, prompt), false);
+            float[][][] out = new float[1][decode][];
+            for (int p = prompt; p < prompt + decode; p++) {
+                out[0][p - prompt] = m.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), false)[0][0];
+            }
+            LlamaOpenClFixtureTest.check(s + " batch-1 decode past 256", expect, out, s == Storage.F32 ? TOL_F32 : TOL_F16);
+        }
+    }
+
+    @Test
+    void stateBytesFollowTheContextBlockByBlock() {
+        Random r = new Random(43);
+        LlamaConfig c = new LlamaConfig(31, 24, 40, 3, 2, 1, 12, 10000, 1e-6, false, 1, 2);
+        LlamaWeights w = random(r, c, Storage.F16);
+        int b = 3;
+        long perPosition = 2L * c.layers() * b * c.kvHeads() * c.headDim() * Storage.F16.bytes();
+        try (LlamaOpenCl m = new LlamaOpenCl(device, w)) {
+            assertEquals(0, m.memory().bytes(MemoryCategory.STATE), "state before any batch");
+            try (CausalLm.Batch batch = m.newBatch(b)) {
+                assertEquals(0, m.memory().bytes(MemoryCategory.STATE), "state of an empty batch");
+                m.forward(batch, tokens(r, b, 10, c.vocab()), false);
+                assertEquals(256 * perPosition, m.memory().bytes(MemoryCategory.STATE), "state after 10 tokens");
+                m.forward(batch, tokens(r, b, 250, c.vocab()), false);
+                assertEquals(512 * perPosition, m.memory().bytes(MemoryCategory.STATE), "state after 260 tokens");
+            }
+            assertEquals(0, m.memory().bytes(MemoryCategory.STATE), "state after the batch closed");
+        }
+        assertEquals(0, device.memory().totalBytes(), "device ledger after the model closed");
+    }
+}

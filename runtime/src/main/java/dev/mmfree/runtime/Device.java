@@ -1,0 +1,92 @@
+package dev.mmfree.runtime;
+
+/**
+ * A compute device: buffers (each recorded in {@link #memory()} under a {@link MemoryCategory}),
+ * programs built from source, kernel launches on one in-order queue, and blocking transfers.
+ *
+ * <p>Kernels are not methods of the device: a kernel family builds its own program and launches its
+ * kernels through this interface, so new kernels never change it. Closing the device releases every
+ * buffer, program and kernel it still holds, which returns the ledger to zero.
+ */
+public interface Device extends AutoCloseable {
+    DeviceInfo info();
+
+    /** Bytes held on this device by category. */
+    MemoryLedger memory();
+
+    /** A new buffer of {@code bytes} (contents undefined); {@code role} names it in errors. */
+    DeviceBuffer allocate(MemoryCategory category, long bytes, String role);
+
+    /** Builds (or loads from a cache) a program from source; a build failure carries the build log. */
+    DeviceProgram build(String label, String source, String options);
+
+    /** Enqueues a kernel on {@code global} work-items in groups of {@code local} (null: the driver's choice). */
+    void launch(DeviceKernel kernel, long[] global, long[] local);
+
+    /** Like {@link #launch} and returns an event that can time the kernel on the device. */
+    DeviceEvent launchTimed(DeviceKernel kernel, long[] global, long[] local);
+
+    void write(DeviceBuffer dst, long offsetBytes, float[] src, int from, int count);
+
+    void write(DeviceBuffer dst, long offsetBytes, int[] src, int from, int count);
+
+    void write(DeviceBuffer dst, long offsetBytes, byte[] src, int from, int count);
+
+    void read(DeviceBuffer src, long offsetBytes, float[] dst, int from, int count);
+
+    void read(DeviceBuffer src, long offsetBytes, int[] dst, int from, int count);
+
+    void read(DeviceBuffer src, long offsetBytes, byte[] dst, int from, int count);
+
+    /** Sets every 32-bit word of the buffer to {@code pattern} (poison a buffer with a NaN's bits, or zero it). */
+    void fill(DeviceBuffer dst, int pattern);
+
+    /** Waits until every enqueued command has finished. */
+    void synchronize();
+
+    default void write(DeviceBuffer dst, float[] src) {
+        write(dst, 0, src, 0, src.length);
+    }
+
+    default void write(DeviceBuffer dst, int[] src) {
+        write(dst, 0, src, 0, src.length);
+    }
+
+    default void write(DeviceBuffer dst, byte[] src) {
+        write(dst, 0, src, 0, src.length);
+    }
+
+    default void read(DeviceBuffer src, float[] dst) {
+        read(src, 0, dst, 0, dst.length);
+    }
+
+    default void read(DeviceBuffer src, int[] dst) {
+        read(src, 0, dst, 0, dst.length);
+    }
+
+    default void read(DeviceBuffer src, byte[] dst) {
+        read(src, 0, dst, 0, dst.length);
+    }
+
+    /** An allocation filled from {@code src}. */
+    default DeviceBuffer upload(MemoryCategory category, String role, float[] src) {
+        DeviceBuffer b = allocate(category, 4L * Math.max(1, src.length), role);
+        write(b, src);
+        return b;
+    }
+
+    default DeviceBuffer upload(MemoryCategory category, String role, int[] src) {
+        DeviceBuffer b = allocate(category, 4L * Math.max(1, src.length), role);
+        write(b, src);
+        return b;
+    }
+
+    default DeviceBuffer upload(MemoryCategory category, String role, byte[] src) {
+        DeviceBuffer b = allocate(category, Math.max(4, (src.length + 3) & ~3L), role);
+        write(b, src);
+        return b;
+    }
+
+    @Override
+    void close();
+}

@@ -1,0 +1,140 @@
+package dev.mmfree.runtime.opencl;
+
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.DeviceException;
+import dev.mmfree.runtime.DeviceKernel;
+import dev.mmfree.runtime.DeviceProgram;
+import dev.mmfree.runtime.MemoryCategory;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+class OpenClDeviceTest {
+    private static final String SCALE = """
+            __kernel void scale_f32(__global const float* x, __global float* y, const float a, const int n) {
+                int i = get_global_id(0);
+                if (i < n) y[i] = a * x[i];
+            }
+            """;
+
+    @BeforeAll
+    static void needOpenCl() {
+        assumeTrue(OpenCl.unavailableReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
+    }
+
+    @Test
+    void roundTripsFillsAndReturnsLedgerToZero() {
+        OpenClDevice d = OpenCl.open(null, true);
+        DeviceBuffer f = d.allocate(MemoryCategory.WORKSPACE, 4 * 37, "floats");
+        DeviceBuffer w = d.allocate(MemoryCategory.WEIGHTS, 100, "bytes");
+        assertEquals(148, d.memory().bytes(MemoryCategory.WORKSPACE));
+        assertEquals(100, d.memory().bytes(MemoryCategory.WEIGHTS));
+        Random r = new Random(1);
+        float[] x = new float[37];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = r.nextFloat();
+        }
+        d.write(f, x);
+        float[] back = new float[37];
+        d.read(f, back);
+        assertArrayEquals(x, back);
+        d.fill(f, Float.floatToRawIntBits(Float.NaN));
+        d.read(f, 8, back, 2, 5);
+        for (int i = 2; i < 7; i++) {
+            assertTrue(Float.isNaN(back[i]), "fill left element " + i);
+        }
+        byte[] b = new byte[100];
+        r.nextBytes(b);
+        d.write(w, b);
+        byte[] bb = new byte[100];
+        d.read(w, bb);
+        assertArrayEquals(b, bb);
+        assertThrows(DeviceException.class, () -> d.read(w, 96, new byte[8], 0, 8));
+        d.close();
+        assertEquals(0, d.memory().totalBytes());
+    }
+
+    @Test
+    void launchesAndTimesAKernel() {
+        try (OpenClDevice d = OpenCl.open(null, true)) {
+            DeviceProgram p = d.build("scale", SCALE, "");
+            int n = 1000;
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = i;
+            }
+            DeviceBuffer xb = d.upload(MemoryCategory.WORKSPACE, "x", x);
+            DeviceBuffer yb = d.allocate(MemoryCategory.WORKSPACE, 4L * n, "y");
+            DeviceKernel k = p.kernel("scale_f32").args(xb, yb, 2.5f, n);
+            try (DeviceEvent e = d.launchTimed(k, new long[]{1024}, new long[]{64})) {
+                assertTrue(e.elapsedNanos() >= 0);
+            }
+            float[] y = new float[n];
+            d.read(yb, y);
+            for (int i = 0; i < n; i++) {
+                assertEquals(2.5f * i, y[i], "y[" + i + "]");
+            }
+            ClException bad = assertThrows(ClException.class, () -> d.launch(k, new long[]{1000}, new long[]{1 << 20}));
+            assertTrue(bad.getMessage().contains("scale_f32") && bad.getMessage().contains("clEnqueueNDRangeKernel"), bad.getMessage());
+        }
+    }
+
+    @Test
+    void buildFailureCarriesTheLog() {
+        try (OpenClDevice d = OpenCl.open(null, false)) {
+            DeviceException e = assertThrows(DeviceException.class,
+                    () -> d.build("broken", "__kernel void k(__global float* y) { y[0] = undefined_name; }", ""));
+            assertTrue(e.getMessage().contains("undefined_name"), e.getMessage());
+        }
+    }
+
+    @Test
+    void cachesBinariesAndRebuildsOverACorruptOne(@TempDir Path cache) throws Exception {
+        String old = System.getProperty("mmfree.cache");
+        System.setProperty("mmfree.cache", cache.toString());
+        try (OpenClDevice d = OpenCl.open(null, false)) {
+            String src = SCALE + "\n// cache test " + System.nanoTime() + "\n";
+            OpenClProgram first = (OpenClProgram) d.build("scale", src, "-DX=1");
+            assertFalse(first.fromCache());
+            Path bin;
+            try (Stream<Path> files = Files.list(cache.resolve("opencl"))) {
+                bin = files.filter(f -> f.toString().endsWith(".bin")).findFirst().orElseThrow();
+            }
+            OpenClProgram second = (OpenClProgram) d.build("scale", src, "-DX=1");
+            assertTrue(second.fromCache());
+            Files.write(bin, new byte[]{1, 2, 3, 4, 5});
+            OpenClProgram third = (OpenClProgram) d.build("scale", src, "-DX=1");
+            assertFalse(third.fromCache());
+            third.kernel("scale_f32").close();
+        } finally {
+            if (old == null) {
+                System.clearProperty("mmfree.cache");
+            } else {
+                System.setProperty("mmfree.cache", old);
+            }
+        }
+    }
+
+    @Test
+    void selectsByIndexTypeAndName() {
+        OpenCl.Candidate first = OpenCl.devices().getFirst();
+        assertEquals(first, OpenCl.select("0"));
+        assertEquals(first, OpenCl.select(first.deviceName().substring(0, 3).toUpperCase()));
+        DeviceException e = assertThrows(DeviceException.class, () -> OpenCl.select("no-such-device-xyz"));
+        assertTrue(e.getMessage().contains(first.name()), e.getMessage());
+        assertThrows(DeviceException.class, () -> OpenCl.select("99"));
+    }
+}
