@@ -10,7 +10,7 @@ import java.util.Optional;
 
 /**
  * The TornadoVM backend ({@code --backend tornado}): HGRNBit on the kernels of module kernels/tornado,
- * on the device {@code MMFREE_OPENCL_DEVICE} picks. Optional: registered through
+ * on the device the opencl backend's selector picks ({@code -Dmmfree.opencl.device} or {@code MMFREE_OPENCL_DEVICE}). Optional: registered through
  * {@code META-INF/services/dev.mmfree.model.ModelBackend} of this module, never chosen by auto.
  *
  * <p>Available when the JVM runs the TornadoVM way: {@code java @$TORNADOVM_HOME/tornado-argfile} (which
@@ -62,7 +62,7 @@ public final class TornadoBackend implements ModelBackend {
                     + " would run as sequential Java, which these work-group kernels do not support; " + HOW);
         }
         try {
-            Devices.choose(System.getenv(Devices.SELECTOR_ENV));
+            Devices.chooseConfigured();
         } catch (MmfreeException e) {
             return Optional.of(e.getMessage());
         } catch (RuntimeException | LinkageError e) {

@@ -1,6 +1,7 @@
 package dev.mmfree.kernels.tornado;
 
 import dev.mmfree.runtime.DeviceException;
+import dev.mmfree.runtime.opencl.OpenCl;
 import uk.ac.manchester.tornado.api.TornadoBackend;
 import uk.ac.manchester.tornado.api.TornadoRuntime;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
@@ -12,15 +13,13 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * TornadoVM's devices, and the choice among them by the selector the OpenCL backend also takes
- * ({@code MMFREE_OPENCL_DEVICE}, see tornado.env): an index into TornadoVM's own list (the order of
- * {@code tornado --devices}), "gpu" or "cpu" (the first of that type), or a case-insensitive part of
+ * TornadoVM's devices, and the choice among them by the selector the opencl backend also takes
+ * ({@link OpenCl#configuredSelector()}: {@code -Dmmfree.opencl.device}, else {@code MMFREE_OPENCL_DEVICE}):
+ * an index into TornadoVM's own list (the order of {@code tornado --devices}, platform by platform
+ * as the OpenCL list), "gpu" or "cpu" (the first of that type), or a case-insensitive part of
  * "platform / device". Without a selector: the first GPU, else the first device.
  */
 public final class Devices {
-    /** The environment variable that picks the device. */
-    public static final String SELECTOR_ENV = "MMFREE_OPENCL_DEVICE";
-
     private Devices() {
     }
 
@@ -40,6 +39,11 @@ public final class Devices {
     /** "platform / device", as the selector matches it. */
     public static String describe(TornadoDevice device) {
         return device.getPlatformName().trim() + " / " + device.getPhysicalDevice().getDeviceName().trim();
+    }
+
+    /** The device the configured selector picks. */
+    public static TornadoDevice chooseConfigured() {
+        return choose(OpenCl.configuredSelector());
     }
 
     /** The device the selector picks (null or blank: the first GPU, else the first device). */
@@ -75,6 +79,6 @@ public final class Devices {
         for (int k = 0; k < devices.size(); k++) {
             names.add(k + ": " + describe(devices.get(k)) + " (" + devices.get(k).getDeviceType() + ")");
         }
-        throw new DeviceException(SELECTOR_ENV + "=" + selector + " matches no TornadoVM device; devices: " + String.join("; ", names));
+        throw new DeviceException("device selector '" + selector + "' matches no TornadoVM device; devices: " + String.join("; ", names));
     }
 }

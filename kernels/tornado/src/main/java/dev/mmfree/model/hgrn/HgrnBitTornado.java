@@ -109,9 +109,9 @@ public final class HgrnBitTornado implements CausalLm {
     private final TornadoExecutionPlan plan;
     private boolean closed;
 
-    /** Builds the plan on the device {@code MMFREE_OPENCL_DEVICE} picks ({@link Devices#choose}). */
+    /** Builds the plan on the device the configured selector picks ({@link Devices#chooseConfigured}). */
     public static HgrnBitTornado load(HgrnBitWeights w, Capacity cap) {
-        return new HgrnBitTornado(w, cap, Devices.choose(System.getenv(Devices.SELECTOR_ENV)));
+        return new HgrnBitTornado(w, cap, Devices.chooseConfigured());
     }
 
     public HgrnBitTornado(HgrnBitWeights w, Capacity cap, TornadoDevice device) {
