@@ -37,7 +37,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--model", description = "A checkpoint folder to measure instead of a preset (only that architecture is run).")
     Path model;
 
-    @Option(names = "--backend", description = "reference, cpu, opencl, or auto (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
+    @Option(names = "--backend", description = "reference, cpu, opencl, tornado (HGRNBit only; docs/tornadovm.md), or auto (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
     String backend;
 
     @Option(names = "--models", split = ",", description = "Architectures for presets: hgrn, llama (default: both).", defaultValue = "hgrn,llama")

@@ -3,11 +3,21 @@ package dev.mmfree.model;
 import dev.mmfree.runtime.MmfreeException;
 
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
+import java.util.Set;
 
 /**
  * The registry of model backends, and the automatic choice among them.
+ *
+ * <p>The built-in backends come first; optional ones (the TornadoVM backend, whose module only the
+ * {@code -Ptornado} build makes) are found with {@link ServiceLoader} from
+ * {@code META-INF/services/dev.mmfree.model.ModelBackend} on the class path. Names stay unique: a
+ * discovered backend whose name is taken is ignored with a warning, and so is one that fails to load.
  *
  * <p>{@link #auto()} prefers opencl, then cpu, then reference, and takes the first whose
  * {@link ModelBackend#unavailableReason()} is empty (the opencl backend reports itself unavailable
@@ -17,29 +27,66 @@ import java.util.Optional;
 public final class Backends {
     private static final System.Logger LOG = System.getLogger(Backends.class.getName());
 
-    /** Every backend of this build; add one line per backend. */
+    /** The built-in backends; add one line per backend (optional ones register through ServiceLoader). */
     private static final List<ModelBackend> ALL = List.of(
             new ReferenceBackend(),
             new CpuBackend(),
             new OpenClBackend());
 
-    /** The order {@link #auto()} tries; names not registered are skipped. */
+    /** The built-ins, then the discovered backends. */
+    private static final List<ModelBackend> REGISTERED = withDiscovered(ALL);
+
+    /** The order {@link #auto()} tries; names not registered are skipped (a discovered backend is never picked by auto). */
     private static final List<String> PREFERENCE = List.of("opencl", "cpu", ReferenceBackend.NAME);
 
     private Backends() {
     }
 
+    private static List<ModelBackend> withDiscovered(List<ModelBackend> builtIn) {
+        List<ModelBackend> all = new ArrayList<>(builtIn);
+        Set<String> names = new HashSet<>(Set.of("auto"));
+        builtIn.forEach(b -> names.add(b.name()));
+        Iterator<ModelBackend> providers = ServiceLoader.load(ModelBackend.class, Backends.class.getClassLoader()).iterator();
+        while (hasNext(providers)) {
+            ModelBackend b;
+            try {
+                b = providers.next();
+            } catch (ServiceConfigurationError e) {
+                LOG.log(System.Logger.Level.WARNING, "backends: a discovered backend failed to load, ignored: {0}", e.getMessage());
+                continue;
+            }
+            if (!names.add(b.name())) {
+                LOG.log(System.Logger.Level.WARNING, "backends: {0} is named ''{1}'', which is taken; ignored",
+                        b.getClass().getName(), b.name());
+                continue;
+            }
+            all.add(b);
+        }
+        return List.copyOf(all);
+    }
+
+    /** False at the end, or when the service files cannot be read (logged: discovery then stops). */
+    private static boolean hasNext(Iterator<ModelBackend> providers) {
+        try {
+            return providers.hasNext();
+        } catch (ServiceConfigurationError e) {
+            LOG.log(System.Logger.Level.WARNING, "backends: discovery stopped: {0}", e.getMessage());
+            return false;
+        }
+    }
+
+    /** Every registered backend: the built-ins, then those discovered. */
     public static List<ModelBackend> all() {
-        return ALL;
+        return REGISTERED;
     }
 
     public static List<String> names() {
-        return ALL.stream().map(ModelBackend::name).toList();
+        return REGISTERED.stream().map(ModelBackend::name).toList();
     }
 
     /** The backend of that name, whether or not it is available here. */
     public static ModelBackend byName(String name) {
-        for (ModelBackend b : ALL) {
+        for (ModelBackend b : REGISTERED) {
             if (b.name().equals(name)) {
                 return b;
             }
@@ -51,7 +98,7 @@ public final class Backends {
     public static ModelBackend auto() {
         List<String> skipped = new ArrayList<>();
         for (String name : PREFERENCE) {
-            Optional<ModelBackend> b = ALL.stream().filter(x -> x.name().equals(name)).findFirst();
+            Optional<ModelBackend> b = REGISTERED.stream().filter(x -> x.name().equals(name)).findFirst();
             if (b.isEmpty()) {
                 continue;
             }

@@ -32,7 +32,8 @@ public abstract class FixtureConformanceSuite {
     }
 
     private CausalLm load(String fixture) {
-        Assumptions.assumeTrue(supports(fixture), () -> "backend " + backend() + " does not run " + fixture);
+        Assumptions.assumeTrue(supports(fixture), () -> "backend " + backend() + " does not run " + fixture
+                + "'s architecture (skipped by design)");
         Path dir = Fixtures.dir().resolve(fixture);
         assertTrue(Files.isDirectory(dir), "fixture folder " + dir + " is missing though the fixtures folder exists");
         return ModelLoader.load(dir, backend());

@@ -1,7 +1,7 @@
 package dev.mmfree.kernels.hgrnblock;
 
 import dev.mmfree.kernels.bitlinear.BitLinearTornado;
-import dev.mmfree.kernels.mlgru.MlgruTornado;
+import dev.mmfree.kernels.mlgru.MlgruScanTornado;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantTornado;
 import dev.mmfree.kernels.swiglu.SwiGluTornado;
@@ -12,20 +12,26 @@ import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.Int8Array;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 import java.util.List;
 
 /**
- * HGRNBit's L blocks for one decode token on TornadoVM: one TaskGraph per layer, weights sent on the
- * first execution, each layer's MLGRU state living on the device, the hidden row x handed from layer
- * to layer on the device ({@code persistOnDevice} / {@code consumeFromDevice}); only layer 0 reads x
- * from the host and only the last writes it back. Task flow of graph "layer{l}" ({@code ../shared/spec/hgrnbit.md}):
+ * HGRNBit's L blocks on TornadoVM: one TaskGraph per layer, weights sent on the first execution, each
+ * layer's MLGRU states living on the device, the activations (x and the scratch, {@link Activations})
+ * handed from layer to layer on the device ({@code persistOnDevice} / {@code consumeFromDevice}). The
+ * task wiring ({@link #addLayerTasks}) serves any number of token rows; the model ({@code HgrnBitTornado})
+ * builds on it. An instance of this class is the smallest use, one sequence and one token a call: only
+ * layer 0 reads x from the host, and x is read back once, after the last layer.
+ * Task flow of graph "layer{l}" ({@code ../shared/spec/hgrnbit.md}):
  * <pre>
  *   x ─ attn_norm ─ h ─┬─ i_quant ─ i_proj ─ i ────┐
- *                      ├─ f_quant ─ f_proj ─ fPre ─┼─ mlgru (state[l]) ─ o ─ o_quant ─ o_proj (+x) ─ x
+ *                      ├─ f_quant ─ f_proj ─ fPre ─┼─ mlgru scan (states[l]) ─ o ─ o_quant ─ o_proj (+x) ─ x
  *                      └─ g_quant ─ g_proj ─ g ────┘
  *   x ─ mlp_norm ─ h ─ gate_quant ─ gate_proj ─ [gate | up] ─ swiglu_quant ─ down_proj (+x) ─ x
  * </pre>
@@ -63,91 +69,140 @@ public final class HgrnBitBlocksTornado implements AutoCloseable {
                         float[] lowerBound) {
     }
 
-    private final int d;
+    /**
+     * The activations every layer graph shares, sized for up to maxRows token rows and maxSeqs sequences
+     * per execution: one set on the device, handed from graph to graph ({@link #handOn}).
+     */
+    public record Activations(FloatArray x,        // [maxRows, d] the residual stream
+                              IntArray seqMap,     // MlgruScanTornado's map: t, slot and reset flag per sequence
+                              FloatArray h,        // [maxRows, d] a block norm's output
+                              Int8Array q,         // [maxRows, max(d, I)] int8, a BitLinear's input
+                              FloatArray qScale,   // [maxRows] its a / 127
+                              FloatArray i,        // [maxRows, d]
+                              FloatArray fPre,     // [maxRows, d]
+                              FloatArray g,        // [maxRows, d]
+                              FloatArray o,        // [maxRows, d] gated MLGRU output
+                              FloatArray gateUp) { // [maxRows, 2I] gate | up
+        public static Activations allocate(int maxRows, int maxSeqs, int d, int n) {
+            return new Activations(new FloatArray(maxRows * d), new IntArray(MlgruScanTornado.mapLength(maxSeqs)),
+                    new FloatArray(maxRows * d), new Int8Array(maxRows * Math.max(d, n)), new FloatArray(maxRows),
+                    new FloatArray(maxRows * d), new FloatArray(maxRows * d), new FloatArray(maxRows * d),
+                    new FloatArray(maxRows * d), new FloatArray(maxRows * 2 * n));
+        }
+
+        /** The scratch arrays: all but x and seqMap. */
+        public TornadoNativeArray[] scratch() {
+            return new TornadoNativeArray[] {h, q, qScale, i, fPre, g, o, gateUp};
+        }
+
+        public TornadoNativeArray[] all() {
+            return new TornadoNativeArray[] {x, seqMap, h, q, qScale, i, fPre, g, o, gateUp};
+        }
+    }
+
+    /** One layer's weights as device arrays (codes as {@link BitLinearTornado.Weights}, float vectors as FloatArray). */
+    public record DeviceLayer(FloatArray attnNorm, BitLinearTornado.Weights iProj, FloatArray iNorm,
+                              BitLinearTornado.Weights fProj, FloatArray fNorm, BitLinearTornado.Weights gProj, FloatArray gNorm,
+                              FloatArray outGateNorm, BitLinearTornado.Weights oProj, FloatArray oNorm, FloatArray mlpNorm,
+                              BitLinearTornado.Weights gateProj, FloatArray gateNorm, BitLinearTornado.Weights downProj,
+                              FloatArray downNorm, FloatArray lowerBound) {
+        public static DeviceLayer of(Layer w) {
+            return new DeviceLayer(FloatArray.fromArray(w.attnNorm()),
+                    BitLinearTornado.Weights.of(w.iProj()), FloatArray.fromArray(w.iNorm()),
+                    BitLinearTornado.Weights.of(w.fProj()), FloatArray.fromArray(w.fNorm()),
+                    BitLinearTornado.Weights.of(w.gProj()), FloatArray.fromArray(w.gNorm()),
+                    FloatArray.fromArray(w.outGateNorm()), BitLinearTornado.Weights.of(w.oProj()), FloatArray.fromArray(w.oNorm()),
+                    FloatArray.fromArray(w.mlpNorm()), BitLinearTornado.Weights.of(w.gateProj()), FloatArray.fromArray(w.gateNorm()),
+                    BitLinearTornado.Weights.of(w.downProj()), FloatArray.fromArray(w.downNorm()), FloatArray.fromArray(w.lowerBound()));
+        }
+
+        public TornadoNativeArray[] arrays() {
+            return new TornadoNativeArray[] {attnNorm, iProj.codes(), iNorm, fProj.codes(), fNorm, gProj.codes(), gNorm,
+                    outGateNorm, oProj.codes(), oNorm, mlpNorm, gateProj.codes(), gateNorm, downProj.codes(), downNorm, lowerBound};
+        }
+    }
+
+    /**
+     * Adds one block's tasks to graph (no transfers: the caller declares them): rows of a are the token
+     * rows, states [slots, d] the layer's state pool, indexed through a.seqMap. Grids start at maxRows
+     * rows and maxSeqs sequences; {@link #rowTasks} and {@link #MLGRU} name them for resizing.
+     */
+    public static void addLayerTasks(TaskGraph graph, GridScheduler grids, DeviceLayer w, Activations a, FloatArray states,
+                                     int maxRows, int maxSeqs, int d, int n, double eps) {
+        double bitEps = RmsNormQuantReference.EPS;
+        RmsNormQuantTornado.addNormTask(graph, grids, ATTN_NORM, a.x(), w.attnNorm(), a.h(), maxRows, d, eps);
+        RmsNormQuantTornado.addTask(graph, grids, I_QUANT, a.h(), w.iNorm(), a.q(), a.qScale(), maxRows, d, bitEps);
+        BitLinearTornado.addTask(graph, grids, I_PROJ, w.iProj(), a.q(), a.qScale(), a.i(), maxRows, false);
+        RmsNormQuantTornado.addTask(graph, grids, F_QUANT, a.h(), w.fNorm(), a.q(), a.qScale(), maxRows, d, bitEps);
+        BitLinearTornado.addTask(graph, grids, F_PROJ, w.fProj(), a.q(), a.qScale(), a.fPre(), maxRows, false);
+        RmsNormQuantTornado.addTask(graph, grids, G_QUANT, a.h(), w.gNorm(), a.q(), a.qScale(), maxRows, d, bitEps);
+        BitLinearTornado.addTask(graph, grids, G_PROJ, w.gProj(), a.q(), a.qScale(), a.g(), maxRows, false);
+        MlgruScanTornado.addTask(graph, grids, MLGRU, a.i(), a.fPre(), a.g(), w.lowerBound(), w.outGateNorm(), states, a.o(),
+                a.seqMap(), maxSeqs, d, eps);
+        RmsNormQuantTornado.addTask(graph, grids, O_QUANT, a.o(), w.oNorm(), a.q(), a.qScale(), maxRows, d, bitEps);
+        BitLinearTornado.addTask(graph, grids, O_PROJ, w.oProj(), a.q(), a.qScale(), a.x(), maxRows, true);
+        RmsNormQuantTornado.addNormTask(graph, grids, MLP_NORM, a.x(), w.mlpNorm(), a.h(), maxRows, d, eps);
+        RmsNormQuantTornado.addTask(graph, grids, GATE_QUANT, a.h(), w.gateNorm(), a.q(), a.qScale(), maxRows, d, bitEps);
+        BitLinearTornado.addTask(graph, grids, GATE_PROJ, w.gateProj(), a.q(), a.qScale(), a.gateUp(), maxRows, false);
+        SwiGluTornado.addTask(graph, grids, SWIGLU_QUANT, a.gateUp(), w.downNorm(), a.q(), a.qScale(), maxRows, n, bitEps);
+        BitLinearTornado.addTask(graph, grids, DOWN_PROJ, w.downProj(), a.q(), a.qScale(), a.x(), maxRows, true);
+    }
+
+    /** The tasks of a layer whose work-groups scale with the token rows (every one but {@link #MLGRU}, which scales with sequences). */
+    public static List<String> rowTasks() {
+        return List.of(ATTN_NORM, I_QUANT, I_PROJ, F_QUANT, F_PROJ, G_QUANT, G_PROJ, O_QUANT, O_PROJ, MLP_NORM, GATE_QUANT,
+                GATE_PROJ, SWIGLU_QUANT, DOWN_PROJ);
+    }
+
+    /**
+     * Declares that a graph takes the activations from the graph run before it, on the device. Only
+     * the first graph persists them ({@code Plans.close} says why); TornadoVM hands a consumed buffer
+     * from the graph executed last to the next, so the chain needs no persist in between.
+     */
+    public static void handOn(TaskGraph graph, String previousGraph, Activations a) {
+        graph.consumeFromDevice(previousGraph, (Object[]) a.all());
+    }
+
     private final FloatArray x;                   // [d] the hidden row, host <-> device at the ends only
-    private final FloatArray[] states;            // [L][d] per-layer MLGRU state, device-resident
+    private final int layerCount;
     private final TornadoExecutionPlan plan;
 
-    /** Builds one graph per layer; eps is the block norms' and g_norm's (config rms_norm_eps). */
+    /** Builds one graph per layer for one sequence, one token a call; eps is the block norms' and g_norm's (config rms_norm_eps). */
     public HgrnBitBlocksTornado(List<Layer> layers, int d, int intermediate, double eps) {
         if (layers.isEmpty()) {
             throw new IllegalArgumentException("hgrn blocks: no layers");
         }
-        this.d = d;
-        this.x = new FloatArray(d);
-        this.states = new FloatArray[layers.size()];
+        this.layerCount = layers.size();
+        Activations a = Activations.allocate(1, 1, d, intermediate);
+        MlgruScanTornado.setMap(a.seqMap(), 1, 1, new int[] {0}, new boolean[] {false});
+        this.x = a.x();
         GridScheduler grids = new GridScheduler();
-        ImmutableTaskGraph[] graphs = new ImmutableTaskGraph[layers.size()];
-        for (int l = 0; l < layers.size(); l++) {
-            states[l] = new FloatArray(d);
-            graphs[l] = layerGraph(l, layers.size(), layers.get(l), intermediate, eps, grids);
+        ImmutableTaskGraph[] graphs = new ImmutableTaskGraph[layerCount];
+        for (int l = 0; l < layerCount; l++) {
+            checkShapes(l, layers.get(l), d, intermediate);
+            DeviceLayer w = DeviceLayer.of(layers.get(l));
+            FloatArray state = new FloatArray(d);      // [1, d] the layer's state, zero at first, then on the device
+            TaskGraph graph = new TaskGraph(GRAPH_PREFIX + l);
+            if (l == 0) {
+                graph.transferToDevice(DataTransferMode.EVERY_EXECUTION, x)
+                        .transferToDevice(DataTransferMode.FIRST_EXECUTION, a.seqMap())
+                        .transferToDevice(DataTransferMode.FIRST_EXECUTION, (Object[]) a.scratch());
+            } else {
+                handOn(graph, GRAPH_PREFIX + (l - 1), a);
+            }
+            graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, (Object[]) w.arrays())
+                    .transferToDevice(DataTransferMode.FIRST_EXECUTION, state);
+            addLayerTasks(graph, grids, w, a, state, 1, 1, d, intermediate, eps);
+            if (l == 0) {
+                graph.persistOnDevice((Object[]) a.all());   // layer 0 owns the activations; the others consume them
+            }
+            graphs[l] = graph.snapshot();
         }
         this.plan = Plans.plan(grids, graphs);
     }
 
-    private ImmutableTaskGraph layerGraph(int l, int count, Layer w, int n, double eps, GridScheduler grids) {
-        checkShapes(l, w, n);
-        double bitEps = RmsNormQuantReference.EPS;
-        FloatArray h = new FloatArray(d);                  // [d] a block norm's output
-        Int8Array q = new Int8Array(Math.max(d, n));       // [max(d, I)] int8, a BitLinear's input
-        FloatArray qScale = new FloatArray(1);             // [1] its a / 127
-        FloatArray i = new FloatArray(d);                  // [d]
-        FloatArray fPre = new FloatArray(d);               // [d]
-        FloatArray g = new FloatArray(d);                  // [d]
-        FloatArray o = new FloatArray(d);                  // [d] gated MLGRU output
-        FloatArray gateUp = new FloatArray(2 * n);         // [2I] gate | up
-        BitLinearTornado.Weights iProj = BitLinearTornado.Weights.of(w.iProj());
-        BitLinearTornado.Weights fProj = BitLinearTornado.Weights.of(w.fProj());
-        BitLinearTornado.Weights gProj = BitLinearTornado.Weights.of(w.gProj());
-        BitLinearTornado.Weights oProj = BitLinearTornado.Weights.of(w.oProj());
-        BitLinearTornado.Weights gateProj = BitLinearTornado.Weights.of(w.gateProj());
-        BitLinearTornado.Weights downProj = BitLinearTornado.Weights.of(w.downProj());
-        FloatArray attnNorm = FloatArray.fromArray(w.attnNorm());
-        FloatArray iNorm = FloatArray.fromArray(w.iNorm());
-        FloatArray fNorm = FloatArray.fromArray(w.fNorm());
-        FloatArray gNorm = FloatArray.fromArray(w.gNorm());
-        FloatArray outGateNorm = FloatArray.fromArray(w.outGateNorm());
-        FloatArray oNorm = FloatArray.fromArray(w.oNorm());
-        FloatArray mlpNorm = FloatArray.fromArray(w.mlpNorm());
-        FloatArray gateNorm = FloatArray.fromArray(w.gateNorm());
-        FloatArray downNorm = FloatArray.fromArray(w.downNorm());
-        FloatArray lb = FloatArray.fromArray(w.lowerBound());
-
-        TaskGraph graph = new TaskGraph(GRAPH_PREFIX + l);
-        if (l == 0) {
-            graph.transferToDevice(DataTransferMode.EVERY_EXECUTION, x);
-        } else {
-            graph.consumeFromDevice(GRAPH_PREFIX + (l - 1), x);
-        }
-        graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, iProj.codes(), fProj.codes(), gProj.codes(),
-                oProj.codes(), gateProj.codes(), downProj.codes(), attnNorm, iNorm, fNorm, gNorm, outGateNorm, oNorm,
-                mlpNorm, gateNorm, downNorm, lb, states[l]);
-        // scratch: TornadoVM wants every array declared; sent once (zeros), then they stay on the device
-        graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, h, q, qScale, i, fPre, g, o, gateUp);
-        RmsNormQuantTornado.addNormTask(graph, grids, ATTN_NORM, x, attnNorm, h, 1, d, eps);
-        RmsNormQuantTornado.addTask(graph, grids, I_QUANT, h, iNorm, q, qScale, 1, d, bitEps);
-        BitLinearTornado.addTask(graph, grids, I_PROJ, iProj, q, qScale, i, 1, false);
-        RmsNormQuantTornado.addTask(graph, grids, F_QUANT, h, fNorm, q, qScale, 1, d, bitEps);
-        BitLinearTornado.addTask(graph, grids, F_PROJ, fProj, q, qScale, fPre, 1, false);
-        RmsNormQuantTornado.addTask(graph, grids, G_QUANT, h, gNorm, q, qScale, 1, d, bitEps);
-        BitLinearTornado.addTask(graph, grids, G_PROJ, gProj, q, qScale, g, 1, false);
-        MlgruTornado.addTask(graph, grids, MLGRU, i, fPre, g, lb, outGateNorm, states[l], o, 1, d, eps);
-        RmsNormQuantTornado.addTask(graph, grids, O_QUANT, o, oNorm, q, qScale, 1, d, bitEps);
-        BitLinearTornado.addTask(graph, grids, O_PROJ, oProj, q, qScale, x, 1, true);
-        RmsNormQuantTornado.addNormTask(graph, grids, MLP_NORM, x, mlpNorm, h, 1, d, eps);
-        RmsNormQuantTornado.addTask(graph, grids, GATE_QUANT, h, gateNorm, q, qScale, 1, d, bitEps);
-        BitLinearTornado.addTask(graph, grids, GATE_PROJ, gateProj, q, qScale, gateUp, 1, false);
-        SwiGluTornado.addTask(graph, grids, SWIGLU_QUANT, gateUp, downNorm, q, qScale, 1, n, bitEps);
-        BitLinearTornado.addTask(graph, grids, DOWN_PROJ, downProj, q, qScale, x, 1, true);
-        if (l < count - 1) {
-            graph.persistOnDevice(x);
-        } else {
-            graph.transferToHost(DataTransferMode.EVERY_EXECUTION, x);
-        }
-        return graph.snapshot();
-    }
-
-    private void checkShapes(int l, Layer w, int n) {
+    /** Checks a layer's shapes against d and I (n), naming the layer and tensor. */
+    public static void checkShapes(int l, Layer w, int d, int n) {
         String p = "hgrn blocks: layer " + l + " ";
         for (TernaryMatrix m : List.of(w.iProj(), w.fProj(), w.gProj(), w.oProj())) {
             check(p + "attn projection out", m.out(), d);
@@ -173,15 +228,12 @@ public final class HgrnBitBlocksTornado implements AutoCloseable {
     /** Runs one token through every block: xInOut [d] is the embedding row in, the last block's output out. */
     public void step(float[] xInOut) {
         HostCopies.copy("hgrn blocks: x", xInOut, x);
-        for (int l = 0; l < states.length; l++) {
-            plan.withGraph(l).execute();
+        TornadoExecutionResult last = null;
+        for (int l = 0; l < layerCount; l++) {
+            last = plan.withGraph(l).execute();
         }
+        last.transferToHost(x);   // read through the last graph, which holds x by consumeFromDevice
         HostCopies.copy("hgrn blocks: x", x, xInOut);
-    }
-
-    /** Bytes TornadoVM holds on the device for this plan (weights, states, scratch). */
-    public long deviceMemoryBytes() {
-        return plan.getCurrentDeviceMemoryUsage();
     }
 
     @Override

@@ -36,4 +36,20 @@ public final class HostCopies {
             throw new IllegalArgumentException(what + " length " + actual + " != " + expected);
         }
     }
+
+    /** src[0, n) into dst[0, n): a partial upload, n at most dst's size. */
+    public static void copyPrefix(String what, float[] src, FloatArray dst) {
+        if (src.length > dst.getSize()) {
+            throw new IllegalArgumentException(what + " length " + src.length + " > the " + dst.getSize() + " allocated");
+        }
+        MemorySegment.copy(src, 0, dst.getSegment(), ValueLayout.JAVA_FLOAT, 0, src.length);
+    }
+
+    /** dst.length values of src from element {@code from} on (one row of a [rows, n] array). */
+    public static void copyOut(String what, FloatArray src, long from, float[] dst) {
+        if (from < 0 || from + dst.length > src.getSize()) {
+            throw new IllegalArgumentException(what + ": [" + from + ", " + (from + dst.length) + ") is outside [0, " + src.getSize() + ")");
+        }
+        MemorySegment.copy(src.getSegment(), ValueLayout.JAVA_FLOAT, from * Float.BYTES, dst, 0, dst.length);
+    }
 }

@@ -25,10 +25,15 @@ public final class Plans {
         return plan;
     }
 
-    /** Closes a plan, freeing its device buffers; {@code what} names the owner in the error. */
+    /**
+     * Closes a plan, freeing the device buffers of all its graphs ({@code what} names the owner in the
+     * error). TornadoVM frees only the graphs selected last ({@code withGraph}), so all are selected
+     * first. Each graph frees the arrays it names in a transfer (persistOnDevice is one): an array
+     * handed on by consumeFromDevice must be persisted by its first graph only, or it is freed twice.
+     */
     public static void close(String what, TornadoExecutionPlan plan) {
         try {
-            plan.close();
+            plan.withAllGraphs().close();
         } catch (TornadoExecutionPlanException e) {
             throw new DeviceException(what + ": closing the TornadoVM plan failed: " + e.getMessage(), e);
         }
