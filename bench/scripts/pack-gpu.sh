@@ -23,5 +23,5 @@ junit=org.junit.platform:junit-platform-console-standalone:1.11.4
 rm -rf .gpu/tests && mkdir -p .gpu/tests
 cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.11.4/*.jar .gpu/tests/
 for m in runtime kernels model; do cp -r $m/target/test-classes .gpu/tests/$m; done
-git rev-parse --short HEAD > .gpu/commit
+git describe --always --dirty > .gpu/commit   # "-dirty": built with uncommitted changes
 du -sh .gpu
