@@ -185,8 +185,17 @@ public final class HgrnBitTornado implements CausalLm {
         graphs[c.layers()] = head.snapshot();
 
         this.plan = Plans.plan(grids, graphs);
-        // compile every kernel at load (about 0.3 to 0.8 s a task on a loaded 2-core PoCL machine), not in the first forward
-        plan.withDevice(device).withPreCompilation();
+        try {
+            // compile every kernel at load (0.3 to 0.8 s a task on a loaded 2-core PoCL machine), not in the first forward
+            plan.withDevice(device).withPreCompilation();
+        } catch (RuntimeException e) {
+            try {
+                Plans.close("hgrn_bit tornado", plan);
+            } catch (RuntimeException closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
+        }
         this.deviceName = "TornadoVM " + device.getTornadoVMBackend() + ": " + Devices.describe(device);
         this.info = new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(),
                 memory.bytes(MemoryCategory.WEIGHTS), w.unpackedBytes(), 4L * c.layers() * d, false);
