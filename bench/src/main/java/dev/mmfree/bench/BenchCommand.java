@@ -167,7 +167,8 @@ public final class BenchCommand implements Callable<Integer> {
         p.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
         p.put("commit", commit());
         p.put("device", device);
-        p.put("command", "mmfree bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        List<String> args = spec.commandLine().getParseResult().originalArgs();   // from the root command: "bench" first
+        p.put("command", "mmfree " + (!args.isEmpty() && args.getFirst().equals("bench") ? "" : "bench ") + String.join(" ", args));
         p.put("jvm", System.getProperty("java.vm.name") + " " + Runtime.version());
         p.put("jvm_flags", String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()));
         p.put("cpus", Integer.toString(Runtime.getRuntime().availableProcessors()));
