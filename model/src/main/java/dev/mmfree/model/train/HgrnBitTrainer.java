@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 
 /**
  * HGRNBit forward and backward for training, in double, composing the ops of this package as
@@ -83,46 +84,71 @@ public final class HgrnBitTrainer {
         head = new BitLinearOp(headWeight, param("lm_head.norm.weight"), quantize, variant);
     }
 
-    /** The checkpoint's tensors as parameters, in double (the source stays open). */
-    public static Map<String, Param> paramsFrom(TensorSource src, HgrnBitConfig c) {
+    /** Every parameter's checkpoint name and shape, in checkpoint order (lm_head.weight left out when tied). */
+    public static Map<String, int[]> shapes(HgrnBitConfig c) {
         int v = c.vocab();
         int d = c.hidden();
         int n = c.intermediate();
-        Map<String, Param> m = new LinkedHashMap<>();
-        load(m, src, "model.embeddings.weight", v, d);
+        Map<String, int[]> m = new LinkedHashMap<>();
+        m.put("model.embeddings.weight", new int[]{v, d});
         if (c.useLowerBound()) {
-            load(m, src, "model.lower_bounds", c.layers(), d);
+            m.put("model.lower_bounds", new int[]{c.layers(), d});
         }
         for (int l = 0; l < c.layers(); l++) {
             String p = "model.layers." + l + ".";
             for (String name : new String[]{"attn_norm", "mlp_norm", "attn.g_norm"}) {
-                load(m, src, p + name + ".weight", d);
+                m.put(p + name + ".weight", new int[]{d});
             }
             for (String proj : new String[]{"attn.i_proj", "attn.f_proj", "attn.g_proj", "attn.o_proj"}) {
-                load(m, src, p + proj + ".weight", d, d);
-                load(m, src, p + proj + ".norm.weight", d);
+                m.put(p + proj + ".weight", new int[]{d, d});
+                m.put(p + proj + ".norm.weight", new int[]{d});
             }
-            load(m, src, p + "mlp.gate_proj.weight", 2 * n, d);
-            load(m, src, p + "mlp.gate_proj.norm.weight", d);
-            load(m, src, p + "mlp.down_proj.weight", d, n);
-            load(m, src, p + "mlp.down_proj.norm.weight", n);
+            m.put(p + "mlp.gate_proj.weight", new int[]{2 * n, d});
+            m.put(p + "mlp.gate_proj.norm.weight", new int[]{d});
+            m.put(p + "mlp.down_proj.weight", new int[]{d, n});
+            m.put(p + "mlp.down_proj.norm.weight", new int[]{n});
         }
-        load(m, src, "model.norm.weight", d);
+        m.put("model.norm.weight", new int[]{d});
         if (!c.tieWordEmbeddings()) {
-            load(m, src, "lm_head.weight", v, d);
+            m.put("lm_head.weight", new int[]{v, d});
         }
-        load(m, src, "lm_head.norm.weight", d);
+        m.put("lm_head.norm.weight", new int[]{d});
         return m;
     }
 
-    private static void load(Map<String, Param> m, TensorSource src, String name, int... shape) {
-        long[] s = Arrays.stream(shape).asLongStream().toArray();
-        float[] f = src.floats(name, s);
-        double[] v = new double[f.length];
-        for (int k = 0; k < f.length; k++) {
-            v[k] = f[k];
-        }
-        m.put(name, new Param(name, v, shape));
+    /** The checkpoint's tensors as parameters, in double (the source stays open). */
+    public static Map<String, Param> paramsFrom(TensorSource src, HgrnBitConfig c) {
+        Map<String, Param> m = new LinkedHashMap<>();
+        shapes(c).forEach((name, shape) -> {
+            float[] f = src.floats(name, Arrays.stream(shape).asLongStream().toArray());
+            double[] v = new double[f.length];
+            for (int k = 0; k < f.length; k++) {
+                v[k] = f[k];
+            }
+            m.put(name, new Param(name, v, shape));
+        });
+        return m;
+    }
+
+    /**
+     * Fresh parameters from a seed: weight matrices and embeddings N(0, std^2), norm weights 1, lower
+     * bounds 0 (a uniform softmax: floors l / L). The same seed gives the same values.
+     */
+    public static Map<String, Param> init(HgrnBitConfig c, long seed, double std) {
+        Random rnd = new Random(seed);
+        Map<String, Param> m = new LinkedHashMap<>();
+        shapes(c).forEach((name, shape) -> {
+            double[] v = new double[Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+            if (name.endsWith("norm.weight")) {
+                Arrays.fill(v, 1);
+            } else if (!name.equals("model.lower_bounds")) {
+                for (int k = 0; k < v.length; k++) {
+                    v[k] = std * rnd.nextGaussian();
+                }
+            }
+            m.put(name, new Param(name, v, shape));
+        });
+        return m;
     }
 
     public Map<String, Param> params() {
@@ -196,6 +222,15 @@ public final class HgrnBitTrainer {
         double[] dLogits = new double[logits.length];
         double loss = CrossEntropy.forwardBackward(logits, nextTokens(), c.vocab(), dLogits);
         backward(dLogits);
+        return loss;
+    }
+
+    /** One optimizer step on tokens [b][t]: zero grads, loss and backward, clip to maxNorm, AdamW at lr; returns the loss. */
+    public double trainStep(int[][] tokens, AdamW optimizer, double lr, double maxNorm) {
+        zeroGrad();
+        double loss = lossAndBackward(tokens);
+        AdamW.clipGlobalNorm(params.values(), maxNorm);
+        optimizer.step(params.values(), lr);
         return loss;
     }
 
