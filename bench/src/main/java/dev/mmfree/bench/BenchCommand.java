@@ -40,6 +40,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backend", description = "reference, cpu, opencl, tornado (HGRNBit only; docs/tornadovm.md), or auto (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
     String backend;
 
+    @Option(names = "--device", paramLabel = "SEL", description = "OpenCL device of the opencl backend (index, gpu, cpu, or part of its name).")
+    String device;
+
     @Option(names = "--models", split = ",", description = "Architectures for presets: hgrn, llama (default: both).", defaultValue = "hgrn,llama")
     List<String> models;
 
@@ -96,6 +99,9 @@ public final class BenchCommand implements Callable<Integer> {
         batches.forEach(b -> check(b >= 1, "--batch values must be >= 1, got " + b));
         contexts.forEach(c -> check(c >= 1, "--context values must be >= 1, got " + c));
 
+        if (device != null) {
+            System.setProperty(dev.mmfree.runtime.opencl.OpenCl.DEVICE_PROPERTY, device);
+        }
         results.clear();
         String device = runAll(results);
         BenchReport report = new BenchReport(results, provenance(device));

@@ -1,6 +1,7 @@
 package dev.mmfree.model.cli;
 
 import dev.mmfree.model.Backends;
+import dev.mmfree.runtime.opencl.OpenCl;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.ModelBackend;
 import dev.mmfree.model.ModelInfo;
@@ -51,6 +52,9 @@ final class InfoCommand implements Callable<Integer> {
             Optional<String> why = b.unavailableReason();
             out.printf(Locale.ROOT, "  %-10s %s%n", b.name(), why.map(w -> "unavailable: " + w).orElse("available"));
         }
+        out.println("opencl devices (" + OpenCl.DEVICE_ENV + " picks one):");
+        OpenCl.unavailableReason().ifPresentOrElse(why -> out.println("  none: " + why), () -> OpenCl.devices().forEach(d ->
+                out.printf(Locale.ROOT, "  %d  %s (%s)%n", d.index(), d.name(), d.gpu() ? "GPU" : d.cpu() ? "CPU" : "other")));
         out.flush();
         return 0;
     }

@@ -2,6 +2,7 @@ package dev.mmfree.model.cli;
 
 import dev.mmfree.model.Backends;
 import dev.mmfree.model.checkpoint.CheckpointException;
+import dev.mmfree.runtime.opencl.OpenCl;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -20,6 +21,11 @@ final class ModelOptions {
             completionCandidates = BackendNames.class)
     String backend;
 
+    @Option(names = "--device", paramLabel = "SEL",
+            description = "OpenCL device of the opencl backend: an index (see 'mmfree info'), gpu, cpu, or part of its name; "
+                    + "default $MMFREE_OPENCL_DEVICE, else the first GPU")
+    String device;
+
     /**
      * An unknown --backend is a usage error, and a missing folder an error, both found before a
      * backend is probed or anything is loaded.
@@ -30,6 +36,9 @@ final class ModelOptions {
                     + String.join(", ", Backends.names()) + " (or auto)");
         }
         checkFolder(model);
+        if (device != null) {
+            System.setProperty(OpenCl.DEVICE_PROPERTY, device);
+        }
     }
 
     static void checkFolder(Path dir) {

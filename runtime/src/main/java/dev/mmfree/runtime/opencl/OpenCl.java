@@ -100,7 +100,8 @@ public final class OpenCl {
             boolean match = switch (want) {
                 case "gpu" -> c.gpu();
                 case "cpu" -> c.cpu();
-                default -> c.name().toLowerCase(Locale.ROOT).contains(want);
+                default -> (c.name() + " / " + platformString(c.platform(), CL.CL_PLATFORM_VENDOR))   // vendor: "The pocl project"
+                        .toLowerCase(Locale.ROOT).contains(want);
             };
             if (match) {
                 return c;
