@@ -62,6 +62,9 @@ class TrainCommandTest {
             assertEquals(256, logits[1][2].length);
             assertTrue(Float.isFinite(logits[1][2][0]));
         }
+        CliRun g = CliRun.of("generate", "--model", out.toString(), "--backend", "reference", "--prompt", "the cat", "--max-tokens", "6");
+        assertEquals(0, g.code(), g.toString());
+        assertTrue(g.err().contains("generate: 7 prompt + 6 new tokens"), g.toString());
     }
 
     /** Five steps straight equal --stop-after 3 then --resume for two more: identical files, appended loss rows. */
