@@ -37,8 +37,11 @@ class TrainCommandTest {
     private static String[] args(Path corpus, Path out, int steps, String... more) {
         List<String> a = new java.util.ArrayList<>(List.of("train", "--corpus", corpus.toString(), "--out", out.toString(),
                 "--hidden", "12", "--layers", "2", "--intermediate", "10", "--steps", String.valueOf(steps), "--batch", "3",
-                "--seq", "7", "--warmup", "1", "--eval-every", "2", "--val-fraction", "0.1", "--val-windows", "4"));
+                "--seq", "7", "--warmup", "1", "--val-fraction", "0.1", "--val-windows", "4"));
         a.addAll(List.of(more));
+        if (!a.contains("--eval-every")) {
+            a.addAll(List.of("--eval-every", "2"));
+        }
         return a.toArray(String[]::new);
     }
 
@@ -83,6 +86,44 @@ class TrainCommandTest {
         }
         List<String> csv = Files.readAllLines(half.resolve("loss.csv"));
         assertEquals(List.of("2", "3", "4", "5"), csv.subList(1, csv.size()).stream().map(l -> l.split(",")[0]).toList(), csv.toString());
+    }
+
+    /** Without --model, generate runs the shipped fortunes model: sampled text is nearly all letters, spaces and punctuation. */
+    @Test
+    void generateDefaultsToTheShippedModel() {
+        String before = System.getProperty("mmfree.home");
+        System.setProperty("mmfree.home", "..");
+        try {
+            CliRun g = CliRun.of("generate", "--backend", "reference", "--prompt", "The ", "--max-tokens", "80",
+                    "--temperature", "0.8", "--top-k", "20", "--seed", "3");
+            assertEquals(0, g.code(), g.toString());
+            String text = g.out().strip();
+            long plain = text.chars().filter(ch -> Character.isLetter(ch) || Character.isWhitespace(ch) || ".,;:'\"!?-%()".indexOf(ch) >= 0).count();
+            assertTrue(text.length() >= 30 && plain >= 0.9 * text.length() && text.contains(" "), "not text-like: " + text);
+        } finally {
+            if (before == null) {
+                System.clearProperty("mmfree.home");
+            } else {
+                System.setProperty("mmfree.home", before);
+            }
+        }
+    }
+
+    /** --halve-lr-midway: loss.csv's lr equals the plain run's for the first half of the steps and half of it after. */
+    @Test
+    void halvingTheLearningRateMidway() throws IOException {
+        Path corpus = corpus(604);
+        Path plain = tmp.resolve("plain");
+        Path halved = tmp.resolve("halved");
+        assertEquals(0, CliRun.of(args(corpus, plain, 5, "--eval-every", "1")).code());
+        assertEquals(0, CliRun.of(args(corpus, halved, 5, "--eval-every", "1", "--halve-lr-midway")).code());
+        List<String> a = Files.readAllLines(plain.resolve("loss.csv"));
+        List<String> b = Files.readAllLines(halved.resolve("loss.csv"));
+        assertEquals(6, a.size(), a.toString());
+        for (int step = 1; step <= 5; step++) {
+            double want = Double.parseDouble(a.get(step).split(",")[3]) * (step - 1 >= 5 / 2 ? 0.5 : 1);
+            assertEquals(want, Double.parseDouble(b.get(step).split(",")[3]), 1e-6 * want, "lr of step " + step);
+        }
     }
 
     @Test
