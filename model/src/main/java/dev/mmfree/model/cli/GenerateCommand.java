@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -28,13 +29,16 @@ import java.util.concurrent.Callable;
 /** {@code mmfree generate}: streams a continuation of a prompt to stdout, a one-line summary to stderr. */
 @Command(name = "generate", sortOptions = false,
         description = {"Continue a prompt, streaming the new text (or ids, when the folder has no tokenizer.json) to stdout.",
+                "Without --model: the byte-level model trained on fortunes that ships in model/data/models/hgrn-fortunes.",
                 "A one-line summary (tokens, tokens/s) goes to stderr."})
 final class GenerateCommand implements Callable<Integer> {
+    static final String DEFAULT_MODEL = "model/data/models/hgrn-fortunes";
+
     @Mixin
     ModelOptions model;
 
     static final class Prompt {
-        @Option(names = "--prompt", paramLabel = "TEXT", required = true, description = "Prompt text (needs the folder's tokenizer.json).")
+        @Option(names = "--prompt", paramLabel = "TEXT", required = true, description = "Prompt text (needs the folder's tokenizer.json, or a byte-level model: vocab_size 256).")
         String text;
 
         @Option(names = "--ids", paramLabel = "IDS", required = true, split = ",", description = "Prompt token ids, comma-separated: 1,2,3.")
@@ -74,6 +78,9 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (MmfreeException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        if (model.model == null) {
+            model.model = defaultModel();
+        }
         model.validate(spec);
         if (maxTokens < 1) {
             throw new ParameterException(spec.commandLine(), "--max-tokens must be >= 1, got " + maxTokens);
@@ -105,12 +112,17 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The small model shipped in this repository (model/data/models/hgrn-fortunes), under -Dmmfree.home (./mmfree sets it) or the working directory. */
+    static Path defaultModel() {
+        return Path.of(System.getProperty("mmfree.home", ".")).resolve(DEFAULT_MODEL);
+    }
+
     private int[] promptIds(Optional<TextTokenizer> tokenizer) {
         if (prompt.ids != null) {
             return prompt.ids;
         }
         if (tokenizer.isEmpty()) {
-            throw new MmfreeException(model.model + ": no tokenizer.json, so --prompt cannot be encoded; give token ids with --ids");
+            throw new MmfreeException(model.model + ": no tokenizer.json (and not byte-level), so --prompt cannot be encoded; give token ids with --ids");
         }
         return tokenizer.get().encode(prompt.text);
     }

@@ -12,13 +12,13 @@ import java.util.Arrays;
 import java.util.ServiceLoader;
 
 /**
- * The {@code mmfree} command line: {@code generate}, {@code logits}, {@code info}, plus any
+ * The {@code mmfree} command line: {@code generate}, {@code logits}, {@code verify}, {@code info}, {@code train}, plus any
  * {@link CliExtension} on the class path.
  *
  * <p>Errors are one line on stderr: a bad flag or value exits 2 (usage), anything else that fails
  * (a missing folder, a bad checkpoint, a device error) exits 1. {@code --debug} adds the stack trace.
  */
-@Command(name = "mmfree", subcommands = {GenerateCommand.class, LogitsCommand.class, VerifyCommand.class, InfoCommand.class},
+@Command(name = "mmfree", subcommands = {GenerateCommand.class, LogitsCommand.class, VerifyCommand.class, InfoCommand.class, TrainCommand.class},
         description = "Run MatMul-free (HGRNBit) and Llama models on CPUs and GPUs.",
         synopsisSubcommandLabel = "COMMAND")
 public final class MmfreeCli implements Runnable {

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 
 /** The options every model-running command shares. */
 final class ModelOptions {
-    @Option(names = "--model", required = true, paramLabel = "DIR",
+    @Option(names = "--model", paramLabel = "DIR",
             description = "Hugging Face model folder (config.json, model.safetensors[.index.json], optional tokenizer.json)")
     Path model;
 
@@ -31,6 +31,9 @@ final class ModelOptions {
      * backend is probed or anything is loaded.
      */
     void validate(CommandSpec spec) {
+        if (model == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required option: '--model=DIR'");
+        }
         if (!backend.equals("auto") && !Backends.names().contains(backend)) {
             throw new ParameterException(spec.commandLine(), "--backend: unknown backend '" + backend + "'; known: "
                     + String.join(", ", Backends.names()) + " (or auto)");

@@ -22,9 +22,15 @@ public interface TextTokenizer extends AutoCloseable {
     @Override
     void close();
 
-    /** The tokenizer of a model folder: its {@code tokenizer.json} if present, else empty. */
+    /**
+     * The tokenizer of a model folder: its {@code tokenizer.json} if present, else the {@link ByteTokenizer}
+     * when config.json's {@code vocab_size} is 256 (a byte-level model, as {@code mmfree train} writes), else empty.
+     */
     static Optional<TextTokenizer> forModel(Path modelDir) {
         Path file = modelDir.resolve(HfTokenizer.FILE);
-        return Files.isRegularFile(file) ? Optional.of(HfTokenizer.load(file)) : Optional.empty();
+        if (Files.isRegularFile(file)) {
+            return Optional.of(HfTokenizer.load(file));
+        }
+        return ByteTokenizer.isByteLevel(modelDir) ? Optional.of(new ByteTokenizer()) : Optional.empty();
     }
 }

@@ -42,13 +42,34 @@ public final class AdamW {
         return step;
     }
 
+    /** The first and second moments {m, v} of a parameter (zeros before its first step); live arrays. */
+    public double[][] moments(Param p) {
+        return moments.computeIfAbsent(p, q -> new double[][]{new double[q.size()], new double[q.size()]});
+    }
+
+    /** Restores a saved state: the step count and, per parameter, its moments (copied). */
+    public void restore(int steps, Map<Param, double[][]> saved) {
+        if (steps < 0) {
+            throw new TrainException("adamw: step count " + steps + " < 0");
+        }
+        step = steps;
+        moments.clear();
+        saved.forEach((p, mv) -> {
+            if (mv[0].length != p.size() || mv[1].length != p.size()) {
+                throw new TrainException("adamw: moments of '" + p.name() + "' have " + mv[0].length + " / " + mv[1].length
+                        + " values, the parameter " + p.size());
+            }
+            moments.put(p, new double[][]{mv[0].clone(), mv[1].clone()});
+        });
+    }
+
     /** One update of every parameter from its grad, at learning rate lr. */
     public void step(Collection<Param> params, double lr) {
         step++;
         double c1 = 1 - Math.pow(beta1, step);
         double c2 = 1 - Math.pow(beta2, step);
         for (Param p : params) {
-            double[][] mv = moments.computeIfAbsent(p, q -> new double[][]{new double[q.size()], new double[q.size()]});
+            double[][] mv = moments(p);
             double[] m = mv[0];
             double[] v = mv[1];
             double[] w = p.value();

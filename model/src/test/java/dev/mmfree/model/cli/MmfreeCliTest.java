@@ -44,7 +44,7 @@ class MmfreeCliTest {
     @Test
     void usageErrorsExitTwoWithOneLine() {
         assertOneLineError(CliRun.of("generate", "--model", dir.toString(), "--ids", "1", "--bogus"), 2, "Unknown option: '--bogus'");
-        assertOneLineError(CliRun.of("generate", "--ids", "1"), 2, "Missing required option: '--model=DIR'");
+        assertOneLineError(CliRun.of("logits", "--input", "a", "--output", "b"), 2, "Missing required option: '--model=DIR'");
         assertOneLineError(CliRun.of("generate", "--model", dir.toString()), 2, "--prompt", "--ids");
         assertOneLineError(CliRun.of("generate", "--model", dir.toString(), "--ids", "1,x"), 2, "'x'");
         assertOneLineError(CliRun.of("generate", "--model", dir.toString(), "--ids", "1", "--temperature", "-1"), 2,
