@@ -332,11 +332,9 @@ public final class BitLinearVector {
         /** This thread's tables of part p for the pass, built on first use (each thread builds the parts it meets). */
         private short[] tablesFor(Scratch scratch, int p, int tableLen) {
             int np = parts.length;
-            if (scratch.tables.length < np * TOKENS_PER_PASS * tableLen) {
-                scratch.tables = new short[np * TOKENS_PER_PASS * tableLen];
-            }
-            if (scratch.builtPass.length < np) {
-                scratch.builtPass = new long[np];
+            if (scratch.tables.length < np * TOKENS_PER_PASS * tableLen || scratch.builtPass.length < np) {
+                scratch.tables = new short[Math.max(scratch.tables.length, np * TOKENS_PER_PASS * tableLen)];
+                scratch.builtPass = new long[Math.max(scratch.builtPass.length, np)];
             }
             if (scratch.builtPass[p] != pass) {
                 for (int tok = 0; tok < tr; tok++) {
