@@ -9,6 +9,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.util.concurrent.atomic.AtomicLong;
+
 /**
  * The ternary accumulate on CPU cores with the Vector API (GEMV for t = 1, GEMM for t > 1), by
  * table lookup: no multiplies.
@@ -34,15 +36,21 @@ import jdk.incubator.vector.VectorSpecies;
  *   codes: short[tiles, words, L]: lane j of word w of tile t holds, for row L*t + j, the indices of
  *          groups PER_WORD*w + m in bits IDX*m .. IDX*m + IDX-1 (G = 3: IDX 5, 3 a word, 9 weights in
  *          16 bits; G = 2: IDX 4, 4 a word); padding columns and rows have index 0 (weight 0)
- *   tables: short[tokens, words * PER_WORD, L], lane i of table g = the sum for index i (lanes >= 3^G are 0)
+ *   tables: short[parts, tokens, words * PER_WORD, L], lane i of table g = the sum for index i (lanes >= 3^G are 0)
  * </pre>
- * Short lanes hold at most {@value #FLUSH_LIMIT} before they are widened to int. Tokens run in
- * passes of {@value #TOKENS_PER_PASS} (their tables stay in L2); within a pass, pairs of row tiles
- * run in parallel on {@link CpuPool}, each pair reusing its codes for every token of the pass.
- * Measured against the v1 kernel (multiply by codes decoded with two shifts) and v0 (bit-plane
- * masks) in {@code DecodeVariantsBench}. Below 256-bit vectors the lookup has no table lanes to
- * spare; there every call falls back to {@link BitLinearReference}. Not thread-safe (one call at a
- * time per instance); tables are per calling thread. Test: {@code BitLinearVectorTest}.
+ * Short lanes hold at most {@value #FLUSH_LIMIT} before they are widened to int.
+ *
+ * <p>Schedule: tokens run in passes of {@value #TOKENS_PER_PASS}; within a pass, groups of
+ * {@value #TILES_PER_TASK} row tiles run in parallel on {@link CpuPool}, each group reusing its
+ * codes for every token of the pass. Each thread builds the tables it needs itself (a few
+ * microseconds a token), in its own caches, so a pass is one dispatch. Four tiles a task means four
+ * code streams a core: with cold weights (a decode step) one or two streams left the core waiting
+ * on DRAM; on the 2-core AMD EPYC the GEMV went from ~35% to ~55% of the triad measured in
+ * alternation with it ({@code PairedTriad}). Measured against the v1 kernel (multiply by codes
+ * decoded with two shifts: 3-4x slower, multiplier-bound) and v0 (bit-plane masks) in
+ * {@code DecodeVariantsBench}. Below 256-bit vectors the lookup has no table lanes to spare; there
+ * every call falls back to {@link BitLinearReference}'s dot products. Not thread-safe (one call at a
+ * time per instance). Test: {@code BitLinearVectorTest}.
  */
 public final class BitLinearVector {
     static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED;
@@ -58,9 +66,11 @@ public final class BitLinearVector {
     /** Words summed in short lanes before widening: PER_WORD lookups a word, each at most G x 128. */
     static final int FLUSH_WORDS = FLUSH_LIMIT / (PER_WORD * G * 128);
     static final int TOKENS_PER_PASS = 8;
+    /** Row tiles a task runs together: four code streams a core keep the hardware prefetchers busy (see the class doc). */
+    static final int TILES_PER_TASK = 4;
+    private static final AtomicLong PASSES = new AtomicLong();
     private static final ShortVector[] DIGITS = digitVectors();
-    private static final ThreadLocal<short[][]> TABLES = ThreadLocal.withInitial(() -> new short[1][0]);
-    private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[2 * L]);
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private final TernaryMatrix[] parts;
     private final int in;
@@ -73,7 +83,6 @@ public final class BitLinearVector {
     private final int[] pairSize;     // [pairs] 1 or 2 tiles
     private final short[] codes;      // [tiles, words, L]
     private final CpuPool pool;
-    private final TableTask tableTask = new TableTask();
     private final TileTask tileTask = new TileTask();
 
     public BitLinearVector(CpuPool pool, TernaryMatrix... parts) {
@@ -100,7 +109,7 @@ public final class BitLinearVector {
             int t = (parts[p].out() + L - 1) / L;
             rows += parts[p].out();
             tiles += t;
-            pairs += (t + 1) / 2;
+            pairs += (t + TILES_PER_TASK - 1) / TILES_PER_TASK;
         }
         if (tiles * words * L > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) {
             throw new MmfreeException("bitlinear: " + rows + " rows x in " + in + " too large for one CPU code array");
@@ -112,9 +121,9 @@ public final class BitLinearVector {
         this.pairSize = new int[(int) pairs];
         int k = 0;
         for (int p = 0; p < parts.length; p++) {
-            for (int t = partTiles[p]; t < partTiles[p + 1]; t += 2) {
+            for (int t = partTiles[p]; t < partTiles[p + 1]; t += TILES_PER_TASK) {
                 pairTile[k] = t;
-                pairSize[k++] = Math.min(2, partTiles[p + 1] - t);
+                pairSize[k++] = Math.min(TILES_PER_TASK, partTiles[p + 1] - t);
             }
         }
         this.codes = LOOKUP ? new short[(int) tiles * words * L] : new short[0];
@@ -220,17 +229,12 @@ public final class BitLinearVector {
             scalar(q, qOff, actFactor, factorOff, rows, out, outOff, accumulate);
             return;
         }
-        int tableLen = words * PER_WORD * L;
         for (int r0 = 0; r0 < rows; r0 += TOKENS_PER_PASS) {
-            int tr = Math.min(TOKENS_PER_PASS, rows - r0);
-            short[] tables = tables(np * tr * tableLen); // [parts, tr, groups, L]
-            tableTask.set(q, qOff, rows, r0, tr, tables);
-            pool.parallelFor(np * tr * words, 32, tableTask);
-            tileTask.set(tables, tr, r0, rows, actFactor, factorOff, out, outOff, accumulate);
+            tileTask.set(PASSES.incrementAndGet(), q, qOff, Math.min(TOKENS_PER_PASS, rows - r0), r0, rows, actFactor, factorOff, out,
+                    outOff, accumulate);
             pool.parallelFor(pairTile.length, 1, tileTask);
         }
-        tableTask.set(null, 0, 0, 0, 0, null);
-        tileTask.set(null, 0, 0, 0, null, 0, null, 0, false);
+        tileTask.set(0, null, 0, 0, 0, 0, null, 0, null, 0, false);
     }
 
     /** The fallback without 256-bit vectors: the reference's dot products, same scale order. */
@@ -247,57 +251,32 @@ public final class BitLinearVector {
         }
     }
 
-    private static short[] tables(int size) {
-        short[][] holder = TABLES.get();
-        if (holder[0].length < size) {
-            holder[0] = new short[size];
-        }
-        return holder[0];
+    /** A thread's tables (its own copy, in its own caches), which pass and part they hold, and its sums. */
+    private static final class Scratch {
+        short[] tables = new short[0];   // [parts, tokens, groups, L]
+        long[] builtPass = new long[0];  // [parts] the pass whose tables a part's slot holds
+        final int[] sums = new int[TILES_PER_TASK * L];
     }
 
-    /** Builds the tables of words [from, to) over (part, token, word), PER_WORD tables each. */
-    private final class TableTask implements CpuPool.RangeTask {
-        private byte[] q;
-        private int qOff;
-        private int rows;
-        private int r0;
-        private int tr;
-        private short[] tables;
-
-        void set(byte[] q, int qOff, int rows, int r0, int tr, short[] tables) {
-            this.q = q;
-            this.qOff = qOff;
-            this.rows = rows;
-            this.r0 = r0;
-            this.tr = tr;
-            this.tables = tables;
-        }
-
-        @Override
-        public void run(int from, int to) {
-            for (int i = from; i < to; i++) {
-                int w = i % words;
-                int pr = i / words;           // p * tr + token
-                int p = pr / tr;
-                int a = qOff + (p * rows + r0 + pr % tr) * in;
-                for (int m = 0; m < PER_WORD; m++) {
-                    int g = w * PER_WORD + m;
-                    ShortVector t = ShortVector.zero(S);
-                    for (int k = 0; k < G; k++) {
-                        int c = g * G + k;
-                        if (c < in) {
-                            t = t.add(DIGITS[k].mul(q[a + c]));
-                        }
-                    }
-                    t.intoArray(tables, (pr * words * PER_WORD + g) * L);
+    /** The tables of one token: table g lane i = sum over k of digit k of i (0, +1, -1) times q[a + G*g + k]. */
+    private void build(byte[] q, int a, short[] tables, int off) {
+        for (int g = 0; g < words * PER_WORD; g++) {
+            ShortVector t = ShortVector.zero(S);
+            for (int k = 0; k < G; k++) {
+                int c = g * G + k;
+                if (c < in) {
+                    t = t.add(DIGITS[k].mul(q[a + c]));
                 }
             }
+            t.intoArray(tables, off + g * L);
         }
     }
 
-    /** Row-tile pairs [from, to) against every token of the pass. */
+    /** Groups of up to four row tiles [from, to) against every token of the pass. */
     private final class TileTask implements CpuPool.RangeTask {
-        private short[] tables;
+        private long pass;
+        private byte[] q;
+        private int qOff;
         private int tr;
         private int r0;
         private int rows;
@@ -307,8 +286,11 @@ public final class BitLinearVector {
         private int outOff;
         private boolean accumulate;
 
-        void set(short[] tables, int tr, int r0, int rows, float[] actFactor, int factorOff, float[] out, int outOff, boolean accumulate) {
-            this.tables = tables;
+        void set(long pass, byte[] q, int qOff, int tr, int r0, int rows, float[] actFactor, int factorOff, float[] out, int outOff,
+                 boolean accumulate) {
+            this.pass = pass;
+            this.q = q;
+            this.qOff = qOff;
             this.tr = tr;
             this.r0 = r0;
             this.rows = rows;
@@ -322,20 +304,45 @@ public final class BitLinearVector {
         @Override
         public void run(int from, int to) {
             int tableLen = words * PER_WORD * L;
-            int[] s = SUMS.get();
+            Scratch scratch = SCRATCH.get();
+            int[] s = scratch.sums;
             for (int pair = from; pair < to; pair++) {
                 int tile = pairTile[pair];
                 int p = part(tile);
+                short[] tables = tablesFor(scratch, p, tableLen);
                 for (int tok = 0; tok < tr; tok++) {
                     int tab = (p * tr + tok) * tableLen;
-                    if (pairSize[pair] == 2) {
-                        BitLinearLookup.twoTiles(codes, tile * words * L, (tile + 1) * words * L, words, tables, tab, s);
+                    int n = pairSize[pair];
+                    int at = tile * words * L;
+                    if (n == 4) {
+                        BitLinearLookup.fourTiles(codes, at, words, tables, tab, s);
+                    } else if (n >= 2) {
+                        BitLinearLookup.twoTiles(codes, at, at + words * L, words, tables, tab, s);
+                        if (n == 3) {
+                            BitLinearLookup.oneTile(codes, at + 2 * words * L, words, tables, tab, s, 2 * L);
+                        }
                     } else {
-                        BitLinearLookup.oneTile(codes, tile * words * L, words, tables, tab, s);
+                        BitLinearLookup.oneTile(codes, at, words, tables, tab, s, 0);
                     }
                     store(p, tile, pairSize[pair], tok, s);
                 }
             }
+        }
+
+        /** This thread's tables of part p for the pass, built on first use (each thread builds the parts it meets). */
+        private short[] tablesFor(Scratch scratch, int p, int tableLen) {
+            int np = parts.length;
+            if (scratch.tables.length < np * TOKENS_PER_PASS * tableLen || scratch.builtPass.length < np) {
+                scratch.tables = new short[Math.max(scratch.tables.length, np * TOKENS_PER_PASS * tableLen)];
+                scratch.builtPass = new long[Math.max(scratch.builtPass.length, np)];
+            }
+            if (scratch.builtPass[p] != pass) {
+                for (int tok = 0; tok < tr; tok++) {
+                    build(q, qOff + (p * rows + r0 + tok) * in, scratch.tables, (p * tr + tok) * tableLen);
+                }
+                scratch.builtPass[p] = pass;
+            }
+            return scratch.tables;
         }
 
         private int part(int tile) {

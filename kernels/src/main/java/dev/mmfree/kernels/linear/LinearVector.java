@@ -21,7 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  * exponent and mantissa into place ({@code (h << 13) & 0x8FFFE000}), reinterpret, multiply by 2^112,
  * exact for every finite half (infinities are refused at conversion). Measured against converting
  * a row to float first ({@code Float.float16ToFloat} in a loop, which C2 turns into vcvtph2ps): see
- * {@code LinearBench}. Rows run in parallel on {@link CpuPool}. For t >= 4, blocks of 4 rows x 4
+ * {@code LinearBench}. Rows run in parallel on {@link CpuPool}, four at a time (four weight streams
+ * a core, as {@code BitLinearVector} runs four row tiles). For t >= 4, blocks of 4 rows x 4
  * tokens (16 accumulators, 16 FMAs per 8 loads) so the loads keep up with the FMAs, float16 rows
  * widened first into a per-thread scratch of 4 rows (a 4 x 4 block that widens in registers grew
  * too large for C2, which then boxed its vectors: 10x slower), {@value #ROW_TILE} tokens per pass.
@@ -156,22 +157,20 @@ public final class LinearVector {
                 int lo = Math.max(from, partStart[p]);
                 int hi = Math.min(to, partStart[p + 1]);
                 int o = lo;
-                if (rows >= 4) {
-                    for (; o + 4 <= hi; o += 4) {
-                        float[] w = w32 != null ? w32[p] : null;
-                        int wOff = (o - partStart[p]) * in;
-                        if (w == null) {
-                            w = widenRows(w16[p], wOff);
-                            wOff = 0;
-                        }
-                        int r = 0;
+                for (; o + 4 <= hi; o += 4) {
+                    int wOff = (o - partStart[p]) * in;
+                    int r = 0;
+                    if (rows >= 4) {
+                        float[] w = storage == Storage.F32 ? w32[p] : widenRows(w16[p], wOff);
                         for (; r + 4 <= rows; r += 4) {
-                            dot4x4(w, wOff, o, r);
+                            dot4x4(w, storage == Storage.F32 ? wOff : 0, o, r);
                         }
-                        for (; r < rows; r++) {
-                            for (int u = 0; u < 4; u++) {
-                                store(r, o + u, dot1(w, wOff + u * in, x, xOff + r * in));
-                            }
+                    }
+                    for (; r < rows; r++) {
+                        if (storage == Storage.F32) {
+                            dot4x1(w32[p], wOff, o, r);
+                        } else {
+                            dot4x1Half(w16[p], wOff, o, r);
                         }
                     }
                 }
@@ -191,6 +190,62 @@ public final class LinearVector {
                     }
                 }
             }
+        }
+
+        /** Rows o..o+3 against token r: four weight streams at once keep more DRAM reads in flight (a decode step). */
+        private void dot4x1(float[] w, int wOff, int o, int r) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            int a = xOff + r * in;
+            int j = 0;
+            for (int bound = F.loopBound(in); j < bound; j += LANES) {
+                FloatVector xv = FloatVector.fromArray(F, x, a + j);
+                a0 = FloatVector.fromArray(F, w, wOff + j).fma(xv, a0);
+                a1 = FloatVector.fromArray(F, w, wOff + in + j).fma(xv, a1);
+                a2 = FloatVector.fromArray(F, w, wOff + 2 * in + j).fma(xv, a2);
+                a3 = FloatVector.fromArray(F, w, wOff + 3 * in + j).fma(xv, a3);
+            }
+            finish1x4(a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD),
+                    a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD),
+                    j, o, r, w, null, wOff);
+        }
+
+        /** {@link #dot4x1} on float16 weights, widened in registers. */
+        private void dot4x1Half(short[] w, int wOff, int o, int r) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            int a = xOff + r * in;
+            int j = 0;
+            for (int bound = F.loopBound(in); j < bound; j += LANES) {
+                FloatVector xv = FloatVector.fromArray(F, x, a + j);
+                a0 = halfToFloat(ShortVector.fromArray(H, w, wOff + j), 0).fma(xv, a0);
+                a1 = halfToFloat(ShortVector.fromArray(H, w, wOff + in + j), 0).fma(xv, a1);
+                a2 = halfToFloat(ShortVector.fromArray(H, w, wOff + 2 * in + j), 0).fma(xv, a2);
+                a3 = halfToFloat(ShortVector.fromArray(H, w, wOff + 3 * in + j), 0).fma(xv, a3);
+            }
+            finish1x4(a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD),
+                    a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD),
+                    j, o, r, null, w, wOff);
+        }
+
+        /** Rows o..o+3 against token r: reduces, adds the scalar tail from column j, stores. */
+        private void finish1x4(float s0, float s1, float s2, float s3, int j, int o, int r, float[] w32, short[] w16, int wOff) {
+            int a = xOff + r * in;
+            for (; j < in; j++) {
+                float xj = x[a + j];
+                s0 += (w32 != null ? w32[wOff + j] : Float.float16ToFloat(w16[wOff + j])) * xj;
+                s1 += (w32 != null ? w32[wOff + in + j] : Float.float16ToFloat(w16[wOff + in + j])) * xj;
+                s2 += (w32 != null ? w32[wOff + 2 * in + j] : Float.float16ToFloat(w16[wOff + 2 * in + j])) * xj;
+                s3 += (w32 != null ? w32[wOff + 3 * in + j] : Float.float16ToFloat(w16[wOff + 3 * in + j])) * xj;
+            }
+            store(r, o, s0);
+            store(r, o + 1, s1);
+            store(r, o + 2, s2);
+            store(r, o + 3, s3);
         }
 
         /** Four float16 rows from w16[off ..] widened into this thread's scratch [4, in], for the 4 x 4 blocks. */
@@ -245,19 +300,22 @@ public final class LinearVector {
                 a23 = w2.fma(x3, a23);
                 a33 = w3.fma(x3, a33);
             }
-            finish4x1(a00, a01, a02, a03, j, o, r, w, null, wOff);
-            finish4x1(a10, a11, a12, a13, j, o + 1, r, w, null, wOff + in);
-            finish4x1(a20, a21, a22, a23, j, o + 2, r, w, null, wOff + 2 * in);
-            finish4x1(a30, a31, a32, a33, j, o + 3, r, w, null, wOff + 3 * in);
+            finish4x1(a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
+                    a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
+                    j, o, r, w, null, wOff);
+            finish4x1(a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
+                    a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
+                    j, o + 1, r, w, null, wOff + in);
+            finish4x1(a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
+                    a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
+                    j, o + 2, r, w, null, wOff + 2 * in);
+            finish4x1(a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
+                    a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD),
+                    j, o + 3, r, w, null, wOff + 3 * in);
         }
 
         /** Row o against tokens r..r+3: reduces, adds the scalar tail from column j, stores. */
-        private void finish4x1(FloatVector acc0, FloatVector acc1, FloatVector acc2, FloatVector acc3, int j, int o, int r,
-                               float[] w32, short[] w16, int wOff) {
-            float s0 = acc0.reduceLanes(VectorOperators.ADD);
-            float s1 = acc1.reduceLanes(VectorOperators.ADD);
-            float s2 = acc2.reduceLanes(VectorOperators.ADD);
-            float s3 = acc3.reduceLanes(VectorOperators.ADD);
+        private void finish4x1(float s0, float s1, float s2, float s3, int j, int o, int r, float[] w32, short[] w16, int wOff) {
             int a = xOff + r * in;
             for (; j < in; j++) {
                 float wj = w32 != null ? w32[wOff + j] : Float.float16ToFloat(w16[wOff + j]);
@@ -309,7 +367,9 @@ public final class LinearVector {
                 acc2 = wv.fma(FloatVector.fromArray(F, x, a + 2 * in + j), acc2);
                 acc3 = wv.fma(FloatVector.fromArray(F, x, a + 3 * in + j), acc3);
             }
-            finish4x1(acc0, acc1, acc2, acc3, j, o, r, w, null, wOff);
+            finish4x1(acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
+                    acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD),
+                    j, o, r, w, null, wOff);
         }
 
         private float dot1Half(short[] w, int wOff, float[] x, int a) {
@@ -346,7 +406,9 @@ public final class LinearVector {
                 acc2 = wv.fma(FloatVector.fromArray(F, x, a + 2 * in + j), acc2);
                 acc3 = wv.fma(FloatVector.fromArray(F, x, a + 3 * in + j), acc3);
             }
-            finish4x1(acc0, acc1, acc2, acc3, j, o, r, null, w, wOff);
+            finish4x1(acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
+                    acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD),
+                    j, o, r, null, w, wOff);
         }
     }
 }

@@ -34,6 +34,9 @@ class BitLinearVectorTest {
             "9000, 19, 1, 1, false",
             "9000, 19, 6, 1, true",
             "1, 5, 2, 1, false",
+            "50, 96, 1, 1, false",
+            "77, 161, 3, 2, true",
+            "300, 200, 9, 2, false",
     })
     void matchesReference(int in, int out, int rows, int parts, boolean accumulate) {
         Random rnd = new Random(31L * in + 7L * out + rows * 3L + parts + (accumulate ? 1 : 0));
