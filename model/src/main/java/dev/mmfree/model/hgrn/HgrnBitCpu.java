@@ -6,12 +6,10 @@ import dev.mmfree.kernels.rmsnormquant.RmsNormQuantVector;
 import dev.mmfree.kernels.swiglu.SwiGluVector;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.CpuBackend;
+import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.HgrnBitConfig;
-import dev.mmfree.runtime.MemoryCategory;
-import dev.mmfree.runtime.MemoryLedger;
-import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.cpu.CpuPool;
 
 import java.util.List;
@@ -33,25 +31,20 @@ import java.util.List;
  * batch (a GEMM). Scratch buffers grow to the largest pass seen and are then reused: a decode step
  * allocates only the logits it returns. Not thread-safe.
  */
-public final class HgrnBitCpu implements CausalLm {
+public final class HgrnBitCpu extends LedgeredModel {
     /** Rows (tokens of all sequences) per pass through the layers. */
     static final int MAX_ROWS = 64;
 
     private final HgrnBitConfig c;
     private final CpuPool pool;
-    private final ModelInfo info;
-    private final MemoryLedger memory = new MemoryLedger();
-    private final long weightBytes;
     private final float[] embeddings;     // [V, d]
     private final float[][] lowerBounds;  // [L][d]
     private final Layer[] layers;
     private final float[] norm;           // [d] model.norm
     private final float[][] headNorm;     // [1][d] lm_head.norm
     private final BitLinearVector lmHead; // [V, d]
-    private boolean closed;
 
     private int rowsCap;
-    private long workspaceBytes;
     private float[] x;        // [rows, d] the residual stream
     private float[] h;        // [rows, d] a block norm's output
     private byte[] q;         // [max(3d, I) * rows] int8 codes of the next BitLinear's input
@@ -70,6 +63,7 @@ public final class HgrnBitCpu implements CausalLm {
     }
 
     public HgrnBitCpu(HgrnBitWeights w, CpuPool pool) {
+        super("hgrn_bit cpu");
         this.c = w.config();
         this.pool = pool;
         this.embeddings = w.embeddings();
@@ -90,15 +84,8 @@ public final class HgrnBitCpu implements CausalLm {
             bytes += k.ifg.packedBytes() + k.oProj.packedBytes() + k.gateProj.packedBytes() + k.downProj.packedBytes();
             bytes += 4L * (8L * c.hidden() + c.intermediate());
         }
-        this.weightBytes = bytes;
-        info = new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), c.hidden(), c.layers(), w.parameterCount(), weightBytes,
-                w.unpackedBytes(), 4L * c.layers() * c.hidden(), false);
-        memory.allocated(MemoryCategory.WEIGHTS, weightBytes);
-    }
-
-    @Override
-    public ModelInfo info() {
-        return info;
+        loaded(new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), c.hidden(), c.layers(), w.parameterCount(), bytes,
+                w.unpackedBytes(), 4L * c.layers() * c.hidden(), false), 0);
     }
 
     @Override
@@ -112,26 +99,14 @@ public final class HgrnBitCpu implements CausalLm {
     }
 
     @Override
-    public MemoryLedger memory() {
-        return memory;
-    }
-
-    @Override
-    public Batch newBatch(int size) {
-        checkOpen();
-        if (size < 1) {
-            throw new MmfreeException("hgrn_bit cpu: batch size must be >= 1, got " + size);
-        }
+    protected State openBatch(int size) {
         return new State(size);
     }
 
     @Override
     public float[][][] forward(CausalLm.Batch batch, int[][] tokens, boolean allPositions) {
-        checkOpen();
-        if (!(batch instanceof State s) || s.owner() != this || s.closed) {
-            throw new MmfreeException("hgrn_bit cpu: the batch is closed or belongs to another model");
-        }
-        int b = s.size;
+        State s = checkBatch(batch, State.class);
+        int b = s.size();
         int t = TokenChecks.check(tokens, b, c.vocab());
         int d = c.hidden();
         int v = c.vocab();
@@ -165,7 +140,7 @@ public final class HgrnBitCpu implements CausalLm {
                 }
             }
         }
-        s.position += t;
+        advance(s, t);
         return result;
     }
 
@@ -223,68 +198,25 @@ public final class HgrnBitCpu implements CausalLm {
         p = new float[need * in];
         xHead = new float[need * d];
         logits = new float[need * c.vocab()];
-        memory.released(MemoryCategory.WORKSPACE, workspaceBytes);
-        workspaceBytes = (long) need * (4L * (8L * d + 3L * in + 3 + c.vocab()) + Math.max(3 * d, in));
-        memory.allocated(MemoryCategory.WORKSPACE, workspaceBytes);
+        workspaceResized((long) need * (4L * (8L * d + 3L * in + 3 + c.vocab()) + Math.max(3 * d, in)));
         rowsCap = need;
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new MmfreeException("hgrn_bit cpu: model is closed");
-        }
-    }
-
     @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            memory.released(MemoryCategory.WEIGHTS, weightBytes);
-            memory.released(MemoryCategory.WORKSPACE, workspaceBytes);
-            workspaceBytes = 0;
-            rowsCap = 0;
-            x = h = o = ifg = gateUp = p = xHead = logits = factor = null;
-            q = null;
-        }
+    protected void freeWorkspace() {
+        rowsCap = 0;
+        x = h = o = ifg = gateUp = p = xHead = logits = factor = null;
+        q = null;
     }
 
     /** The MLGRU states of a batch: [L][b * d] float, zero for new sequences. */
-    private final class State implements CausalLm.Batch {
-        private final int size;
+    private final class State extends SequenceBatch {
         private final float[][] state;
-        private int position;
-        private boolean closed;
 
         State(int size) {
-            this.size = size;
+            super(size);
             this.state = new float[c.layers()][size * c.hidden()];
-            memory.allocated(MemoryCategory.STATE, bytes());
-        }
-
-        private long bytes() {
-            return 4L * size * c.layers() * c.hidden();
-        }
-
-        HgrnBitCpu owner() {
-            return HgrnBitCpu.this;
-        }
-
-        @Override
-        public int size() {
-            return size;
-        }
-
-        @Override
-        public int position() {
-            return position;
-        }
-
-        @Override
-        public void close() {
-            if (!closed) {
-                closed = true;
-                memory.released(MemoryCategory.STATE, bytes());
-            }
+            stateAllocated(4L * size * c.layers() * c.hidden());
         }
     }
 }

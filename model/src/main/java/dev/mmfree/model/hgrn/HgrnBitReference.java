@@ -6,13 +6,11 @@ import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.ReferenceBackend;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.HgrnBitConfig;
-import dev.mmfree.runtime.MemoryCategory;
-import dev.mmfree.runtime.MemoryLedger;
-import dev.mmfree.runtime.MmfreeException;
 
 /**
  * HGRNBit in plain Java, read top to bottom like {@code ../shared/spec/hgrnbit.md}: the model every
@@ -29,13 +27,9 @@ import dev.mmfree.runtime.MmfreeException;
  * Tokens run one at a time through all layers, so a prefill of t tokens and t decode steps are the
  * same computation. Per sequence the only state is {@code state}: L x d floats.
  */
-public final class HgrnBitReference implements CausalLm {
+public final class HgrnBitReference extends LedgeredModel {
     private final HgrnBitWeights w;
     private final HgrnBitConfig c;
-    private final ModelInfo info;
-    private final MemoryLedger memory = new MemoryLedger();
-    private final long workspaceBytes;
-    private boolean closed;
 
     private final float[] x;          // [d] the residual stream
     private final float[] h;          // [d] a block norm's output
@@ -49,6 +43,7 @@ public final class HgrnBitReference implements CausalLm {
     private final float[] xScale = new float[1];  // [1] a / 127 of xQ
 
     public HgrnBitReference(HgrnBitWeights w) {
+        super("hgrn_bit reference");
         this.w = w;
         this.c = w.config();
         int d = c.hidden();
@@ -63,16 +58,8 @@ public final class HgrnBitReference implements CausalLm {
         gateUp = new float[2 * n];
         xNorm = new float[widest];
         xQ = new byte[widest];
-        workspaceBytes = 4L * (6 * d + 2 * n + widest + 1) + widest;
-        info = new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(), w.packedBytes(),
-                w.unpackedBytes(), 4L * c.layers() * d, false);
-        memory.allocated(MemoryCategory.WEIGHTS, w.packedBytes());
-        memory.allocated(MemoryCategory.WORKSPACE, workspaceBytes);
-    }
-
-    @Override
-    public ModelInfo info() {
-        return info;
+        loaded(new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(), w.packedBytes(),
+                w.unpackedBytes(), 4L * c.layers() * d, false), 4L * (6 * d + 2 * n + widest + 1) + widest);
     }
 
     @Override
@@ -86,28 +73,16 @@ public final class HgrnBitReference implements CausalLm {
     }
 
     @Override
-    public MemoryLedger memory() {
-        return memory;
-    }
-
-    @Override
-    public Batch newBatch(int size) {
-        checkOpen();
-        if (size < 1) {
-            throw new MmfreeException("hgrn_bit reference: batch size must be >= 1, got " + size);
-        }
+    protected State openBatch(int size) {
         return new State(size);
     }
 
     @Override
     public float[][][] forward(CausalLm.Batch batch, int[][] tokens, boolean allPositions) {
-        checkOpen();
-        if (!(batch instanceof State s) || s.owner() != this || s.closed) {
-            throw new MmfreeException("hgrn_bit reference: the batch is closed or belongs to another model");
-        }
-        int t = TokenChecks.check(tokens, s.size, c.vocab());
-        float[][][] logits = new float[s.size][allPositions ? t : 1][];
-        for (int b = 0; b < s.size; b++) {
+        State s = checkBatch(batch, State.class);
+        int t = TokenChecks.check(tokens, s.size(), c.vocab());
+        float[][][] logits = new float[s.size()][allPositions ? t : 1][];
+        for (int b = 0; b < s.size(); b++) {
             for (int p = 0; p < t; p++) {
                 boolean wanted = allPositions || p == t - 1;
                 float[] out = step(s.state[b], tokens[b][p], wanted);
@@ -116,7 +91,7 @@ public final class HgrnBitReference implements CausalLm {
                 }
             }
         }
-        s.position += t;
+        advance(s, t);
         return logits;
     }
 
@@ -164,58 +139,14 @@ public final class HgrnBitReference implements CausalLm {
         BitLinearReference.forward(weight, xQ, xScale, 1, out, accumulate);
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new MmfreeException("hgrn_bit reference: model is closed");
-        }
-    }
-
-    @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            memory.released(MemoryCategory.WEIGHTS, w.packedBytes());
-            memory.released(MemoryCategory.WORKSPACE, workspaceBytes);
-        }
-    }
-
     /** The MLGRU states of a batch: [b][L][d] float, zero for a new sequence. */
-    private final class State implements CausalLm.Batch {
-        private final int size;
+    private final class State extends SequenceBatch {
         private final float[][][] state;
-        private int position;
-        private boolean closed;
 
         State(int size) {
-            this.size = size;
+            super(size);
             this.state = new float[size][c.layers()][c.hidden()];
-            memory.allocated(MemoryCategory.STATE, bytes());
-        }
-
-        private long bytes() {
-            return 4L * size * c.layers() * c.hidden();
-        }
-
-        HgrnBitReference owner() {
-            return HgrnBitReference.this;
-        }
-
-        @Override
-        public int size() {
-            return size;
-        }
-
-        @Override
-        public int position() {
-            return position;
-        }
-
-        @Override
-        public void close() {
-            if (!closed) {
-                closed = true;
-                memory.released(MemoryCategory.STATE, bytes());
-            }
+            stateAllocated(4L * size * c.layers() * c.hidden());
         }
     }
 }

@@ -8,12 +8,10 @@ import dev.mmfree.kernels.rmsnormquant.RmsNormQuantVector;
 import dev.mmfree.kernels.swiglu.SwiGluVector;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.CpuBackend;
+import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.LlamaConfig;
-import dev.mmfree.runtime.MemoryCategory;
-import dev.mmfree.runtime.MemoryLedger;
-import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.cpu.CpuPool;
 
 /**
@@ -32,14 +30,11 @@ import dev.mmfree.runtime.cpu.CpuPool;
  * per sequence and layer, grown by doubling. Scratch buffers grow to the largest pass seen: a
  * decode step allocates only the logits it returns (and a cache when it doubles). Not thread-safe.
  */
-public final class LlamaCpu implements CausalLm {
+public final class LlamaCpu extends LedgeredModel {
     static final int MAX_ROWS = 64;
 
     private final LlamaConfig c;
     private final CpuPool pool;
-    private final ModelInfo info;
-    private final MemoryLedger memory = new MemoryLedger();
-    private final long weightBytes;
     private final float[] embed;          // [V, d]
     private final Layer[] layers;
     private final float[] norm;           // [d]
@@ -48,10 +43,8 @@ public final class LlamaCpu implements CausalLm {
     private final float[] invFreq;        // [hd/2]
     private final int qWidth;             // H * hd
     private final int kvWidth;            // KV * hd
-    private boolean closed;
 
     private int rowsCap;
-    private long workspaceBytes;
     private float[] x;        // [rows, d] the residual stream
     private float[] h;        // [rows, d] a norm's output
     private float[] qkv;      // [rows, H*hd + 2*KV*hd] q | k | v
@@ -69,6 +62,7 @@ public final class LlamaCpu implements CausalLm {
     }
 
     public LlamaCpu(LlamaWeights w, CpuPool pool, LinearVector.Storage storage) {
+        super("llama cpu");
         this.c = w.config();
         this.pool = pool;
         int d = c.hidden();
@@ -91,17 +85,10 @@ public final class LlamaCpu implements CausalLm {
             Layer k = layers[l];
             bytes += k.qkv.weightBytes() + k.o.weightBytes() + k.gateUp.weightBytes() + k.down.weightBytes() + 8L * d;
         }
-        this.weightBytes = bytes;
         this.attention = new AttentionVector(pool, c.heads(), c.kvHeads(), hd);
         this.invFreq = RopeReference.invFreq(c.ropeTheta(), hd);
-        info = new ModelInfo(LlamaConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(), weightBytes,
-                w.unpackedBytes(), 2L * c.layers() * kvWidth * 4, true);
-        memory.allocated(MemoryCategory.WEIGHTS, weightBytes);
-    }
-
-    @Override
-    public ModelInfo info() {
-        return info;
+        loaded(new ModelInfo(LlamaConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(), bytes,
+                w.unpackedBytes(), 2L * c.layers() * kvWidth * 4, true), 0);
     }
 
     @Override
@@ -115,36 +102,24 @@ public final class LlamaCpu implements CausalLm {
     }
 
     @Override
-    public MemoryLedger memory() {
-        return memory;
-    }
-
-    @Override
-    public Batch newBatch(int size) {
-        checkOpen();
-        if (size < 1) {
-            throw new MmfreeException("llama cpu: batch size must be >= 1, got " + size);
-        }
+    protected Caches openBatch(int size) {
         return new Caches(size);
     }
 
     @Override
     public float[][][] forward(CausalLm.Batch batch, int[][] tokens, boolean allPositions) {
-        checkOpen();
-        if (!(batch instanceof Caches s) || s.owner() != this || s.closed) {
-            throw new MmfreeException("llama cpu: the batch is closed or belongs to another model");
-        }
-        int b = s.size;
+        Caches s = checkBatch(batch, Caches.class);
+        int b = s.size();
         int t = TokenChecks.check(tokens, b, c.vocab());
         int d = c.hidden();
         int v = c.vocab();
-        s.ensureCapacity(s.position + t);
+        s.ensureCapacity(s.position() + t);
         float[][][] result = new float[b][allPositions ? t : 1][];
         int chunk = Math.max(1, MAX_ROWS / b);
         for (int t0 = 0; t0 < t; t0 += chunk) {
             int n = Math.min(chunk, t - t0);
             int rows = b * n;
-            int pos0 = s.position + t0;
+            int pos0 = s.position() + t0;
             ensureWorkspace(rows, b);
             for (int k = 0; k < n; k++) {
                 RopeReference.angles(invFreq, pos0 + k, cos, sin, k * invFreq.length);
@@ -173,7 +148,7 @@ public final class LlamaCpu implements CausalLm {
                 }
             }
         }
-        s.position += t;
+        advance(s, t);
         return result;
     }
 
@@ -243,41 +218,24 @@ public final class LlamaCpu implements CausalLm {
         sin = new float[need * half];
         xHead = new float[need * d];
         logits = new float[need * c.vocab()];
-        memory.released(MemoryCategory.WORKSPACE, workspaceBytes);
-        workspaceBytes = 4L * need * (3L * d + 3L * qWidth + 2L * kvWidth + 3L * in + 2L * half + c.vocab());
-        memory.allocated(MemoryCategory.WORKSPACE, workspaceBytes);
+        workspaceResized(4L * need * (3L * d + 3L * qWidth + 2L * kvWidth + 3L * in + 2L * half + c.vocab()));
         rowsCap = need;
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new MmfreeException("llama cpu: model is closed");
-        }
-    }
-
     @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            memory.released(MemoryCategory.WEIGHTS, weightBytes);
-            memory.released(MemoryCategory.WORKSPACE, workspaceBytes);
-            workspaceBytes = 0;
-            rowsCap = 0;
-            x = h = qkv = q = attn = gateUp = p = cos = sin = xHead = logits = null;
-        }
+    protected void freeWorkspace() {
+        rowsCap = 0;
+        x = h = qkv = q = attn = gateUp = p = cos = sin = xHead = logits = null;
     }
 
     /** KV caches of a batch: keys[l][s], values[l][s] = [KV, capacity, hd] float. */
-    private final class Caches implements CausalLm.Batch {
-        private final int size;
+    private final class Caches extends SequenceBatch {
         private final float[][][] keys;
         private final float[][][] values;
         private int capacity;
-        private int position;
-        private boolean closed;
 
         Caches(int size) {
-            this.size = size;
+            super(size);
             this.keys = new float[c.layers()][size][0];
             this.values = new float[c.layers()][size][0];
         }
@@ -291,47 +249,25 @@ public final class LlamaCpu implements CausalLm {
             long before = bytes();
             int hd = c.headDim();
             for (int l = 0; l < c.layers(); l++) {
-                for (int sq = 0; sq < size; sq++) {
+                for (int sq = 0; sq < size(); sq++) {
                     keys[l][sq] = relayout(keys[l][sq], grown, hd);
                     values[l][sq] = relayout(values[l][sq], grown, hd);
                 }
             }
             capacity = grown;
-            memory.allocated(MemoryCategory.STATE, bytes() - before);
+            stateAllocated(bytes() - before);
         }
 
         private float[] relayout(float[] old, int grown, int hd) {
             float[] a = new float[Math.multiplyExact(Math.multiplyExact(c.kvHeads(), grown), hd)];
             for (int kh = 0; kh < c.kvHeads() && capacity > 0; kh++) {
-                System.arraycopy(old, kh * capacity * hd, a, kh * grown * hd, position * hd);
+                System.arraycopy(old, kh * capacity * hd, a, kh * grown * hd, position() * hd);
             }
             return a;
         }
 
         private long bytes() {
-            return 2L * 4 * size * c.layers() * capacity * kvWidth;
-        }
-
-        LlamaCpu owner() {
-            return LlamaCpu.this;
-        }
-
-        @Override
-        public int size() {
-            return size;
-        }
-
-        @Override
-        public int position() {
-            return position;
-        }
-
-        @Override
-        public void close() {
-            if (!closed) {
-                closed = true;
-                memory.released(MemoryCategory.STATE, bytes());
-            }
+            return 2L * 4 * size() * c.layers() * capacity * kvWidth;
         }
     }
 }

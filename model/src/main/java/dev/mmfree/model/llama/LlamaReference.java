@@ -4,13 +4,11 @@ import dev.mmfree.kernels.linear.LinearReference;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.ReferenceBackend;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.LlamaConfig;
-import dev.mmfree.runtime.MemoryCategory;
-import dev.mmfree.runtime.MemoryLedger;
-import dev.mmfree.runtime.MmfreeException;
 
 import java.util.Arrays;
 
@@ -23,14 +21,11 @@ import java.util.Arrays;
  * decoding are the same computation. The KV cache grows by doubling as a sequence gets longer, with
  * no cap (default rotary embeddings have no length limit; max_position_embeddings is not enforced).
  */
-public final class LlamaReference implements CausalLm {
+public final class LlamaReference extends LedgeredModel {
     private final LlamaWeights w;
     private final LlamaConfig c;
-    private final ModelInfo info;
-    private final MemoryLedger memory = new MemoryLedger();
     private final float[] invFreq;    // [hd/2] theta^(-2j/hd), float32 as HF computes it
     private final int kvWidth;        // KV * hd: one position's keys (or values) in one layer
-    private boolean closed;
 
     private final float[] x;          // [d] the residual stream
     private final float[] h;          // [d] a norm's output
@@ -42,9 +37,9 @@ public final class LlamaReference implements CausalLm {
     private final float[] up;         // [I] up_proj output
     private final float[] cos;        // [hd/2] cos(p * inv_freq)
     private final float[] sin;        // [hd/2] sin(p * inv_freq)
-    private final long workspaceBytes;
 
     public LlamaReference(LlamaWeights w) {
+        super("llama reference");
         this.w = w;
         this.c = w.config();
         int d = c.hidden();
@@ -65,16 +60,9 @@ public final class LlamaReference implements CausalLm {
         up = new float[c.intermediate()];
         cos = new float[hd / 2];
         sin = new float[hd / 2];
-        workspaceBytes = 4L * (2 * d + 2 * q.length + 2 * kvWidth + 2 * c.intermediate() + 3 * (hd / 2));
-        info = new ModelInfo(LlamaConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(), w.packedBytes(),
-                w.unpackedBytes(), 2L * c.layers() * kvWidth * 4, true);
-        memory.allocated(MemoryCategory.WEIGHTS, w.packedBytes());
-        memory.allocated(MemoryCategory.WORKSPACE, workspaceBytes);
-    }
-
-    @Override
-    public ModelInfo info() {
-        return info;
+        loaded(new ModelInfo(LlamaConfig.MODEL_TYPE, c.vocab(), d, c.layers(), w.parameterCount(), w.packedBytes(),
+                        w.unpackedBytes(), 2L * c.layers() * kvWidth * 4, true),
+                4L * (2 * d + 2 * q.length + 2 * kvWidth + 2 * c.intermediate() + 3 * (hd / 2)));
     }
 
     @Override
@@ -88,38 +76,26 @@ public final class LlamaReference implements CausalLm {
     }
 
     @Override
-    public MemoryLedger memory() {
-        return memory;
-    }
-
-    @Override
-    public Batch newBatch(int size) {
-        checkOpen();
-        if (size < 1) {
-            throw new MmfreeException("llama reference: batch size must be >= 1, got " + size);
-        }
+    protected Caches openBatch(int size) {
         return new Caches(size);
     }
 
     @Override
     public float[][][] forward(CausalLm.Batch batch, int[][] tokens, boolean allPositions) {
-        checkOpen();
-        if (!(batch instanceof Caches s) || s.owner() != this || s.closed) {
-            throw new MmfreeException("llama reference: the batch is closed or belongs to another model");
-        }
-        int t = TokenChecks.check(tokens, s.size, c.vocab());
-        s.ensureCapacity(s.position + t);
-        float[][][] logits = new float[s.size][allPositions ? t : 1][];
-        for (int b = 0; b < s.size; b++) {
+        Caches s = checkBatch(batch, Caches.class);
+        int t = TokenChecks.check(tokens, s.size(), c.vocab());
+        s.ensureCapacity(s.position() + t);
+        float[][][] logits = new float[s.size()][allPositions ? t : 1][];
+        for (int b = 0; b < s.size(); b++) {
             for (int p = 0; p < t; p++) {
                 boolean wanted = allPositions || p == t - 1;
-                float[] out = step(s.keys[b], s.values[b], s.position + p, tokens[b][p], wanted);
+                float[] out = step(s.keys[b], s.values[b], s.position() + p, tokens[b][p], wanted);
                 if (wanted) {
                     logits[b][allPositions ? p : 0] = out;
                 }
             }
         }
-        s.position += t;
+        advance(s, t);
         return logits;
     }
 
@@ -222,32 +198,14 @@ public final class LlamaReference implements CausalLm {
         }
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new MmfreeException("llama reference: model is closed");
-        }
-    }
-
-    @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            memory.released(MemoryCategory.WEIGHTS, w.packedBytes());
-            memory.released(MemoryCategory.WORKSPACE, workspaceBytes);
-        }
-    }
-
     /** The KV caches of a batch: keys and values [b][L][capacity * KV*hd] float, grown by doubling. */
-    private final class Caches implements CausalLm.Batch {
-        private final int size;
+    private final class Caches extends SequenceBatch {
         private final float[][][] keys;
         private final float[][][] values;
         private int capacity;
-        private int position;
-        private boolean closed;
 
         Caches(int size) {
-            this.size = size;
+            super(size);
             this.keys = new float[size][c.layers()][0];
             this.values = new float[size][c.layers()][0];
         }
@@ -259,40 +217,18 @@ public final class LlamaReference implements CausalLm {
             }
             int grown = Math.max(positions, Math.max(16, 2 * capacity));
             long bytesBefore = bytes();
-            for (int b = 0; b < size; b++) {
+            for (int b = 0; b < size(); b++) {
                 for (int l = 0; l < c.layers(); l++) {
                     keys[b][l] = Arrays.copyOf(keys[b][l], Math.multiplyExact(grown, kvWidth));
                     values[b][l] = Arrays.copyOf(values[b][l], Math.multiplyExact(grown, kvWidth));
                 }
             }
             capacity = grown;
-            memory.allocated(MemoryCategory.STATE, bytes() - bytesBefore);
+            stateAllocated(bytes() - bytesBefore);
         }
 
         private long bytes() {
-            return 2L * 4 * size * c.layers() * capacity * kvWidth;
-        }
-
-        LlamaReference owner() {
-            return LlamaReference.this;
-        }
-
-        @Override
-        public int size() {
-            return size;
-        }
-
-        @Override
-        public int position() {
-            return position;
-        }
-
-        @Override
-        public void close() {
-            if (!closed) {
-                closed = true;
-                memory.released(MemoryCategory.STATE, bytes());
-            }
+            return 2L * 4 * size() * c.layers() * capacity * kvWidth;
         }
     }
 }
