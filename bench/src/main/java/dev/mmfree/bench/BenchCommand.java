@@ -103,8 +103,9 @@ public final class BenchCommand implements Callable<Integer> {
             System.setProperty(dev.mmfree.runtime.opencl.OpenCl.DEVICE_PROPERTY, device);
         }
         results.clear();
+        String commit = commit();   // before the run: a commit made while it runs is not what it measured
         String device = runAll(results);
-        BenchReport report = new BenchReport(results, provenance(device));
+        BenchReport report = new BenchReport(results, provenance(device, commit));
         System.out.print(report.table());
         Path dir = out != null ? out : defaultOut(device);
         report.write(dir).forEach(p -> System.err.println("wrote " + p));
@@ -168,10 +169,10 @@ public final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    private Map<String, String> provenance(String device) {
+    private Map<String, String> provenance(String device, String commit) {
         Map<String, String> p = new LinkedHashMap<>();
         p.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
-        p.put("commit", commit());
+        p.put("commit", commit);
         p.put("device", device);
         List<String> args = spec.commandLine().getParseResult().originalArgs();   // from the root command: "bench" first
         p.put("command", "mmfree " + (!args.isEmpty() && args.getFirst().equals("bench") ? "" : "bench ") + String.join(" ", args));
