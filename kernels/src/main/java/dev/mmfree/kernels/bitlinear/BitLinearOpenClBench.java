@@ -1,11 +1,9 @@
 package dev.mmfree.kernels.bitlinear;
 
-import dev.mmfree.kernels.mlgru.MlgruOpenCl;
 import dev.mmfree.kernels.mlgru.MlgruReference;
 import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
-import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.Device;
@@ -21,23 +19,27 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * GPU harness of the HGRNBit decode kernels at the 2.7B shapes (d 2560, I 6912, V 32000): each variant
  * is validated against the Java reference, warmed up, then timed with device events (median of
  * --iters); GB/s counts the bytes a launch must move (packed weights in the device layout, plus its
- * vectors) and is set against a float4 copy measured in the same run. Also: the cost of an empty
- * launch back to back, and one layer's fused launches back to back (wall clock), which bound
- * tokens/s at batch 1.
+ * vectors) and is set against a float4 copy of 512 MiB measured in the same run, and against a copy
+ * moving the same bytes as the variant (the roofline at that size, launch costs included). Each
+ * decode kernel is timed hot (its weights again and again, so from L2) and cold (rotating over
+ * copies of its weights filling 256 MiB, so from DRAM, as in a deep model). Also: the cost of an
+ * empty launch back to back, and one layer's four decode launches back to back (wall clock, hot and
+ * cold), which bound tokens/s at batch 1.
  *
  * <pre>
  *   java -cp runtime.jar:kernels.jar:jocl.jar dev.mmfree.kernels.bitlinear.BitLinearOpenClBench \
  *        [--device gpu] [--iters 50] [--tiling 32x8x8] [--narrow-tiling 16x16x8] [--ptx 0|1] [--copy-mib 512] [--quick]
  * </pre>
  * Prints one JSON line per result, then a table: variant | shape | ms | GB/s | % of copy.
- * Variants: gemm-tN = {@value BitLinearOpenCl#GEMM} on N quantized rows; norm2 = the fused double
- * norm GEMV; mlgru = the fused MLGRU step + o_proj; swiglu = SwiGLU fused into down_proj.
+ * Variants: the {@link BitLinearDecodeOpenCl} kernels (ifg+mlgru, o_proj, gate_up+swiglu, down, head);
+ * gemm-tN = {@value BitLinearOpenCl#GEMM} on N quantized rows.
  */
 public final class BitLinearOpenClBench {
     private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double wallMs) {
@@ -46,6 +48,8 @@ public final class BitLinearOpenClBench {
     private static final int[] CODES = {0b00, 0b01, 0b11};
     /** Rows of a GEMM checked against the reference (the Java reference is slow at t = 64). */
     private static final int CHECKED_ROWS = 4;
+    /** Weights a cold timing rotates over: several times the H200's 50 MB L2 (4 MiB with --quick). */
+    private static final long COLD_BYTES = 256L << 20;
 
     private final Device device;
     private final Tiling tiling;
@@ -55,6 +59,7 @@ public final class BitLinearOpenClBench {
     private final List<Result> results = new ArrayList<>();
     private final String context;
     private double copyGbps = Double.NaN;
+    private long coldBytes = COLD_BYTES;
 
     private BitLinearOpenClBench(Device device, Tiling tiling, Tiling narrow, int iters) {
         this.device = device;
@@ -98,32 +103,33 @@ public final class BitLinearOpenClBench {
             Tiling defNarrow = Tiling.narrowForDevice(device.info());
             Tiling narrow = narrowSpec == null ? new Tiling(defNarrow.rows(), defNarrow.slices(), defNarrow.tokens(), usePtx)
                     : Tiling.parse(narrowSpec, usePtx);
-            System.out.println("# " + device.info() + " tiling " + tiling + ", narrow (mlgru, swiglu) " + narrow);
+            System.out.println("# " + device.info() + " tiling " + tiling + ", narrow (ifg, o_proj, down) " + narrow);
             new BitLinearOpenClBench(device, tiling, narrow, quick ? 3 : iters).run(quick ? 16 : copyMib, quick);
         }
     }
 
     private void run(int copyMib, boolean quick) {
+        coldBytes = quick ? 4L << 20 : COLD_BYTES;
         copy(copyMib);
         launchCost();
         int d = quick ? 256 : 2560;
         int i = quick ? 512 : 6912;
         int v = quick ? 1000 : 32000;
         try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling);
-             MlgruOpenCl mlgru = new MlgruOpenCl(device, narrow);
-             SwiGluOpenCl swiglu = new SwiGluOpenCl(device, narrow)) {
-            norm2(bl, 3, d, d, "ifg");
-            mlgru(mlgru, d);
-            norm2(bl, 1, 2 * i, d, "gate_up");
-            swiglu(swiglu, d, i);
-            norm2(bl, 1, v, d, "head");
+             BitLinearDecodeOpenCl wide = new BitLinearDecodeOpenCl(device, tiling);
+             BitLinearDecodeOpenCl narrowK = new BitLinearDecodeOpenCl(device, narrow)) {
+            ifgMlgru(narrowK, d);
+            gemvCase(narrowK, "o_proj", d, d, true, true);
+            swiGlu(wide, d, i);
+            gemvCase(narrowK, "down", d, i, false, false);
+            gemvCase(wide, "head", v, d, true, false);
+            layer(wide, narrowK, d, i);
             for (int t : new int[]{1, 8, 64}) {
                 gemm(bl, 3, d, d, t);
                 gemm(bl, 1, 2 * i, d, t);
                 gemm(bl, 1, d, i, t);
             }
             gemm(bl, 1, v, d, 1);
-            layer(bl, mlgru, swiglu, d, i);
         }
         System.out.println();
         System.out.println("variant | shape | ms | GB/s | % of copy | wall ms/launch");
@@ -140,26 +146,56 @@ public final class BitLinearOpenClBench {
                 variant, shape, ms, gbps, r.pctCopy, wallMs, bytes, context);
     }
 
-    /** Median device time of iters launches after warm-up, and the wall-clock mean of iters back to back. */
-    private double[] time(Launch l) {
-        for (int w = 0; w < 3; w++) {
-            l.enqueue(device);
+    /**
+     * Median device time of iters launches after warm-up, and the wall-clock mean of iters back to
+     * back; launch k is launches[k % n], so several launches rotate over their weights.
+     */
+    private double[] time(List<Launch> launches) {
+        int n = launches.size();
+        for (int w = 0; w < Math.max(3, n); w++) {
+            launches.get(w % n).enqueue(device);
         }
         device.synchronize();
         double[] ms = new double[iters];
         for (int k = 0; k < iters; k++) {
-            try (DeviceEvent e = l.enqueueTimed(device)) {
+            try (DeviceEvent e = launches.get(k % n).enqueueTimed(device)) {
                 ms[k] = e.elapsedNanos() / 1e6;
             }
         }
         Arrays.sort(ms);
         long t0 = System.nanoTime();
         for (int k = 0; k < iters; k++) {
-            l.enqueue(device);
+            launches.get(k % n).enqueue(device);
         }
         device.synchronize();
         double wall = (System.nanoTime() - t0) / 1e6 / iters;
         return new double[]{ms[iters / 2], wall};
+    }
+
+    /**
+     * A float4 copy moving the given bytes (half read, half written), rotated over buffers of
+     * {@value #COLD_BYTES} bytes in all: the roofline of a kernel of that size, launch costs included.
+     */
+    private void copySameBytes(long bytes) {
+        long half = Math.max(16, bytes / 2 / 4096 * 4096);
+        int n = (int) Math.max(1, coldBytes / (2 * half));
+        List<DeviceBuffer> bufs = new ArrayList<>();
+        List<Launch> launches = new ArrayList<>();
+        try (var p = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "")) {
+            for (int c = 0; c < n; c++) {
+                DeviceBuffer a = device.allocate(MemoryCategory.WORKSPACE, half, "copy a");
+                DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, half, "copy b");
+                bufs.add(a);
+                bufs.add(b);
+                device.fill(a, 0x3f800000);
+                launches.add(new Launch(p.kernel("copy_f32x4").args(a, b), new long[]{half / 16}, new long[]{256}));
+            }
+            double[] t = time(launches);
+            record("copy same bytes cold", (2 * half >> 10) + " KiB x" + n, t[0], 2.0 * half, t[1]);
+        } finally {
+            launches.forEach(Launch::close);
+            bufs.forEach(DeviceBuffer::close);
+        }
     }
 
     private void copy(int mib) {
@@ -169,7 +205,7 @@ public final class BitLinearOpenClBench {
              DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, bytes, "copy b");
              Launch l = new Launch(p.kernel("copy_f32x4").args(a, b), new long[]{bytes / 16}, new long[]{256})) {
             device.fill(a, 0x3f800000);
-            double[] t = time(l);
+            double[] t = time(List.of(l));
             copyGbps = 2.0 * bytes / (t[0] * 1e-3) / 1e9;
             record("copy_f32x4", mib + " MiB", t[0], 2.0 * bytes, t[1]);
         }
@@ -179,7 +215,7 @@ public final class BitLinearOpenClBench {
         try (var p = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "");
              DeviceBuffer sink = device.allocate(MemoryCategory.WORKSPACE, 4, "sink");
              Launch l = new Launch(p.kernel("empty_launch").args(sink), new long[]{256}, new long[]{256})) {
-            double[] t = time(l);
+            double[] t = time(List.of(l));
             record("empty_launch", "256", t[0], 0, t[1]);
         }
     }
@@ -243,105 +279,132 @@ public final class BitLinearOpenClBench {
         return false;
     }
 
-    private void norm2(BitLinearOpenCl bl, int projections, int out, int in, String name) {
-        TernaryMatrix[] stack = new TernaryMatrix[projections];
-        for (int p = 0; p < projections; p++) {
-            stack[p] = random(out, in);
+    /** Copies of one matrix filling at least {@value #COLD_BYTES} bytes, so that rotating over them reads DRAM, not L2. */
+    private List<DeviceTernaryMatrix> copies(String name, TernaryMatrix... stack) {
+        List<DeviceTernaryMatrix> list = new ArrayList<>();
+        DeviceTernaryMatrix first = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, name, stack);
+        list.add(first);
+        long n = Math.max(1, coldBytes / weightBytes(first));
+        for (int c = 1; c < n; c++) {
+            list.add(DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, name + " copy " + c, stack));
         }
-        float[] x = gaussian(in, 3);
-        float[] n1 = norms(in);
-        float[] n2 = norms(projections * in);
-        float[] h = new float[in];
-        RmsNormQuantReference.rmsNorm(x, 0, n1, h, 0, in, 1e-6);
-        float[] ref = new float[projections * out];
-        for (int p = 0; p < projections; p++) {
-            byte[] q = new byte[in];
-            float[] f = {RmsNormQuantReference.normQuantize(h, 0, Arrays.copyOfRange(n2, p * in, (p + 1) * in), q, 0, in, new float[in])};
-            float[] y = new float[out];
-            BitLinearReference.forward(stack[p], q, f, 1, y, false);
-            System.arraycopy(y, 0, ref, p * out, out);
-        }
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, name, stack);
-             DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
-             DeviceBuffer n1b = device.upload(MemoryCategory.WEIGHTS, "norm1", n1);
-             DeviceBuffer n2b = device.upload(MemoryCategory.WEIGHTS, "norm2", n2);
-             DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * ref.length, "y");
-             Launch l = bl.norm2(w, xb, n1b, 1e-6f, n2b, 1e-6f, y, false)) {
-            l.enqueue(device);
+        return list;
+    }
+
+    /**
+     * Validates launch 0 against ref (read from out), then times the launches hot (launch 0 again and
+     * again: its weights stay in L2) and cold (rotating over all: weights from DRAM).
+     */
+    private void decodeCase(String variant, String shape, List<DeviceTernaryMatrix> ws, Function<DeviceTernaryMatrix, Launch> make,
+                            DeviceBuffer out, float[] ref, double vectorBytes) {
+        List<Launch> launches = new ArrayList<>();
+        try {
+            for (DeviceTernaryMatrix w : ws) {
+                launches.add(make.apply(w));
+            }
+            launches.get(0).enqueue(device);
             float[] got = new float[ref.length];
-            device.read(y, got);
-            String shape = in + "->" + projections + "x" + out + " " + name;
-            if (!validate("norm2", shape, ref, got, 1e-5)) {
+            device.read(out, got);
+            if (!validate(variant, shape, ref, got, 1e-5)) {
                 return;
             }
-            double[] t = time(l);
-            record("norm2", shape, t[0],
-                    weightBytes(w) + 4.0 * (in * (2 + projections) + ref.length), t[1]);
+            double bytes = weightBytes(ws.get(0)) + vectorBytes;
+            double[] hot = time(List.of(launches.get(0)));
+            record(variant + " hot", shape, hot[0], bytes, hot[1]);
+            double[] cold = time(launches);
+            record(variant + " cold", shape + " x" + launches.size(), cold[0], bytes, cold[1]);
+            copySameBytes((long) bytes);
+        } finally {
+            launches.forEach(Launch::close);
+            ws.forEach(DeviceTernaryMatrix::close);
         }
     }
 
-    private void mlgru(MlgruOpenCl k, int d) {
-        TernaryMatrix oProj = random(d, d);
-        float[] ifg = gaussian(3 * d, 2);
+    private void ifgMlgru(BitLinearDecodeOpenCl k, int d) {
+        TernaryMatrix[] ifg = {random(d, d), random(d, d), random(d, d)};
+        float[] x = gaussian(d, 3);
+        float[] n1 = norms(d);
+        float[] n2 = norms(3 * d);
         float[] lb = norms(d);
         for (int j = 0; j < d; j++) {
             lb[j] *= 0.5f;
         }
         float[] s0 = gaussian(d, 1);
-        float[] gn = norms(d);
-        float[] on = norms(d);
+        float[] h = new float[d];
+        RmsNormQuantReference.rmsNorm(x, 0, n1, h, 0, d, 1e-6);
+        float[][] v = new float[3][];
+        for (int p = 0; p < 3; p++) {
+            v[p] = bitLinear(ifg[p], h, Arrays.copyOfRange(n2, p * d, (p + 1) * d));
+        }
         float[] state = s0.clone();
-        float[] o = new float[d];
-        MlgruReference.step(Arrays.copyOfRange(ifg, 0, d), Arrays.copyOfRange(ifg, d, 2 * d), Arrays.copyOfRange(ifg, 2 * d, 3 * d),
-                0, lb, gn, 1e-6, state, o, d);
-        byte[] q = new byte[d];
-        float[] f = {RmsNormQuantReference.normQuantize(o, 0, on, q, 0, d, new float[d])};
-        float[] ref = new float[d];
-        BitLinearReference.forward(oProj, q, f, 1, ref, false);
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "o_proj", oProj);
-             DeviceBuffer ifgB = device.upload(MemoryCategory.WORKSPACE, "ifg", ifg);
+        float[] ones = new float[d];
+        Arrays.fill(ones, 1f);
+        MlgruReference.step(v[0], v[1], v[2], 0, lb, ones, 1e-6, state, new float[d], d);
+        try (DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer n1b = device.upload(MemoryCategory.WEIGHTS, "norm1", n1);
+             DeviceBuffer n2b = device.upload(MemoryCategory.WEIGHTS, "norm2", n2);
              DeviceBuffer lbB = device.upload(MemoryCategory.WEIGHTS, "lb", lb);
              DeviceBuffer in = device.upload(MemoryCategory.STATE, "state in", s0);
              DeviceBuffer out = device.allocate(MemoryCategory.STATE, 4L * d, "state out");
-             DeviceBuffer gnB = device.upload(MemoryCategory.WEIGHTS, "g_norm", gn);
-             DeviceBuffer onB = device.upload(MemoryCategory.WEIGHTS, "o norm", on);
-             DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * d, "y");
-             Launch l = k.fusedStep(ifgB, lbB, in, out, gnB, 1e-6f, onB, 1e-6f, w, y, false)) {
-            l.enqueue(device);
-            float[] got = new float[d];
-            device.read(y, got);
-            if (!validate("mlgru", d + "->" + d + " o_proj", ref, got, 1e-5)) {
-                return;
-            }
-            double[] t = time(l);
-            record("mlgru", d + "->" + d + " o_proj", t[0], weightBytes(w) + 4.0 * 9 * d, t[1]);
+             DeviceBuffer g = device.allocate(MemoryCategory.WORKSPACE, 4L * d, "g");
+             DeviceBuffer gate = device.allocate(MemoryCategory.WORKSPACE, 4L * d, "gate")) {
+            decodeCase("ifg+mlgru", d + "->3x" + d, copies("ifg", ifg),
+                    w -> k.mlgruStep(w, xb, n1b, 1e-6f, n2b, 1e-6f, lbB, in, out, g, gate), out, state, 4.0 * 10 * d);
         }
     }
 
-    private void swiglu(SwiGluOpenCl k, int d, int i) {
-        TernaryMatrix down = random(d, i);
-        float[] gu = gaussian(2 * i, 2);
-        float[] norm = norms(i);
-        float[] v = new float[i];
-        SwiGluReference.apply(gu, 0, gu, i, v, 0, i);
-        byte[] q = new byte[i];
-        float[] f = {RmsNormQuantReference.normQuantize(v, 0, norm, q, 0, i, new float[i])};
-        float[] ref = new float[d];
-        BitLinearReference.forward(down, q, f, 1, ref, false);
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "down", down);
-             DeviceBuffer guB = device.upload(MemoryCategory.WORKSPACE, "gu", gu);
-             DeviceBuffer nB = device.upload(MemoryCategory.WEIGHTS, "down norm", norm);
-             DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * d, "y");
-             Launch l = k.fusedDown(guB, nB, 1e-6f, w, y, false)) {
-            l.enqueue(device);
-            float[] got = new float[d];
-            device.read(y, got);
-            if (!validate("swiglu", i + "->" + d + " down", ref, got, 1e-5)) {
-                return;
-            }
-            double[] t = time(l);
-            record("swiglu", i + "->" + d + " down", t[0], weightBytes(w) + 4.0 * (3 * i + d), t[1]);
+    private void gemvCase(BitLinearDecodeOpenCl k, String variant, int out, int in, boolean norm1, boolean mult) {
+        TernaryMatrix m = random(out, in);
+        float[] x = gaussian(in, 3);
+        float[] n1 = norms(in);
+        float[] mu = gaussian(in, 1);
+        float[] n2 = norms(in);
+        float[] h = x.clone();
+        if (norm1) {
+            RmsNormQuantReference.rmsNorm(x, 0, n1, h, 0, in, 1e-6);
         }
+        if (mult) {
+            for (int j = 0; j < in; j++) {
+                h[j] *= mu[j];
+            }
+        }
+        float[] ref = bitLinear(m, h, n2);
+        try (DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer n1b = device.upload(MemoryCategory.WEIGHTS, "norm1", n1);
+             DeviceBuffer mb = device.upload(MemoryCategory.WORKSPACE, "mult", mu);
+             DeviceBuffer n2b = device.upload(MemoryCategory.WEIGHTS, "norm2", n2);
+             DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * out, "y")) {
+            decodeCase(variant, in + "->" + out, copies(variant, m),
+                    w -> k.gemv(w, xb, norm1 ? n1b : null, 1e-6f, mult ? mb : null, n2b, 1e-6f, y, false), y, ref,
+                    4.0 * ((norm1 ? 2 : 0) + (mult ? 1 : 0) + 2) * in + 4.0 * out);
+        }
+    }
+
+    private void swiGlu(BitLinearDecodeOpenCl k, int d, int i) {
+        TernaryMatrix m = random(2 * i, d);
+        float[] x = gaussian(d, 3);
+        float[] n1 = norms(d);
+        float[] n2 = norms(d);
+        float[] h = new float[d];
+        RmsNormQuantReference.rmsNorm(x, 0, n1, h, 0, d, 1e-6);
+        float[] gu = bitLinear(m, h, n2);
+        float[] ref = new float[i];
+        SwiGluReference.apply(gu, 0, gu, i, ref, 0, i);
+        try (DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer n1b = device.upload(MemoryCategory.WEIGHTS, "norm1", n1);
+             DeviceBuffer n2b = device.upload(MemoryCategory.WEIGHTS, "norm2", n2);
+             DeviceBuffer v = device.allocate(MemoryCategory.WORKSPACE, 4L * i, "v")) {
+            decodeCase("gate_up+swiglu", d + "->2x" + i, copies("gate_up", m),
+                    w -> k.swiGluGateUp(w, xb, n1b, 1e-6f, n2b, 1e-6f, v), v, ref, 4.0 * (3 * d + i));
+        }
+    }
+
+    private static float[] bitLinear(TernaryMatrix m, float[] h, float[] norm) {
+        byte[] q = new byte[m.in()];
+        float[] f = {RmsNormQuantReference.normQuantize(h, 0, norm, q, 0, m.in(), new float[m.in()])};
+        float[] y = new float[m.out()];
+        BitLinearReference.forward(m, q, f, 1, y, false);
+        return y;
     }
 
     private void gemm(BitLinearOpenCl bl, int projections, int out, int in, int rows) {
@@ -388,50 +451,82 @@ public final class BitLinearOpenClBench {
                 if (!validate("gemm-t" + rows, shape.get(), ref, got, 1e-6)) {
                     return;
                 }
-                double[] t = time(l);
+                double[] t = time(List.of(l));
                 record("gemm-t" + rows, shape.get(), t[0], weightBytes(w) + (double) q.length + 4.0 * rows * projections * out, t[1]);
             }
         }
     }
 
-    /** One layer's four fused decode launches back to back (random weights), wall clock per layer. */
-    private void layer(BitLinearOpenCl bl, MlgruOpenCl mlgru, SwiGluOpenCl swiglu, int d, int i) {
-        try (DeviceTernaryMatrix ifg = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "ifg", random(d, d), random(d, d), random(d, d));
-             DeviceTernaryMatrix o = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "o", random(d, d));
-             DeviceTernaryMatrix gate = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "gate", random(2 * i, d));
-             DeviceTernaryMatrix down = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "down", random(d, i));
-             DeviceBuffer x = device.upload(MemoryCategory.WORKSPACE, "x", gaussian(d, 1));
-             DeviceBuffer nd = device.upload(MemoryCategory.WEIGHTS, "norm d", norms(d));
-             DeviceBuffer n3 = device.upload(MemoryCategory.WEIGHTS, "norm 3d", norms(3 * d));
-             DeviceBuffer ni = device.upload(MemoryCategory.WEIGHTS, "norm i", norms(i));
-             DeviceBuffer lb = device.upload(MemoryCategory.WEIGHTS, "lb", new float[d]);
-             DeviceBuffer s0 = device.upload(MemoryCategory.STATE, "s0", new float[d]);
-             DeviceBuffer s1 = device.upload(MemoryCategory.STATE, "s1", new float[d]);
-             DeviceBuffer ifgY = device.allocate(MemoryCategory.WORKSPACE, 12L * d, "ifg y");
-             DeviceBuffer gu = device.allocate(MemoryCategory.WORKSPACE, 8L * i, "gu");
-             Launch a = bl.norm2(ifg, x, nd, 1e-6f, n3, 1e-6f, ifgY, false);
-             Launch b = mlgru.fusedStep(ifgY, lb, s0, s1, nd, 1e-6f, nd, 1e-6f, o, x, true);
-             Launch c = bl.norm2(gate, x, nd, 1e-6f, nd, 1e-6f, gu, false);
-             Launch e = swiglu.fusedDown(gu, ni, 1e-6f, down, x, true)) {
-            Launch[] seq = {a, b, c, e};
-            for (Launch l : seq) {
-                l.enqueue(device);
-            }
-            device.synchronize();
+    /**
+     * One layer's four decode launches back to back, wall clock per layer: hot (one layer again and
+     * again) and cold (rotating over distinct layers filling {@value #COLD_BYTES} bytes, as a deep
+     * model reads them); plus the sum of the four kernels' median device times (hot).
+     */
+    private void layer(BitLinearDecodeOpenCl wide, BitLinearDecodeOpenCl narrow, int d, int i) {
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            DeviceBuffer x = keep(owned, device.upload(MemoryCategory.WORKSPACE, "x", gaussian(d, 1)));
+            DeviceBuffer nd = keep(owned, device.upload(MemoryCategory.WEIGHTS, "norm d", norms(d)));
+            DeviceBuffer n3 = keep(owned, device.upload(MemoryCategory.WEIGHTS, "norm 3d", norms(3 * d)));
+            DeviceBuffer ni = keep(owned, device.upload(MemoryCategory.WEIGHTS, "norm i", norms(i)));
+            DeviceBuffer lb = keep(owned, device.upload(MemoryCategory.WEIGHTS, "lb", new float[d]));
+            DeviceBuffer state = keep(owned, device.upload(MemoryCategory.STATE, "state", new float[d]));
+            DeviceBuffer g = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * d, "g"));
+            DeviceBuffer gate = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * d, "gate"));
+            DeviceBuffer v = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * i, "v"));
+            TernaryMatrix[] ifgM = {random(d, d), random(d, d), random(d, d)};
+            TernaryMatrix oM = random(d, d);
+            TernaryMatrix gateM = random(2 * i, d);
+            TernaryMatrix downM = random(d, i);
+            List<List<Launch>> layers = new ArrayList<>();
+            long bytes = 0;
+            do {
+                DeviceTernaryMatrix ifg = keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "ifg", ifgM));
+                DeviceTernaryMatrix o = keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "o", oM));
+                DeviceTernaryMatrix gu = keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "gate", gateM));
+                DeviceTernaryMatrix down = keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "down", downM));
+                List<Launch> seq = List.of(
+                        keep(owned, narrow.mlgruStep(ifg, x, nd, 1e-6f, n3, 1e-6f, lb, state, state, g, gate)),
+                        keep(owned, narrow.gemv(o, g, nd, 1e-6f, gate, nd, 1e-6f, x, true)),
+                        keep(owned, wide.swiGluGateUp(gu, x, nd, 1e-6f, nd, 1e-6f, v)),
+                        keep(owned, narrow.gemv(down, v, null, 0f, null, ni, 1e-6f, x, true)));
+                layers.add(seq);
+                bytes = weightBytes(ifg) + weightBytes(o) + weightBytes(gu) + weightBytes(down);
+            } while ((long) layers.size() * bytes < coldBytes);
             double sum = 0;
-            for (Launch l : seq) {
-                sum += time(l)[0];
+            for (Launch l : layers.get(0)) {
+                sum += time(List.of(l))[0];
             }
-            long t0 = System.nanoTime();
-            for (int k = 0; k < iters; k++) {
-                for (Launch l : seq) {
-                    l.enqueue(device);
+            record("layer-4-launches hot", "d " + d + " I " + i, sum, bytes, layerWall(layers.subList(0, 1)));
+            double cold = layerWall(layers);
+            record("layer-4-launches cold (wall)", "d " + d + " I " + i + " x" + layers.size(), cold, bytes, cold);
+        } finally {
+            for (int k = owned.size() - 1; k >= 0; k--) {
+                try {
+                    owned.get(k).close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
                 }
             }
-            device.synchronize();
-            double wall = (System.nanoTime() - t0) / 1e6 / iters;
-            long bytes = weightBytes(ifg) + weightBytes(o) + weightBytes(gate) + weightBytes(down);
-            record("layer-4-launches", "d " + d + " I " + i, sum, bytes, wall);
         }
+    }
+
+    /** Wall clock per layer of iters layers enqueued back to back, rotating over the given ones. */
+    private double layerWall(List<List<Launch>> layers) {
+        for (List<Launch> seq : layers) {
+            seq.forEach(l -> l.enqueue(device));
+        }
+        device.synchronize();
+        long t0 = System.nanoTime();
+        for (int k = 0; k < iters; k++) {
+            layers.get(k % layers.size()).forEach(l -> l.enqueue(device));
+        }
+        device.synchronize();
+        return (System.nanoTime() - t0) / 1e6 / iters;
+    }
+
+    private static <T extends AutoCloseable> T keep(List<AutoCloseable> owned, T t) {
+        owned.add(t);
+        return t;
     }
 }

@@ -33,11 +33,17 @@ public final class ClPrograms {
 
     /** Builds common.cl followed by the given sources as one program. */
     public static DeviceProgram build(Device device, Tiling tiling, String... paths) {
+        return buildWith(device, tiling, "", paths);
+    }
+
+    /** As {@link #build(Device, Tiling, String...)}, with more build options (e.g. {@code -DNP=3}). */
+    public static DeviceProgram buildWith(Device device, Tiling tiling, String extraOptions, String... paths) {
         StringBuilder src = new StringBuilder(resource("opencl/common.cl"));
         for (String p : paths) {
             src.append("\n// ---- ").append(p).append('\n').append(resource(p));
         }
-        return device.build(String.join("+", paths), src.toString(), tiling.options());
+        String options = extraOptions.isBlank() ? tiling.options() : tiling.options() + " " + extraOptions;
+        return device.build(String.join("+", paths), src.toString(), options);
     }
 
     /** Fails when a kernel's local memory would exceed the device's. */

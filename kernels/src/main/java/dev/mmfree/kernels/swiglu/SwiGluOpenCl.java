@@ -13,26 +13,21 @@ import dev.mmfree.runtime.MmfreeException;
 /**
  * SwiGLU with down_proj's RMSNorm and int8 quantizer on OpenCL ({@link SwiGluReference} is the math;
  * a row of gate_proj's output [2I] is gate then up):
- * <ul>
- *   <li>{@value #NORM_QUANT}: rows of t into a {@link QuantizedInput} for the GEMM path;</li>
- *   <li>{@value #FUSED}: one token, fused into down_proj's GEMV (with the residual add).</li>
- * </ul>
+ * {@value #NORM_QUANT}, rows of t into a {@link QuantizedInput} for the GEMM path. A batch-1 decode
+ * step applies SwiGLU in the epilogue of gate_proj's GEMV instead ({@code BitLinearDecodeOpenCl#swiGluGateUp}).
  * Tests: {@code SwiGluOpenClTest}.
  */
 public final class SwiGluOpenCl implements AutoCloseable {
     public static final String NORM_QUANT = "swiglu_norm_quant_f32_i8";
-    public static final String FUSED = "bitlinear_swiglu_t2_f32";
 
     private final Device device;
     private final Tiling tiling;
     private final DeviceProgram normQuant;
-    private final DeviceProgram fused;
 
     public SwiGluOpenCl(Device device, Tiling tiling) {
         this.device = device;
         this.tiling = tiling;
         this.normQuant = ClPrograms.build(device, tiling, "swiglu/" + NORM_QUANT + ".cl");
-        this.fused = ClPrograms.build(device, tiling, "swiglu/" + FUSED + ".cl");
     }
 
     /** @param gu [rows][2I] f32 (I = out.k()); norm: [I] down_proj's norm */
@@ -51,24 +46,6 @@ public final class SwiGluOpenCl implements AutoCloseable {
         return new Launch(k, new long[]{(long) rows * wg}, new long[]{wg});
     }
 
-    /** One token: y (+)= BitLinear_down(silu(gate) * up). gu: [2I] f32; y: [out] f32. */
-    public Launch fusedDown(DeviceBuffer gu, DeviceBuffer norm, float eps, DeviceTernaryMatrix down, DeviceBuffer y,
-                            boolean accumulate) {
-        int i = down.in();
-        if (down.projections() != 1) {
-            throw new MmfreeException(FUSED + ": down_proj must be one projection, got " + down.projections());
-        }
-        need(gu, 8L * i, "gu");
-        need(y, 4L * down.out(), "y");
-        int wg = tiling.workGroup();
-        long kPad = 64L * down.chunks();
-        ClPrograms.checkLocal(device, FUSED, 5 * kPad + 8L * wg);
-        var k = fused.kernel(FUSED).args(gu, norm, eps, down.codes(), down.scales(), i, down.out(), down.outPad(),
-                down.chunks(), y, accumulate ? 1 : 0);
-        k.argLocal(11, 4 * kPad).argLocal(12, kPad).argLocal(13, 8L * wg);
-        return new Launch(k, new long[]{(long) down.rowsPad() / tiling.rows() * wg}, new long[]{wg});
-    }
-
     private static void need(DeviceBuffer b, long bytes, String what) {
         if (b.bytes() < bytes) {
             throw new MmfreeException("swiglu: buffer " + what + " (" + b.role() + ") has " + b.bytes() + " bytes, needs " + bytes);
@@ -78,6 +55,5 @@ public final class SwiGluOpenCl implements AutoCloseable {
     @Override
     public void close() {
         normQuant.close();
-        fused.close();
     }
 }

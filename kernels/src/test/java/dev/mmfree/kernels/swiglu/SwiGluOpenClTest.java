@@ -88,41 +88,4 @@ class SwiGluOpenClTest {
             }
         }
     }
-
-    @Test
-    void fusedDownMatchesReferenceComposition() {
-        Random r = new Random(42);
-        for (Tiling tiling : ClTesting.tilings(device)) {
-            try (SwiGluOpenCl k = new SwiGluOpenCl(device, tiling)) {
-                for (int[] s : new int[][]{{100, 257}, {257, 100}, {3, 1000}}) {
-                    fusedCase(k, r, s[0], s[1]);
-                }
-            }
-        }
-    }
-
-    private void fusedCase(SwiGluOpenCl k, Random r, int out, int i) {
-        String what = "fused down out " + out + " I " + i;
-        float[] gu = ClTesting.gaussian(r, 2 * i, 2f);
-        float[] norm = ClTesting.normWeights(r, i);
-        TernaryMatrix down = ClTesting.randomTernary(r, out, i);
-        float[] y0 = ClTesting.gaussian(r, out, 1f);
-        float[] v = new float[i];
-        SwiGluReference.apply(gu, 0, gu, i, v, 0, i);
-        byte[] q = new byte[i];
-        float[] f = {RmsNormQuantReference.normQuantize(v, 0, norm, q, 0, i, new float[i])};
-        float[] refY = y0.clone();
-        BitLinearReference.forward(down, q, f, 1, refY, true);
-        try (DeviceBuffer guB = device.upload(MemoryCategory.WORKSPACE, "gu", gu);
-             DeviceBuffer nB = device.upload(MemoryCategory.WEIGHTS, "down norm", norm);
-             DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "down", down);
-             DeviceBuffer y = device.upload(MemoryCategory.WORKSPACE, "x", y0)) {
-            try (Launch l = k.fusedDown(guB, nB, RmsNormQuantReference.EPS, w, y, true)) {
-                l.enqueue(device);
-            }
-            float[] got = new float[out];
-            device.read(y, got);
-            ClTesting.assertFollowsReference(device, what, refY, got);
-        }
-    }
 }

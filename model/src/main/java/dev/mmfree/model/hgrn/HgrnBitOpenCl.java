@@ -1,5 +1,6 @@
 package dev.mmfree.model.hgrn;
 
+import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl;
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
 import dev.mmfree.kernels.embedding.EmbeddingOpenCl;
@@ -40,14 +41,15 @@ import java.util.Set;
  * the device as {@code SamplerReference} does).
  *
  * <p>Batch-1 decoding is bound by launches (about 5.5 us each on the H200), so one token of one
- * sequence runs 4 launches a layer, each a GEMV with the step's small vector work fused in front:
+ * sequence runs 4 launches a layer ({@link BitLinearDecodeOpenCl}), each a GEMV with the step's vector
+ * work fused in front (norms, quantizer) and behind (the recurrence, SwiGLU, residual adds):
  * <pre>
  *   ids ─ gather ─ x
- *   per layer:  x ─[norm2: attn_norm, i/f/g norms, quantize | GEMV i,f,g stacked]─ ifg
- *               ifg, state[p] ─[MLGRU step, g_norm gate, o norm, quantize | GEMV o_proj | x +=]─ x, state[1-p]
- *               x ─[norm2: mlp_norm, gate norm, quantize | GEMV gate_proj]─ gate|up
- *               gate|up ─[SwiGLU, down norm, quantize | GEMV down_proj | x +=]─ x
- *   x ─[norm2: norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
+ *   per layer:  x, state[p] ─[attn_norm, i/f/g norms, quantize | GEMV i,f,g | MLGRU step]─ g, silu(state), state[1-p]
+ *               g, silu(state) ─[g_norm gate, o norm, quantize | GEMV o_proj | x +=]─ x
+ *               x ─[mlp_norm, gate norm, quantize | GEMV gate|up | SwiGLU]─ v
+ *               v ─[down norm, quantize | GEMV down_proj | x +=]─ x
+ *   x ─[norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
  * </pre>
  * 4L + 2 launches a token (+1 to sample). Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
@@ -65,6 +67,8 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final float eps;
     private final boolean fusedDecode;
     private final BitLinearOpenCl bitLinear;
+    private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
+    private final BitLinearDecodeOpenCl decodeNarrow;  // d outputs: i|f|g (3 rows a work-item), o_proj, down_proj
     private final MlgruOpenCl mlgru;
     private final SwiGluOpenCl swiglu;
     private final RmsNormQuantOpenCl normQuant;
@@ -89,6 +93,8 @@ public final class HgrnBitOpenCl implements CausalLm {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
             bitLinear = new BitLinearOpenCl(device, tiling);
+            decode = new BitLinearDecodeOpenCl(device, tiling);
+            decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
             swiglu = new SwiGluOpenCl(device, narrow);
             normQuant = new RmsNormQuantOpenCl(device, tiling);
@@ -249,14 +255,14 @@ public final class HgrnBitOpenCl implements CausalLm {
         plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, 1));
         for (int l = 0; l < c.layers(); l++) {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
-            plan.add(bitLinear.norm2(y.ifg(), ws.x, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, ws.ifg, false));
-            plan.add(mlgru.fusedStep(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], y.outGateNorm(), eps,
-                    y.oNorm(), BITLINEAR_EPS, y.oProj(), ws.x, true));
-            plan.add(bitLinear.norm2(y.gateProj(), ws.x, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.gateUp, false));
-            plan.add(swiglu.fusedDown(ws.gateUp, y.downNorm(), BITLINEAR_EPS, y.downProj(), ws.x, true));
+            plan.add(decodeNarrow.mlgruStep(y.ifg(), ws.x, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, y.lowerBound(),
+                    s.state[l][p], s.state[l][1 - p], ws.ifg, ws.gate));
+            plan.add(decodeNarrow.gemv(y.oProj(), ws.ifg, y.outGateNorm(), eps, ws.gate, y.oNorm(), BITLINEAR_EPS, ws.x, true));
+            plan.add(decode.swiGluGateUp(y.gateProj(), ws.x, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.gateUp));
+            plan.add(decodeNarrow.gemv(y.downProj(), ws.gateUp, null, 0f, null, y.downNorm(), BITLINEAR_EPS, ws.x, true));
         }
         if (head != Head.NONE) {
-            plan.add(bitLinear.norm2(w.lmHead, ws.x, w.norm, eps, w.lmHeadNorm, BITLINEAR_EPS, ws.logits, false));
+            plan.add(decode.gemv(w.lmHead, ws.x, w.norm, eps, null, w.lmHeadNorm, BITLINEAR_EPS, ws.logits, false));
             if (head == Head.SAMPLE) {
                 plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u, s.sampleScratch, ws.ids, 1));
             }
@@ -321,7 +327,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             s.close();
         }
         w.close();
-        for (AutoCloseable k : List.of(bitLinear, mlgru, swiglu, normQuant, embedding, sampler)) {
+        for (AutoCloseable k : List.of(bitLinear, decode, decodeNarrow, mlgru, swiglu, normQuant, embedding, sampler)) {
             try {
                 k.close();
             } catch (Exception e) {

@@ -1,0 +1,207 @@
+package dev.mmfree.kernels.bitlinear;
+
+import dev.mmfree.kernels.mlgru.MlgruReference;
+import dev.mmfree.kernels.opencl.ClTesting;
+import dev.mmfree.kernels.opencl.Tiling;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
+import dev.mmfree.kernels.swiglu.SwiGluReference;
+import dev.mmfree.kernels.ternary.TernaryMatrix;
+import dev.mmfree.runtime.Device;
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The batch-1 decode kernels of {@link BitLinearDecodeOpenCl} against the reference composition
+ * (RMSNorms, the quantizer, {@link BitLinearReference}, {@link MlgruReference}, {@link SwiGluReference}),
+ * on every tiling of {@link ClTesting#tilings}; outputs poisoned beforehand. Shapes include sizes that
+ * are not multiples of the work-group's rows or of a 64-column chunk, and inputs long enough that a
+ * work-item has more chunks than it prefetches.
+ */
+class BitLinearDecodeOpenClTest {
+    private static final float EPS_BLOCK = 1e-5f;
+    private static final float EPS_BL = RmsNormQuantReference.EPS;
+
+    private static Device device;
+
+    @BeforeAll
+    static void open() {
+        device = ClTesting.openOrSkip();
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            device.close();
+            assertEquals(0, device.memory().totalBytes(), "ledger after close");
+        }
+    }
+
+    @Test
+    void gemvMatchesReference() {
+        Random r = new Random(41);
+        int[][] shapes = {{3, 100}, {257, 1000}, {70, 64}, {5, 17}, {33, 3100}};
+        for (Tiling tiling : ClTesting.tilings(device)) {
+            try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
+                for (int[] s : shapes) {
+                    gemvCase(k, r, s[0], s[1], false, false, false);
+                    gemvCase(k, r, s[0], s[1], true, false, true);
+                    gemvCase(k, r, s[0], s[1], true, true, true);
+                }
+            }
+        }
+    }
+
+    private void gemvCase(BitLinearDecodeOpenCl k, Random r, int out, int in, boolean hasNorm1, boolean hasMult, boolean accumulate) {
+        String what = "gemv " + k.tiling() + " [" + out + ", " + in + "]" + (hasNorm1 ? " norm1" : "") + (hasMult ? " mult" : "");
+        TernaryMatrix m = ClTesting.randomTernary(r, out, in);
+        float[] x = ClTesting.gaussian(r, in, 3f);
+        float[] norm1 = ClTesting.normWeights(r, in);
+        float[] mult = ClTesting.gaussian(r, in, 1f);
+        float[] norm2 = ClTesting.normWeights(r, in);
+        float[] y0 = ClTesting.gaussian(r, out, 1f);
+        float[] h = x.clone();
+        if (hasNorm1) {
+            RmsNormQuantReference.rmsNorm(x, 0, norm1, h, 0, in, EPS_BLOCK);
+        }
+        if (hasMult) {
+            for (int j = 0; j < in; j++) {
+                h[j] *= mult[j];
+            }
+        }
+        float[] expected = accumulate ? y0.clone() : new float[out];
+        bitLinear(m, h, norm2, expected, accumulate);
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", m);
+             DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
+             DeviceBuffer mb = device.upload(MemoryCategory.WORKSPACE, "mult", mult);
+             DeviceBuffer n2 = device.upload(MemoryCategory.WEIGHTS, "norm2", norm2);
+             DeviceBuffer y = ClTesting.poisoned(device, 4L * out, "y")) {
+            if (accumulate) {
+                device.write(y, y0);
+            }
+            try (Launch l = k.gemv(w, xb, hasNorm1 ? n1 : null, EPS_BLOCK, hasMult ? mb : null, n2, EPS_BL, y, accumulate)) {
+                l.enqueue(device);
+            }
+            ClTesting.assertFollowsReference(device, what, expected, read(y, out));
+        }
+    }
+
+    @Test
+    void mlgruStepMatchesReference() {
+        Random r = new Random(42);
+        for (Tiling tiling : ClTesting.tilings(device)) {
+            try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
+                for (int d : new int[]{3, 100, 257, 64, 1100}) {
+                    mlgruCase(k, r, d, false);
+                    mlgruCase(k, r, d, true);
+                }
+            }
+        }
+    }
+
+    private void mlgruCase(BitLinearDecodeOpenCl k, Random r, int d, boolean inPlace) {
+        String what = "mlgru " + k.tiling() + " d " + d + (inPlace ? " in place" : "");
+        TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
+        float[] x = ClTesting.gaussian(r, d, 3f);
+        float[] norm1 = ClTesting.normWeights(r, d);
+        float[] norm2 = ClTesting.normWeights(r, 3 * d);
+        float[] lb = new float[d];
+        for (int j = 0; j < d; j++) {
+            lb[j] = r.nextFloat() * 0.9f;
+        }
+        float[] state0 = ClTesting.gaussian(r, d, 1f);
+
+        float[] h = new float[d];
+        RmsNormQuantReference.rmsNorm(x, 0, norm1, h, 0, d, EPS_BLOCK);
+        float[][] v = new float[3][d];
+        for (int p = 0; p < 3; p++) {
+            bitLinear(ifg[p], h, Arrays.copyOfRange(norm2, p * d, (p + 1) * d), v[p], false);
+        }
+        float[] refState = state0.clone();
+        float[] ones = new float[d];
+        Arrays.fill(ones, 1f);
+        MlgruReference.step(v[0], v[1], v[2], 0, lb, ones, EPS_BLOCK, refState, new float[d], d);
+        float[] refGate = new float[d];
+        for (int j = 0; j < d; j++) {
+            refGate[j] = SwiGluReference.silu(refState[j]);
+        }
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "ifg", ifg);
+             DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
+             DeviceBuffer n2 = device.upload(MemoryCategory.WEIGHTS, "norm2", norm2);
+             DeviceBuffer lbB = device.upload(MemoryCategory.WEIGHTS, "lb", lb);
+             DeviceBuffer in = device.upload(MemoryCategory.STATE, "state in", state0);
+             DeviceBuffer out = inPlace ? null : ClTesting.poisoned(device, 4L * d, "state out");
+             DeviceBuffer g = ClTesting.poisoned(device, 4L * d, "g");
+             DeviceBuffer gate = ClTesting.poisoned(device, 4L * d, "gate")) {
+            DeviceBuffer stateOut = inPlace ? in : out;
+            try (Launch l = k.mlgruStep(w, xb, n1, EPS_BLOCK, n2, EPS_BL, lbB, in, stateOut, g, gate)) {
+                l.enqueue(device);
+            }
+            ClTesting.assertFollowsReference(device, what + " state", refState, read(stateOut, d));
+            ClTesting.assertFollowsReference(device, what + " g", v[2], read(g, d));
+            ClTesting.assertFollowsReference(device, what + " gate", refGate, read(gate, d));
+            if (!inPlace) {
+                ClTesting.assertExact(what + " state in (must stay untouched)", state0, read(in, d));
+            }
+        }
+    }
+
+    @Test
+    void swiGluGateUpMatchesReference() {
+        Random r = new Random(43);
+        for (Tiling tiling : ClTesting.tilings(device)) {
+            try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
+                for (int[] s : new int[][]{{5, 3}, {100, 70}, {256, 130}, {1000, 33}}) {
+                    swiGluCase(k, r, s[0], s[1]);
+                }
+            }
+        }
+    }
+
+    private void swiGluCase(BitLinearDecodeOpenCl k, Random r, int d, int i) {
+        String what = "swiglu " + k.tiling() + " d " + d + " I " + i;
+        TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * i, d);
+        float[] x = ClTesting.gaussian(r, d, 3f);
+        float[] norm1 = ClTesting.normWeights(r, d);
+        float[] norm2 = ClTesting.normWeights(r, d);
+        float[] h = new float[d];
+        RmsNormQuantReference.rmsNorm(x, 0, norm1, h, 0, d, EPS_BLOCK);
+        float[] gu = new float[2 * i];
+        bitLinear(gateUp, h, norm2, gu, false);
+        float[] expected = new float[i];
+        SwiGluReference.apply(gu, 0, gu, i, expected, 0, i);
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "gate|up", gateUp);
+             DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
+             DeviceBuffer n2 = device.upload(MemoryCategory.WEIGHTS, "norm2", norm2);
+             DeviceBuffer v = ClTesting.poisoned(device, 4L * i, "v")) {
+            try (Launch l = k.swiGluGateUp(w, xb, n1, EPS_BLOCK, n2, EPS_BL, v)) {
+                l.enqueue(device);
+            }
+            ClTesting.assertFollowsReference(device, what, expected, read(v, i));
+        }
+    }
+
+    /** y (+)= BitLinear(h) with the BitLinear's own norm, as the reference model computes it. */
+    private static void bitLinear(TernaryMatrix m, float[] h, float[] norm, float[] y, boolean accumulate) {
+        byte[] q = new byte[m.in()];
+        float[] f = {RmsNormQuantReference.normQuantize(h, 0, norm, q, 0, m.in(), new float[m.in()])};
+        BitLinearReference.forward(m, q, f, 1, y, accumulate);
+    }
+
+    private static float[] read(DeviceBuffer b, int n) {
+        float[] a = new float[n];
+        device.read(b, a);
+        return a;
+    }
+}
