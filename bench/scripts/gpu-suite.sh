@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels tilings dense bench370 bench13 bench27 sweep sweep
+#   steps: tests verify kernels tilings dense bench370 bench13 bench27 hgrn27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -41,7 +41,7 @@ for step in $steps; do
         kernels)
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
         tilings)
-            for t in "32x8x8 16x16x8" "64x4x8 16x16x8" "16x16x8 8x32x8" "32x16x8 32x8x8" "64x8x8 16x32x8"; do
+            for t in "32x8x8 16x16x8" "32x8x8 16x8x8" "32x8x8 32x8x8" "64x4x8 8x32x8" "64x8x8 16x32x8"; do
                 set -- $t
                 run tilings 120 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 \
                     --tiling "$1" --narrow-tiling "$2"
@@ -54,6 +54,9 @@ for step in $steps; do
         bench27)
             run bench27 540 "${cli[@]}" bench --backend opencl --preset 2.7B --batch 1,64 --context 128 --decode-steps 100 \
                 --out "$out/bench-2.7B" ;;
+        hgrn27)
+            run hgrn27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1,64 --context 128 \
+                --decode-steps 100 --out "$out/hgrn-2.7B" ;;
         bench13)
             run bench13 540 "${cli[@]}" bench --backend opencl --preset 1.3B --batch 1 --context 128 --decode-steps 100 \
                 --out "$out/bench-1.3B" ;;
