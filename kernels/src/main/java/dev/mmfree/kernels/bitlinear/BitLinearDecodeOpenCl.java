@@ -21,10 +21,11 @@ import java.util.Map;
  *   <li>{@link #gemv} for down_proj, residual add.</li>
  * </ol>
  * Every element-wise transcendental is computed once by the work-item that owns its row (not again
- * in every work-group of the next kernel), and each work-item loads its weight words into registers
- * before it computes the input side, so reading the weights overlaps the norms. One source,
- * {@code bitlinear_fused_t2_f32.cl}, compiled per use with defines (rows a work-item, epilogue, norms,
- * prefetch depth), programs cached by them. Tests: {@code BitLinearDecodeOpenClTest}.
+ * in every work-group of the next kernel); each work-item issues all its global loads first (its
+ * weight words, its input elements and norm weights) and runs the input side in registers with three
+ * work-group reductions. One source, {@code bitlinear_fused_t2_f32.cl}, compiled per use with
+ * defines (rows a work-item, epilogue, norms, prefetch depth, input words a work-item), programs
+ * cached by them. Tests: {@code BitLinearDecodeOpenClTest}.
  */
 public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public static final String KERNEL = "bitlinear_fused_t2_f32";
@@ -138,14 +139,15 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int perItem = (chunks + tiling.slices() - 1) / tiling.slices();
         int prefetch = Math.min(MAX_PREFETCH, Integer.highestOneBit(Math.max(1, 2 * perItem - 1)));
         long kPad = 64L * chunks;
-        long local = 4 * kPad + nq * kPad + 4L * np * wg + 8L * wg;
+        long wordsPerItem = (kPad / 4 + wg - 1) / wg;
+        long local = nq * kPad + 4L * np * wg + 8L * nq * wg;
         ClPrograms.checkLocal(device, KERNEL, local);
-        DeviceProgram program = programs.computeIfAbsent(defines + " -DPF=" + prefetch,
+        DeviceProgram program = programs.computeIfAbsent(defines + " -DPF=" + prefetch + " -DEPW=" + wordsPerItem,
                 opts -> ClPrograms.buildWith(device, tiling, opts, "bitlinear/" + KERNEL + ".cl"));
         var k = program.kernel(KERNEL).args(x, norm1 == null ? x : norm1, eps1, mult == null ? x : mult, norm2, eps2,
                 w.codes(), w.scales(), w.in(), rows, rowStride, w.rowsPad(), chunks, y, y2, accumulate ? 1 : 0,
                 lb, stateIn, stateOut);
-        k.argLocal(19, 4 * kPad).argLocal(20, nq * kPad).argLocal(21, 4L * np * wg).argLocal(22, 8L * wg);
+        k.argLocal(19, nq * kPad).argLocal(20, 4L * np * wg).argLocal(21, 8L * nq * wg);
         long groups = (rows + tiling.rows() - 1) / tiling.rows();
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
     }
