@@ -41,10 +41,10 @@ for step in $steps; do
         kernels)
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
         tilings)
-            for t in "32x8x8 16x16x8" "64x4x8 16x16x8" "64x4x8 16x8x8" "32x8x8 32x8x8" "16x16x8 8x32x8"; do
+            for t in "64x4x8 32x8x8" "64x4x8 16x16x8" "32x8x8 32x8x8" "64x8x8 32x4x8" "64x4x8 64x4x8"; do
                 set -- $t
                 run tilings 120 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 \
-                    --tiling "$1" --narrow-tiling "$2"
+                    --decode-tiling "$1" --narrow-tiling "$2"
             done ;;
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;

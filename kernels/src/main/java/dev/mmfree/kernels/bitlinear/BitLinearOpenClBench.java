@@ -35,7 +35,8 @@ import java.util.function.Supplier;
  *
  * <pre>
  *   java -cp runtime.jar:kernels.jar:jocl.jar dev.mmfree.kernels.bitlinear.BitLinearOpenClBench \
- *        [--device gpu] [--iters 50] [--tiling 32x8x8] [--narrow-tiling 16x16x8] [--ptx 0|1] [--copy-mib 512] [--quick]
+ *        [--device gpu] [--iters 50] [--tiling 32x8x8] [--decode-tiling 64x4x8] [--narrow-tiling 32x8x8] [--ptx 0|1]
+ *        [--copy-mib 512] [--quick]
  * </pre>
  * Prints one JSON line per result, then a table: variant | shape | ms | GB/s | % of copy.
  * Variants: the {@link BitLinearDecodeOpenCl} kernels (ifg+mlgru, o_proj, gate_up+swiglu, down, head);
@@ -53,6 +54,7 @@ public final class BitLinearOpenClBench {
 
     private final Device device;
     private final Tiling tiling;
+    private final Tiling decode;
     private final Tiling narrow;
     private final int iters;
     private final SplittableRandom rnd = new SplittableRandom(7);
@@ -61,13 +63,14 @@ public final class BitLinearOpenClBench {
     private double copyGbps = Double.NaN;
     private long coldBytes = COLD_BYTES;
 
-    private BitLinearOpenClBench(Device device, Tiling tiling, Tiling narrow, int iters) {
+    private BitLinearOpenClBench(Device device, Tiling tiling, Tiling decode, Tiling narrow, int iters) {
         this.device = device;
         this.tiling = tiling;
+        this.decode = decode;
         this.narrow = narrow;
         this.iters = iters;
-        this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"tiling\":\"%s narrow %s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
-                device.info().name(), device.info().driverVersion(), tiling, narrow, System.getenv().getOrDefault("MMFREE_COMMIT", "unknown"),
+        this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"tiling\":\"%s decode %s narrow %s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
+                device.info().name(), device.info().driverVersion(), tiling, decode, narrow, System.getenv().getOrDefault("MMFREE_COMMIT", "unknown"),
                 String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()).replace("\"", "'"));
     }
 
@@ -75,6 +78,7 @@ public final class BitLinearOpenClBench {
         String selector = null;
         String tilingSpec = null;
         String narrowSpec = null;
+        String decodeSpec = null;
         int iters = 50;
         int copyMib = 512;
         boolean quick = false;
@@ -85,11 +89,12 @@ public final class BitLinearOpenClBench {
                 case "--iters" -> iters = Integer.parseInt(args[++i]);
                 case "--tiling" -> tilingSpec = args[++i];
                 case "--narrow-tiling" -> narrowSpec = args[++i];
+                case "--decode-tiling" -> decodeSpec = args[++i];
                 case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
                 case "--quick" -> quick = true;
                 case "--ptx" -> ptx = args[++i].equals("1");
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--ptx 0|1] [--copy-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--copy-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -103,8 +108,11 @@ public final class BitLinearOpenClBench {
             Tiling defNarrow = Tiling.narrowForDevice(device.info());
             Tiling narrow = narrowSpec == null ? new Tiling(defNarrow.rows(), defNarrow.slices(), defNarrow.tokens(), usePtx)
                     : Tiling.parse(narrowSpec, usePtx);
-            System.out.println("# " + device.info() + " tiling " + tiling + ", narrow (ifg, o_proj, down) " + narrow);
-            new BitLinearOpenClBench(device, tiling, narrow, quick ? 3 : iters).run(quick ? 16 : copyMib, quick);
+            Tiling defDecode = Tiling.decodeForDevice(device.info());
+            Tiling decode = decodeSpec == null ? new Tiling(defDecode.rows(), defDecode.slices(), defDecode.tokens(), usePtx)
+                    : Tiling.parse(decodeSpec, usePtx);
+            System.out.println("# " + device.info() + " tiling (GEMM) " + tiling + ", decode " + decode + ", narrow decode (ifg, o_proj, down) " + narrow);
+            new BitLinearOpenClBench(device, tiling, decode, narrow, quick ? 3 : iters).run(quick ? 16 : copyMib, quick);
         }
     }
 
@@ -116,7 +124,7 @@ public final class BitLinearOpenClBench {
         int i = quick ? 512 : 6912;
         int v = quick ? 1000 : 32000;
         try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling);
-             BitLinearDecodeOpenCl wide = new BitLinearDecodeOpenCl(device, tiling);
+             BitLinearDecodeOpenCl wide = new BitLinearDecodeOpenCl(device, decode);
              BitLinearDecodeOpenCl narrowK = new BitLinearDecodeOpenCl(device, narrow)) {
             ifgMlgru(narrowK, d);
             gemvCase(narrowK, "o_proj", d, d, true, true);

@@ -56,19 +56,35 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
 
     /** Env override of {@link #narrowForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
     public static final String NARROW_ENV = "MMFREE_OPENCL_TILING_NARROW";
+    /** Env override of {@link #decodeForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
+    public static final String DECODE_ENV = "MMFREE_OPENCL_TILING_DECODE";
 
     /**
-     * For GEMVs with few output rows (o_proj and down_proj, d rows): 16 x 16 x 8 on a GPU, so d = 2560
-     * rows make 160 work-groups, more than the H200's 132 compute units (32 rows a group would leave
-     * 52 idle); the default shape elsewhere. {@value #NARROW_ENV} overrides.
+     * Batch-1 decode kernels with d outputs (i|f|g with 3 rows a work-item, o_proj, down_proj): 32 x 8
+     * on a GPU, so that d = 2560 makes 80 work-groups, each repeating the input side once (measured
+     * against 16 x 16 and 16 x 8 on the H200: bench/results/nvidia-h200/); the default shape elsewhere.
+     * {@value #NARROW_ENV} overrides.
      */
     public static Tiling narrowForDevice(DeviceInfo info) {
+        return decodeShape(info, NARROW_ENV, new Tiling(32, 8, 8, forDevice(info).ptx()));
+    }
+
+    /**
+     * Batch-1 decode kernels with wide outputs (gate|up, lm_head): 64 x 4 on a GPU (fewer work-groups
+     * repeating the input side: lm_head 17 against 23 us at 32 x 8 on the H200); the default shape
+     * elsewhere. {@value #DECODE_ENV} overrides.
+     */
+    public static Tiling decodeForDevice(DeviceInfo info) {
+        return decodeShape(info, DECODE_ENV, new Tiling(64, 4, 8, forDevice(info).ptx()));
+    }
+
+    private static Tiling decodeShape(DeviceInfo info, String env, Tiling gpu) {
         Tiling def = forDevice(info);
-        String env = System.getenv(NARROW_ENV);
-        if (env != null && !env.isBlank()) {
-            return parse(env, def.ptx());
+        String spec = System.getenv(env);
+        if (spec != null && !spec.isBlank()) {
+            return parse(spec, def.ptx());
         }
-        return info.gpu() ? new Tiling(16, 16, 8, def.ptx()) : def;
+        return info.gpu() ? gpu : def;
     }
 
     /** {@code ROWSxSLICESxTOKENS}. */

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The batch-1 decode kernels of {@link BitLinearDecodeOpenCl} against the reference composition
  * (RMSNorms, the quantizer, {@link BitLinearReference}, {@link MlgruReference}, {@link SwiGluReference}),
- * on every tiling of {@link ClTesting#tilings}; outputs poisoned beforehand. Shapes include sizes that
+ * on every tiling of {@link ClTesting#decodeTilings}; outputs poisoned beforehand. Shapes include sizes that
  * are not multiples of the work-group's rows or of a 64-column chunk, and inputs long enough that a
  * work-item has more chunks than it prefetches.
  */
@@ -49,7 +49,7 @@ class BitLinearDecodeOpenClTest {
     void gemvMatchesReference() {
         Random r = new Random(41);
         int[][] shapes = {{5, 17}, {257, 1000}, {33, 3100}};
-        for (Tiling tiling : ClTesting.tilings(device)) {
+        for (Tiling tiling : ClTesting.decodeTilings(device)) {
             try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
                 for (int[] s : shapes) {
                     gemvCase(k, r, s[0], s[1], false, false, false);
@@ -98,7 +98,7 @@ class BitLinearDecodeOpenClTest {
     @Test
     void mlgruStepMatchesReference() {
         Random r = new Random(42);
-        for (Tiling tiling : ClTesting.tilings(device)) {
+        for (Tiling tiling : ClTesting.decodeTilings(device)) {
             try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
                 for (int d : new int[]{3, 257, 1100}) {
                     mlgruCase(k, r, d, false);
@@ -159,7 +159,7 @@ class BitLinearDecodeOpenClTest {
     @Test
     void swiGluGateUpMatchesReference() {
         Random r = new Random(43);
-        for (Tiling tiling : ClTesting.tilings(device)) {
+        for (Tiling tiling : ClTesting.decodeTilings(device)) {
             try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
                 for (int[] s : new int[][]{{5, 3}, {256, 130}, {1000, 33}}) {
                     swiGluCase(k, r, s[0], s[1]);

@@ -41,6 +41,21 @@ public final class ClTesting {
         return set.toArray(new Tiling[0]);
     }
 
+    /**
+     * The batch-1 decode kernels' tilings: the device's decode shapes, the GPU ones (64 x 4 x 8 wide,
+     * 32 x 8 x 8 narrow), and the small odd one (8 x 4 x 3).
+     */
+    public static Tiling[] decodeTilings(Device d) {
+        java.util.LinkedHashSet<Tiling> set = new java.util.LinkedHashSet<>();
+        boolean ptx = Tiling.forDevice(d.info()).ptx();
+        set.add(Tiling.decodeForDevice(d.info()));
+        set.add(Tiling.narrowForDevice(d.info()));
+        set.add(new Tiling(64, 4, 8, ptx));
+        set.add(new Tiling(32, 8, 8, ptx));
+        set.add(new Tiling(8, 4, 3, false));
+        return set.toArray(new Tiling[0]);
+    }
+
     public static DeviceBuffer poisoned(Device d, long bytes, String role) {
         DeviceBuffer b = d.allocate(MemoryCategory.WORKSPACE, bytes, role);
         d.fill(b, POISON);

@@ -93,7 +93,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
             bitLinear = new BitLinearOpenCl(device, tiling);
-            decode = new BitLinearDecodeOpenCl(device, tiling);
+            decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
             swiglu = new SwiGluOpenCl(device, narrow);
