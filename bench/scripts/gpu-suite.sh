@@ -49,7 +49,7 @@ for step in $steps; do
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
         bench370)
-            run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1 --context 128 --decode-steps 200 \
+            run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1,64 --context 512 --decode-steps 200 \
                 --out "$out/bench-370M" ;;
         bench27)
             run bench27 540 "${cli[@]}" bench --backend opencl --preset 2.7B --batch 1,64 --context 128 --decode-steps 100 \
