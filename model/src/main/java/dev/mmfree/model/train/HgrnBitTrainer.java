@@ -2,6 +2,7 @@ package dev.mmfree.model.train;
 
 import dev.mmfree.model.checkpoint.TensorSource;
 import dev.mmfree.model.config.HgrnBitConfig;
+import dev.mmfree.runtime.cpu.CpuPool;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -18,6 +19,7 @@ import java.util.Random;
  * fake-quantizes (latent weights, straight-through gradients); with it off, the model is smooth.
  * The loss is the mean next-token cross-entropy over the b * (t - 1) positions that have a next token.
  * Parameters carry the checkpoint's names; a tied head shares {@code model.embeddings.weight}.
+ * The BitLinear matmuls run on the given {@link CpuPool} (bit-identical results for any thread count).
  */
 public final class HgrnBitTrainer {
     private final HgrnBitConfig c;
@@ -27,6 +29,7 @@ public final class HgrnBitTrainer {
     private final Param lowerBounds;    // [L, d], null without lower bounds
     private final Param norm;           // [d]
     private final BitLinearOp head;     // [V, d]
+    private final CpuPool pool;
 
     private int[] tokens;               // [b * t] the last forward's input
     private double[] xFinal;            // [b * t, d] residual stream after the last layer
@@ -72,7 +75,13 @@ public final class HgrnBitTrainer {
     }
 
     public HgrnBitTrainer(HgrnBitConfig config, Map<String, Param> params, boolean quantize, BitLinearOp.Variant variant) {
+        this(config, params, quantize, variant, CpuPool.shared());
+    }
+
+    public HgrnBitTrainer(HgrnBitConfig config, Map<String, Param> params, boolean quantize, BitLinearOp.Variant variant,
+                          CpuPool pool) {
         this.c = config;
+        this.pool = pool;
         this.params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
         embeddings = param("model.embeddings.weight");
         lowerBounds = c.useLowerBound() ? param("model.lower_bounds") : null;
@@ -81,7 +90,7 @@ public final class HgrnBitTrainer {
         }
         norm = param("model.norm.weight");
         Param headWeight = c.tieWordEmbeddings() ? embeddings : param("lm_head.weight");
-        head = new BitLinearOp(headWeight, param("lm_head.norm.weight"), quantize, variant);
+        head = new BitLinearOp(headWeight, param("lm_head.norm.weight"), quantize, variant, pool);
     }
 
     /** Every parameter's checkpoint name and shape, in checkpoint order (lm_head.weight left out when tied). */
@@ -248,6 +257,23 @@ public final class HgrnBitTrainer {
         return next;
     }
 
+    /** What the last {@link #logits} keeps for {@link #backward}, counted exactly (call between the two). */
+    public SavedBytes savedBytes() {
+        SavedBytes s = new SavedBytes().activation(tokens).activation(xFinal).activation(rFinal).activation(lbP).activation(lb);
+        for (Layer y : layers) {
+            s.activation(y.xIn).activation(y.rAttn).activation(y.i).activation(y.fPre).activation(y.g).activation(y.xMid)
+                    .activation(y.rMlp).activation(y.gateUp);
+            if (y.mlgru != null) {
+                s.activation(y.mlgru.state()).activation(y.mlgru.gn()).activation(y.mlgru.rG());
+            }
+            for (BitLinearOp op : new BitLinearOp[]{y.iProj, y.fProj, y.gProj, y.oProj, y.gateProj, y.downProj}) {
+                op.countSaved(s);
+            }
+        }
+        head.countSaved(s);
+        return s;
+    }
+
     /** Backward of the last {@link #logits} from dLogits [b * t, V]. */
     public void backward(double[] dLogits) {
         int n = b * t;
@@ -299,6 +325,6 @@ public final class HgrnBitTrainer {
     }
 
     private BitLinearOp bitLinear(String prefix, boolean quantize, BitLinearOp.Variant variant) {
-        return new BitLinearOp(param(prefix + ".weight"), param(prefix + ".norm.weight"), quantize, variant);
+        return new BitLinearOp(param(prefix + ".weight"), param(prefix + ".norm.weight"), quantize, variant, pool);
     }
 }

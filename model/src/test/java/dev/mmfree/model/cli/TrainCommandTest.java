@@ -2,6 +2,8 @@ package dev.mmfree.model.cli;
 
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.ModelLoader;
+import dev.mmfree.model.tokenizer.HfTokenizer;
+import dev.mmfree.model.tokenizer.TestTokenizers;
 import dev.mmfree.model.train.TrainCheckpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,6 +55,7 @@ class TrainCommandTest {
         assertTrue(r.err().contains("step 5/5"), r.toString());
         List<String> csv = Files.readAllLines(out.resolve("loss.csv"));
         assertEquals(List.of("step,train_loss,val_loss,lr"), csv.subList(0, 1));
+        assertTrue(Files.size(out.resolve("loss.png")) > 1000, "loss.png");
         assertEquals(List.of("2", "4", "5"), csv.subList(1, csv.size()).stream().map(l -> l.split(",")[0]).toList(), csv.toString());
         for (String row : csv.subList(1, csv.size())) {
             String[] f = row.split(",");
@@ -68,6 +71,30 @@ class TrainCommandTest {
         CliRun g = CliRun.of("generate", "--model", out.toString(), "--backend", "reference", "--prompt", "the cat", "--max-tokens", "6");
         assertEquals(0, g.code(), g.toString());
         assertTrue(g.err().contains("generate: 7 prompt + 6 new tokens"), g.toString());
+    }
+
+    /**
+     * --tokenizer: a WordLevel tokenizer of 10 ids sets vocab_size 10 and is copied into the folder, where
+     * generate finds it (prompt "the cat" = bos + 2 ids); --no-progress prints a line per --log-every.
+     */
+    @Test
+    void trainsOnTheIdsOfATokenizer() throws IOException {
+        Path tok = tmp.resolve("words.json");
+        TestTokenizers.wordLevel(tok, List.of("<s>", "</s>", "<unk>", "the", "cat", "sat", "on", "a", "mat", "."), 0, 1);
+        Path out = tmp.resolve("words");
+        CliRun r = CliRun.of(args(corpus(605), out, 4, "--tokenizer", tok.toString(), "--no-progress", "--log-every", "1", "--threads", "2"));
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("vocab 10") && r.err().contains("step 1/4") && r.err().contains("2 threads"), r.toString());
+        assertArrayEquals(Files.readAllBytes(tok), Files.readAllBytes(out.resolve(HfTokenizer.FILE)));
+        try (CausalLm lm = ModelLoader.load(out, "reference")) {
+            assertEquals(10, lm.info().vocab());
+        }
+        CliRun g = CliRun.of("generate", "--model", out.toString(), "--backend", "reference", "--prompt", "the cat", "--max-tokens", "3");
+        assertEquals(0, g.code(), g.toString());
+        assertTrue(g.err().contains("generate: 3 prompt + 3 new tokens"), g.toString());
+        CliRun resumed = CliRun.of(args(corpus(605), out, 6, "--resume", out.toString()));
+        assertEquals(0, resumed.code(), resumed.toString());
+        assertTrue(resumed.err().contains("vocab 10"), resumed.toString());
     }
 
     /** Five steps straight equal --stop-after 3 then --resume for two more: identical files, appended loss rows. */

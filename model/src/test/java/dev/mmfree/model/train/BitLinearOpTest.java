@@ -114,4 +114,24 @@ class BitLinearOpTest {
             }
         }
     }
+
+    /**
+     * Kept for backward at n 3, in 5, out 4, in doubles: both keep x [3, 5], the inverse rms [3] and the
+     * ternarized W [4, 5]; VANILLA also xq [3, 5]. Backward releases everything.
+     */
+    @ParameterizedTest
+    @CsvSource({"VANILLA, 264, 160", "FUSED, 144, 160"})
+    void savedBytesAreCountedExactly(BitLinearOp.Variant variant, long activations, long weights) {
+        Case k = newCase(3, 5, 4, 121);
+        BitLinearOp op = new BitLinearOp(k.w(), k.norm(), true, variant);
+        op.forward(k.x(), 3);
+        SavedBytes saved = new SavedBytes();
+        op.countSaved(saved);
+        assertEquals(activations, saved.activations(), "activation bytes");
+        assertEquals(weights, saved.weights(), "weight-copy bytes");
+        op.backward(k.dy());
+        SavedBytes after = new SavedBytes();
+        op.countSaved(after);
+        assertEquals(0, after.total(), "bytes kept after backward");
+    }
 }

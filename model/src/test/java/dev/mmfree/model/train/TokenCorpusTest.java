@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Byte tokens, the train/validation split, seeded windows, and validation loss over chunks. */
-class ByteCorpusTest {
+class TokenCorpusTest {
     private static byte[] randomBytes(int n, long seed) {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
@@ -39,7 +39,7 @@ class ByteCorpusTest {
     @CsvSource({"1000, 0.05, 950, 501", "37, 0.2, 30, 502", "10, 0, 10, 503"})
     void splitsByTheTrailingFraction(int n, double fraction, int trainLength, long seed) {
         byte[] bytes = randomBytes(n, seed);
-        ByteCorpus c = new ByteCorpus(bytes, fraction);
+        TokenCorpus c = new TokenCorpus(bytes, fraction);
         assertEquals(trainLength, c.trainLength());
         assertEquals(n - trainLength, c.valLength());
         int t = 3;
@@ -58,7 +58,7 @@ class ByteCorpusTest {
     @CsvSource({"400, 0.25, 3, 16, 511", "50, 0.1, 1, 45, 512", "64, 0.05, 5, 2, 513"})
     void batchesAreSeededWindowsOfTheTrainingPart(int n, double fraction, int b, int t, long seed) {
         byte[] bytes = randomBytes(n, seed);
-        ByteCorpus c = new ByteCorpus(bytes, fraction);
+        TokenCorpus c = new TokenCorpus(bytes, fraction);
         int[][] first = c.batch(new Random(seed + 1), b, t);
         assertEquals(b, first.length);
         for (int[] w : first) {
@@ -73,24 +73,24 @@ class ByteCorpusTest {
 
     @Test
     void refusesWindowsLongerThanTheTrainingPart() {
-        ByteCorpus c = new ByteCorpus(randomBytes(20, 521), 0.5);
+        TokenCorpus c = new TokenCorpus(randomBytes(20, 521), 0.5);
         TrainException e = assertThrows(TrainException.class, () -> c.batch(new Random(1), 1, 11));
-        assertEquals("corpus: training part has 10 bytes, a window needs t = 11 (>= 2)", e.getMessage());
-        assertThrows(TrainException.class, () -> new ByteCorpus(new byte[4], 1.0));
+        assertEquals("corpus: training part has 10 tokens, a window needs t = 11 (>= 2)", e.getMessage());
+        assertThrows(TrainException.class, () -> new TokenCorpus(new byte[4], 1.0));
     }
 
     /** meanLoss over chunks of any size equals the loss of all windows in one batch. */
     @ParameterizedTest
     @CsvSource({"3, 531", "1, 532", "7, 533"})
     void meanLossIsIndependentOfTheChunkSize(int chunk, long seed) {
-        HgrnBitConfig cfg = new HgrnBitConfig(ByteCorpus.VOCAB, 8, 1, 6, 1e-6, true, false, 1, 2);
+        HgrnBitConfig cfg = new HgrnBitConfig(TokenCorpus.VOCAB, 8, 1, 6, 1e-6, true, false, 1, 2);
         HgrnBitTrainer m = new HgrnBitTrainer(cfg, HgrnBitTrainer.init(cfg, seed, 0.3), true, BitLinearOp.Variant.FUSED);
-        ByteCorpus c = new ByteCorpus(randomBytes(300, seed + 1), 0.2);
+        TokenCorpus c = new TokenCorpus(randomBytes(300, seed + 1), 0.2);
         int[][] windows = c.validationWindows(9, 5);
         assertEquals(5, windows.length);
         double whole = m.loss(windows);
-        double chunked = ByteCorpus.meanLoss(m, windows, chunk);
+        double chunked = TokenCorpus.meanLoss(m, windows, chunk);
         assertEquals(whole, chunked, 1e-12 * Math.abs(whole));
-        assertTrue(Double.isNaN(ByteCorpus.meanLoss(m, new int[0][], chunk)));
+        assertTrue(Double.isNaN(TokenCorpus.meanLoss(m, new int[0][], chunk)));
     }
 }

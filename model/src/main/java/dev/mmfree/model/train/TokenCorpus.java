@@ -1,41 +1,76 @@
 package dev.mmfree.model.train;
 
+import dev.mmfree.model.tokenizer.TextTokenizer;
+
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 
 /**
- * A text file as byte-level tokens (id = the byte, 0..255, vocab 256, no special tokens), split into a
- * training part and a validation part (the last {@code valFraction} of the bytes). Training batches are
- * random windows of t tokens; validation uses fixed, non-overlapping windows from the start of its part.
+ * A text file as token ids, split into a training part and a validation part (the last
+ * {@code valFraction} of the tokens): byte-level by default (id = the byte, 0..255, vocab 256, no
+ * special tokens), or the ids of a tokenizer (vocab = its size). Training batches are random windows
+ * of t tokens; validation uses fixed, non-overlapping windows from the start of its part.
  */
-public final class ByteCorpus {
+public final class TokenCorpus {
     public static final int VOCAB = 256;
 
-    private final int[] train;   // [trainLength] byte ids
-    private final int[] val;     // [valLength] byte ids
+    private final int vocab;
+    private final int[] train;   // [trainLength] token ids
+    private final int[] val;     // [valLength] token ids
 
-    public ByteCorpus(byte[] bytes, double valFraction) {
+    /** Byte-level tokens of bytes. */
+    public TokenCorpus(byte[] bytes, double valFraction) {
+        this(byteIds(bytes), VOCAB, valFraction);
+    }
+
+    /** Token ids in [0, vocab). */
+    public TokenCorpus(int[] ids, int vocab, double valFraction) {
         if (!(valFraction >= 0 && valFraction < 1)) {
             throw new TrainException("corpus: validation fraction must be in [0, 1), got " + valFraction);
         }
-        int[] ids = new int[bytes.length];
         for (int k = 0; k < ids.length; k++) {
-            ids[k] = bytes[k] & 0xff;
+            if (ids[k] < 0 || ids[k] >= vocab) {
+                throw new TrainException("corpus: token " + ids[k] + " at position " + k + " outside [0, " + vocab + ")");
+            }
         }
-        int split = bytes.length - (int) Math.round(bytes.length * valFraction);
+        this.vocab = vocab;
+        int split = ids.length - (int) Math.round(ids.length * valFraction);
         train = Arrays.copyOfRange(ids, 0, split);
         val = Arrays.copyOfRange(ids, split, ids.length);
     }
 
-    public static ByteCorpus read(Path file, double valFraction) {
+    /** The file's bytes as byte-level tokens. */
+    public static TokenCorpus read(Path file, double valFraction) {
+        return new TokenCorpus(readBytes(file), valFraction);
+    }
+
+    /** The file's text (UTF-8) encoded by a tokenizer, as one sequence. */
+    public static TokenCorpus read(Path file, TextTokenizer tokenizer, double valFraction) {
+        return new TokenCorpus(tokenizer.encode(new String(readBytes(file), StandardCharsets.UTF_8)), tokenizer.vocabSize(), valFraction);
+    }
+
+    private static byte[] readBytes(Path file) {
         try {
-            return new ByteCorpus(Files.readAllBytes(file), valFraction);
+            return Files.readAllBytes(file);
         } catch (IOException e) {
             throw new TrainException(file + ": cannot read corpus (" + e.getMessage() + ")");
         }
+    }
+
+    private static int[] byteIds(byte[] bytes) {
+        int[] ids = new int[bytes.length];
+        for (int k = 0; k < ids.length; k++) {
+            ids[k] = bytes[k] & 0xff;
+        }
+        return ids;
+    }
+
+    public int vocab() {
+        return vocab;
     }
 
     public int trainLength() {
@@ -49,7 +84,7 @@ public final class ByteCorpus {
     /** b windows of t tokens at uniformly random offsets of the training part. */
     public int[][] batch(Random rnd, int b, int t) {
         if (t < 2 || train.length < t) {
-            throw new TrainException("corpus: training part has " + train.length + " bytes, a window needs t = " + t + " (>= 2)");
+            throw new TrainException("corpus: training part has " + train.length + " tokens, a window needs t = " + t + " (>= 2)");
         }
         int[][] out = new int[b][];
         for (int s = 0; s < b; s++) {
