@@ -4,8 +4,10 @@ import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
 
 import java.util.HashMap;
@@ -29,15 +31,20 @@ import java.util.Map;
  */
 public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public static final String KERNEL = "bitlinear_fused_t2_f32";
+    public static final String LAYER = "decode_layer_t2_f32";
+    /** Env switch of the one-launch layer on GPUs: {@code 0} keeps four launches a layer. */
+    public static final String PERSISTENT_ENV = "MMFREE_OPENCL_PERSISTENT";
     /**
-     * Chunks a work-item prefetches a row: its chunk count rounded up to a power of two, at most this
-     * (all of them at the 2.7B shapes); powers of two keep the number of compiled variants small.
+     * Chunks a work-item prefetches a row, at most (all of them at the 2.7B shapes); counts are
+     * rounded up to powers of two to keep the number of compiled variants small.
      */
     private static final int MAX_PREFETCH = 8;
 
     private final Device device;
     private final Tiling tiling;
     private final Map<String, DeviceProgram> programs = new HashMap<>();
+    private DeviceBuffer sync;    // [2] int: the layer kernel's grid barrier (arrivals, generation)
+    private DeviceBuffer error;   // [1] int: set when a grid barrier gave up
 
     public BitLinearDecodeOpenCl(Device device, Tiling tiling) {
         this.device = device;
@@ -72,8 +79,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
             need(mult, 4L * k, "mult");
         }
         need(y, 4L * w.out(), "y");
-        String defines = "-DNP=1 -DNQ=1 -DEPI=0 -DNORM1=" + (norm1 == null ? 0 : 1) + " -DMULT=" + (mult == null ? 0 : 1);
-        return launch(defines, 1, 1, w, w.out(), 0, x, norm1, eps1, mult, norm2, eps2, y, y, accumulate, x, x, y);
+        return launch(new Phase(1, 1, 0, norm1 != null, mult != null), w, w.out(), 0, x, norm1, eps1, mult, norm2, eps2, y, y, accumulate, x, x, y);
     }
 
     /**
@@ -103,7 +109,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         need(stateOut, 4L * d, "stateOut");
         need(g, 4L * d, "g");
         need(gate, 4L * d, "gate");
-        return launch("-DNP=3 -DNQ=3 -DEPI=1 -DNORM1=1 -DMULT=0", 3, 3, ifg, d, ifg.outPad(), x, norm1, eps1, x, norm2, eps2,
+        return launch(IFG, ifg, d, ifg.outPad(), x, norm1, eps1, x, norm2, eps2,
                 g, gate, false, lb, stateIn, stateOut);
     }
 
@@ -126,31 +132,141 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         need(norm1, 4L * k, "norm1");
         need(norm2, 4L * k, "norm2");
         need(v, 4L * i, "v");
-        return launch("-DNP=2 -DNQ=1 -DEPI=2 -DNORM1=1 -DMULT=0", 2, 1, gateUp, i, i, x, norm1, eps1, x, norm2, eps2,
+        return launch(GATE_UP, gateUp, i, i, x, norm1, eps1, x, norm2, eps2,
                 v, v, false, x, x, v);
     }
 
-    private Launch launch(String defines, int np, int nq, DeviceTernaryMatrix w, int rows, int rowStride,
+    /** One HGRNBit layer's decode weights, as {@link #layer} takes them. */
+    public record LayerWeights(DeviceBuffer attnNorm, DeviceBuffer ifgNorms, DeviceBuffer lowerBound, DeviceTernaryMatrix ifg,
+                               DeviceBuffer gNorm, DeviceBuffer oNorm, DeviceTernaryMatrix o,
+                               DeviceBuffer mlpNorm, DeviceBuffer gateNorm, DeviceTernaryMatrix gateUp,
+                               DeviceBuffer downNorm, DeviceTernaryMatrix down) {
+    }
+
+    /**
+     * A whole layer of one decode step in one launch ({@value #LAYER}): {@link #mlgruStep}, {@link #gemv}
+     * of o_proj, {@link #swiGluGateUp} and {@link #gemv} of down_proj as phases of one kernel separated
+     * by grid-wide barriers, on {@code groups} work-groups that each take row blocks in turn. A grid
+     * barrier needs every work-group running at once, which OpenCL does not promise: give at most one
+     * work-group per compute unit of a device running nothing else, and call {@link #checkLayerSync}
+     * after the step (a barrier that waited too long gives up and flags it, so results are then wrong).
+     *
+     * @param x [d] the residual stream (in and out); stateIn, stateOut [d]; g, gate [d] and v [I] scratch
+     */
+    public Launch layer(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
+                        DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v) {
+        int d = lw.ifg().in();
+        int i = lw.down().in();
+        if (lw.ifg().projections() != 3 || lw.ifg().out() != d || lw.o().in() != d || lw.o().out() != d
+                || lw.gateUp().in() != d || lw.gateUp().out() != 2 * i || lw.down().out() != d) {
+            throw new MmfreeException(LAYER + ": shapes do not make an HGRNBit layer: i|f|g " + lw.ifg().projections() + " x ["
+                    + lw.ifg().out() + ", " + d + "], o [" + lw.o().out() + ", " + lw.o().in() + "], gate|up ["
+                    + lw.gateUp().out() + ", " + lw.gateUp().in() + "], down [" + lw.down().out() + ", " + i + "]");
+        }
+        if (groups < 1) {
+            throw new MmfreeException(LAYER + ": groups must be >= 1, got " + groups);
+        }
+        need(x, 4L * d, "x");
+        need(stateIn, 4L * d, "stateIn");
+        need(stateOut, 4L * d, "stateOut");
+        need(g, 4L * d, "g");
+        need(gate, 4L * d, "gate");
+        need(v, 4L * i, "v");
+        int wg = tiling.workGroup();
+        int chunksD = lw.ifg().chunks();
+        int chunksI = lw.down().chunks();
+        long qBytes = Math.max(3 * 64L * chunksD, 64L * chunksI);
+        ClPrograms.checkLocal(device, LAYER, qBytes + 12L * wg + 24L * wg);
+        String text = IFG.source("phase_ifg", prefetch(chunksD), wordsPerItem(chunksD), true)
+                + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true)
+                + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true)
+                + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true);
+        DeviceProgram program = programs.computeIfAbsent(text, t -> ClPrograms.buildText(device, tiling, LAYER,
+                ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
+        if (sync == null) {
+            sync = device.allocate(MemoryCategory.WORKSPACE, 8, LAYER + " barrier");
+            error = device.allocate(MemoryCategory.WORKSPACE, 4, LAYER + " error");
+            device.fill(sync, 0);
+            device.fill(error, 0);
+        }
+        var k = program.kernel(LAYER).args(x, stateIn, stateOut, g, gate, v, eps, eps2, d, i,
+                lw.attnNorm(), lw.ifgNorms(), lw.lowerBound(), lw.ifg().codes(), lw.ifg().scales(), lw.ifg().outPad(),
+                lw.gNorm(), lw.oNorm(), lw.o().codes(), lw.o().scales(), lw.o().rowsPad(),
+                lw.mlpNorm(), lw.gateNorm(), lw.gateUp().codes(), lw.gateUp().scales(), lw.gateUp().rowsPad(),
+                lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(), sync, error);
+        k.argLocal(32, qBytes).argLocal(33, 12L * wg).argLocal(34, 24L * wg);
+        return new Launch(k, new long[]{(long) groups * wg}, new long[]{wg});
+    }
+
+    /** After {@link #layer} launches: fails (and clears the flag) when one of their grid barriers gave up. */
+    public void checkLayerSync() {
+        if (error == null) {
+            return;
+        }
+        int[] flag = new int[1];
+        device.read(error, flag);
+        if (flag[0] != 0) {
+            device.fill(error, 0);
+            device.fill(sync, 0);
+            throw new DeviceException(LAYER + ": a grid barrier timed out: device " + device.info().name()
+                    + " did not run all work-groups of the launch at once; the step's results are invalid"
+                    + " (the per-kernel decode path needs no barrier: " + PERSISTENT_ENV + "=0)");
+        }
+    }
+
+    private Launch launch(Phase phase, DeviceTernaryMatrix w, int rows, int rowStride,
                           DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer mult, DeviceBuffer norm2, float eps2,
                           DeviceBuffer y, DeviceBuffer y2, boolean accumulate,
                           DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut) {
         int wg = tiling.workGroup();
         int chunks = w.chunks();
-        int perItem = (chunks + tiling.slices() - 1) / tiling.slices();
-        int prefetch = Math.min(MAX_PREFETCH, Integer.highestOneBit(Math.max(1, 2 * perItem - 1)));
         long kPad = 64L * chunks;
-        long wordsPerItem = (kPad / 4 + wg - 1) / wg;
-        long local = nq * kPad + 4L * np * wg + 8L * nq * wg;
-        ClPrograms.checkLocal(device, KERNEL, local);
-        DeviceProgram program = programs.computeIfAbsent(defines + " -DPF=" + prefetch + " -DEPW=" + wordsPerItem,
-                opts -> ClPrograms.buildWith(device, tiling, opts, "bitlinear/" + KERNEL + ".cl"));
+        ClPrograms.checkLocal(device, KERNEL, phase.nq * kPad + 4L * phase.np * wg + 8L * phase.nq * wg);
+        String text = phase.source("phase_main", prefetch(chunks), wordsPerItem(chunks), false);
+        DeviceProgram program = programs.computeIfAbsent(text, t -> ClPrograms.buildText(device, tiling, KERNEL,
+                ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + KERNEL + ".cl")));
         var k = program.kernel(KERNEL).args(x, norm1 == null ? x : norm1, eps1, mult == null ? x : mult, norm2, eps2,
                 w.codes(), w.scales(), w.in(), rows, rowStride, w.rowsPad(), chunks, y, y2, accumulate ? 1 : 0,
                 lb, stateIn, stateOut);
-        k.argLocal(19, nq * kPad).argLocal(20, 4L * np * wg).argLocal(21, 8L * nq * wg);
+        k.argLocal(19, phase.nq * kPad).argLocal(20, 4L * phase.np * wg).argLocal(21, 8L * phase.nq * wg);
         long groups = (rows + tiling.rows() - 1) / tiling.rows();
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
     }
+
+    /** Chunks a work-item prefetches a row: its chunk count rounded up to a power of two, at most {@value #MAX_PREFETCH}. */
+    private int prefetch(int chunks) {
+        int perItem = (chunks + tiling.slices() - 1) / tiling.slices();
+        return Math.min(MAX_PREFETCH, Integer.highestOneBit(Math.max(1, 2 * perItem - 1)));
+    }
+
+    /** Input words (4 elements) a work-item holds. */
+    private int wordsPerItem(int chunks) {
+        return (16 * chunks + tiling.workGroup() - 1) / tiling.workGroup();
+    }
+
+    /** One use of {@code decode_phase.cl}: rows a work-item, quantized inputs, epilogue, block norm, multiplier. */
+    private record Phase(int np, int nq, int epi, boolean norm1, boolean mult) {
+        /** The template stamped out as function fn with this phase's defines. */
+        String source(String fn, int prefetch, int words, boolean volatileInputs) {
+            String[][] defs = {{"PHASE_FN", fn}, {"P_NP", "" + np}, {"P_NQ", "" + nq}, {"P_EPI", "" + epi},
+                    {"P_NORM1", norm1 ? "1" : "0"}, {"P_MULT", mult ? "1" : "0"}, {"P_PF", "" + prefetch},
+                    {"P_EPW", "" + words}, {"VOL", volatileInputs ? "volatile" : ""}};
+            StringBuilder b = new StringBuilder();
+            for (String[] d : defs) {
+                b.append("#define ").append(d[0]).append(' ').append(d[1]).append('\n');
+            }
+            b.append(ClPrograms.resource("bitlinear/decode_phase.cl"));
+            for (String[] d : defs) {
+                b.append("#undef ").append(d[0]).append('\n');
+            }
+            return b.toString();
+        }
+    }
+
+    private static final Phase IFG = new Phase(3, 3, 1, true, false);
+    private static final Phase GATE_UP = new Phase(2, 1, 2, true, false);
+    private static final Phase O_PROJ = new Phase(1, 1, 0, true, true);
+    private static final Phase DOWN = new Phase(1, 1, 0, false, false);
 
     private static void need(DeviceBuffer b, long bytes, String what) {
         if (b.bytes() < bytes) {
@@ -162,5 +278,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public void close() {
         programs.values().forEach(DeviceProgram::close);
         programs.clear();
+        if (sync != null) {
+            sync.close();
+            error.close();
+            sync = null;
+            error = null;
+        }
     }
 }

@@ -487,6 +487,7 @@ public final class BitLinearOpenClBench {
             TernaryMatrix gateM = random(2 * i, d);
             TernaryMatrix downM = random(d, i);
             List<List<Launch>> layers = new ArrayList<>();
+            List<List<Launch>> oneLaunch = new ArrayList<>();
             long bytes = 0;
             do {
                 DeviceTernaryMatrix ifg = keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "ifg", ifgM));
@@ -499,6 +500,9 @@ public final class BitLinearOpenClBench {
                         keep(owned, wide.swiGluGateUp(gu, x, nd, 1e-6f, nd, 1e-6f, v)),
                         keep(owned, narrow.gemv(down, v, null, 0f, null, ni, 1e-6f, x, true)));
                 layers.add(seq);
+                var lw = new BitLinearDecodeOpenCl.LayerWeights(nd, n3, lb, ifg, nd, nd, o, nd, nd, gu, ni, down);
+                oneLaunch.add(List.of(keep(owned, narrow.layer(device.info().computeUnits(), lw, 1e-6f, 1e-6f, x, state, state,
+                        g, gate, v))));
                 bytes = weightBytes(ifg) + weightBytes(o) + weightBytes(gu) + weightBytes(down);
             } while ((long) layers.size() * bytes < coldBytes);
             double sum = 0;
@@ -508,6 +512,12 @@ public final class BitLinearOpenClBench {
             record("layer-4-launches hot", "d " + d + " I " + i, sum, bytes, layerWall(layers.subList(0, 1)));
             double cold = layerWall(layers);
             record("layer-4-launches cold (wall)", "d " + d + " I " + i + " x" + layers.size(), cold, bytes, cold);
+            double[] one = time(oneLaunch.get(0));
+            narrow.checkLayerSync();
+            record("layer-1-launch hot", "d " + d + " I " + i + " groups " + device.info().computeUnits(), one[0], bytes, one[1]);
+            double oneCold = layerWall(oneLaunch);
+            narrow.checkLayerSync();
+            record("layer-1-launch cold (wall)", "d " + d + " I " + i + " x" + oneLaunch.size(), oneCold, bytes, oneCold);
         } finally {
             for (int k = owned.size() - 1; k >= 0; k--) {
                 try {

@@ -33,17 +33,20 @@ public final class ClPrograms {
 
     /** Builds common.cl followed by the given sources as one program. */
     public static DeviceProgram build(Device device, Tiling tiling, String... paths) {
-        return buildWith(device, tiling, "", paths);
-    }
-
-    /** As {@link #build(Device, Tiling, String...)}, with more build options (e.g. {@code -DNP=3}). */
-    public static DeviceProgram buildWith(Device device, Tiling tiling, String extraOptions, String... paths) {
         StringBuilder src = new StringBuilder(resource("opencl/common.cl"));
         for (String p : paths) {
             src.append("\n// ---- ").append(p).append('\n').append(resource(p));
         }
-        String options = extraOptions.isBlank() ? tiling.options() : tiling.options() + " " + extraOptions;
-        return device.build(String.join("+", paths), src.toString(), options);
+        return device.build(String.join("+", paths), src.toString(), tiling.options());
+    }
+
+    /** Builds common.cl followed by the given source texts as one program (label names it in errors and the cache). */
+    public static DeviceProgram buildText(Device device, Tiling tiling, String label, String... texts) {
+        StringBuilder src = new StringBuilder(resource("opencl/common.cl"));
+        for (String t : texts) {
+            src.append('\n').append(t);
+        }
+        return device.build(label, src.toString(), tiling.options());
     }
 
     /** Fails when a kernel's local memory would exceed the device's. */

@@ -192,6 +192,88 @@ class BitLinearDecodeOpenClTest {
         }
     }
 
+    @Test
+    void persistentLayerMatchesReference() {
+        Random r = new Random(44);
+        for (Tiling tiling : new Tiling[]{Tiling.narrowForDevice(device.info()), new Tiling(8, 4, 3, false)}) {
+            try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
+                for (int[] s : new int[][]{{67, 130}, {256, 700}}) {
+                    for (int groups : new int[]{1, 2}) {
+                        layerCase(k, r, s[0], s[1], groups);
+                    }
+                }
+            }
+        }
+    }
+
+    private void layerCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int groups) {
+        String what = "layer " + k.tiling() + " d " + d + " I " + i + " groups " + groups;
+        TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
+        TernaryMatrix o = ClTesting.randomTernary(r, d, d);
+        TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * i, d);
+        TernaryMatrix down = ClTesting.randomTernary(r, d, i);
+        float[] x = ClTesting.gaussian(r, d, 3f);
+        float[] state0 = ClTesting.gaussian(r, d, 1f);
+        float[] attnNorm = ClTesting.normWeights(r, d);
+        float[] ifgNorms = ClTesting.normWeights(r, 3 * d);
+        float[] lb = new float[d];
+        for (int j = 0; j < d; j++) {
+            lb[j] = r.nextFloat() * 0.9f;
+        }
+        float[] gNorm = ClTesting.normWeights(r, d);
+        float[] oNorm = ClTesting.normWeights(r, d);
+        float[] mlpNorm = ClTesting.normWeights(r, d);
+        float[] gateNorm = ClTesting.normWeights(r, d);
+        float[] downNorm = ClTesting.normWeights(r, i);
+
+        float[] h = new float[d];
+        RmsNormQuantReference.rmsNorm(x, 0, attnNorm, h, 0, d, EPS_BLOCK);
+        float[][] v = new float[3][d];
+        for (int p = 0; p < 3; p++) {
+            bitLinear(ifg[p], h, Arrays.copyOfRange(ifgNorms, p * d, (p + 1) * d), v[p], false);
+        }
+        float[] refState = state0.clone();
+        float[] gated = new float[d];
+        MlgruReference.step(v[0], v[1], v[2], 0, lb, gNorm, EPS_BLOCK, refState, gated, d);
+        float[] refX = x.clone();
+        bitLinear(o, gated, oNorm, refX, true);
+        RmsNormQuantReference.rmsNorm(refX, 0, mlpNorm, h, 0, d, EPS_BLOCK);
+        float[] gu = new float[2 * i];
+        bitLinear(gateUp, h, gateNorm, gu, false);
+        float[] act = new float[i];
+        SwiGluReference.apply(gu, 0, gu, i, act, 0, i);
+        bitLinear(down, act, downNorm, refX, true);
+
+        MemoryCategory wt = MemoryCategory.WEIGHTS;
+        try (DeviceTernaryMatrix ifgW = DeviceTernaryMatrix.upload(device, wt, "ifg", ifg);
+             DeviceTernaryMatrix oW = DeviceTernaryMatrix.upload(device, wt, "o", o);
+             DeviceTernaryMatrix guW = DeviceTernaryMatrix.upload(device, wt, "gate|up", gateUp);
+             DeviceTernaryMatrix downW = DeviceTernaryMatrix.upload(device, wt, "down", down);
+             DeviceBuffer an = device.upload(wt, "attn_norm", attnNorm);
+             DeviceBuffer ifgN = device.upload(wt, "ifg norms", ifgNorms);
+             DeviceBuffer lbB = device.upload(wt, "lb", lb);
+             DeviceBuffer gn = device.upload(wt, "g_norm", gNorm);
+             DeviceBuffer on = device.upload(wt, "o norm", oNorm);
+             DeviceBuffer mn = device.upload(wt, "mlp_norm", mlpNorm);
+             DeviceBuffer gaten = device.upload(wt, "gate norm", gateNorm);
+             DeviceBuffer dn = device.upload(wt, "down norm", downNorm);
+             DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+             DeviceBuffer in = device.upload(MemoryCategory.STATE, "state in", state0);
+             DeviceBuffer out = ClTesting.poisoned(device, 4L * d, "state out");
+             DeviceBuffer g = ClTesting.poisoned(device, 4L * d, "g");
+             DeviceBuffer gate = ClTesting.poisoned(device, 4L * d, "gate");
+             DeviceBuffer vb = ClTesting.poisoned(device, 4L * i, "v")) {
+            var lw = new BitLinearDecodeOpenCl.LayerWeights(an, ifgN, lbB, ifgW, gn, on, oW, mn, gaten, guW, dn, downW);
+            try (Launch l = k.layer(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb)) {
+                l.enqueue(device);
+            }
+            k.checkLayerSync();
+            ClTesting.assertFollowsReference(device, what + " state", refState, read(out, d));
+            ClTesting.assertFollowsReference(device, what + " x", refX, read(xb, d));
+            ClTesting.assertExact(what + " state in (must stay untouched)", state0, read(in, d));
+        }
+    }
+
     /** y (+)= BitLinear(h) with the BitLinear's own norm, as the reference model computes it. */
     private static void bitLinear(TernaryMatrix m, float[] h, float[] norm, float[] y, boolean accumulate) {
         byte[] q = new byte[m.in()];

@@ -66,6 +66,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final HgrnBitConfig c;
     private final float eps;
     private final boolean fusedDecode;
+    private final int layerGroups;   // > 0: a decode step runs each layer as one launch on this many work-groups
     private final BitLinearOpenCl bitLinear;
     private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
     private final BitLinearDecodeOpenCl decodeNarrow;  // d outputs: i|f|g (3 rows a work-item), o_proj, down_proj
@@ -89,6 +90,8 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
+        this.layerGroups = device.info().gpu() && !"0".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
+                ? device.info().computeUnits() : 0;
         try {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
@@ -243,6 +246,9 @@ public final class HgrnBitOpenCl implements CausalLm {
         for (Launch l : plan) {
             l.enqueue(device);
         }
+        if (layerGroups > 0 && s.size == 1 && n == 1 && fusedDecode) {
+            decodeNarrow.checkLayerSync();
+        }
         s.parity ^= 1;
     }
 
@@ -255,6 +261,11 @@ public final class HgrnBitOpenCl implements CausalLm {
         plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, 1));
         for (int l = 0; l < c.layers(); l++) {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
+            if (layerGroups > 0) {
+                plan.add(decodeNarrow.layer(layerGroups, y.decode(), eps, BITLINEAR_EPS, ws.x, s.state[l][p], s.state[l][1 - p],
+                        ws.ifg, ws.gate, ws.gateUp));
+                continue;
+            }
             plan.add(decodeNarrow.mlgruStep(y.ifg(), ws.x, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, y.lowerBound(),
                     s.state[l][p], s.state[l][1 - p], ws.ifg, ws.gate));
             plan.add(decodeNarrow.gemv(y.oProj(), ws.ifg, y.outGateNorm(), eps, ws.gate, y.oNorm(), BITLINEAR_EPS, ws.x, true));

@@ -1,5 +1,6 @@
 package dev.mmfree.model.hgrn;
 
+import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
 import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
@@ -19,6 +20,11 @@ final class HgrnBitOpenClWeights implements AutoCloseable {
                  DeviceBuffer outGateNorm, DeviceBuffer lowerBound, DeviceTernaryMatrix oProj, DeviceBuffer oNorm,
                  DeviceBuffer mlpNorm, DeviceTernaryMatrix gateProj, DeviceBuffer gateNorm,
                  DeviceTernaryMatrix downProj, DeviceBuffer downNorm /* [I] */) {
+        /** The weights as the one-launch decode layer takes them. */
+        BitLinearDecodeOpenCl.LayerWeights decode() {
+            return new BitLinearDecodeOpenCl.LayerWeights(attnNorm, ifgNorms, lowerBound, ifg, outGateNorm, oNorm, oProj,
+                    mlpNorm, gateNorm, gateProj, downNorm, downProj);
+        }
     }
 
     final DeviceBuffer embeddings;   // [V, d] f32

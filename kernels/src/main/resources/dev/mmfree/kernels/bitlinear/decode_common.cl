@@ -1,0 +1,80 @@
+// decode_common.cl: helpers of the batch-1 decode phases (decode_phase.cl), after opencl/common.cl.
+
+// The projection's quantized input: its own when a phase has as many inputs as rows a work-item.
+#define QI(p) (P_NQ == 1 ? 0 : (p))
+
+// Four elements 4u .. 4u+3 of a vector of n, zero past n.
+inline float4 load4(__global const float* v, int u, int n) {
+    int j = 4 * u;
+    if (j + 3 < n) {
+        return vload4(u, v);
+    }
+    return (float4)(j < n ? v[j] : 0.0f, j + 1 < n ? v[j + 1] : 0.0f, j + 2 < n ? v[j + 2] : 0.0f,
+                    j + 3 < n ? v[j + 3] : 0.0f);
+}
+
+inline acc_t sum_sq4(float4 v) {
+    return (acc_t) (v.x * v.x) + (acc_t) (v.y * v.y) + (acc_t) (v.z * v.z) + (acc_t) (v.w * v.w);
+}
+
+// The maxima of n values (n <= 3) over the work-group, in place; scratch holds n * WG floats.
+inline void wg_max_n(float* m, const int n, __local float* s) {
+    int l = get_local_id(0);
+#ifdef MMFREE_PTX
+#pragma unroll
+    for (int k = 0; k < n; k++) {
+        for (int o = 16; o > 0; o >>= 1) {
+            m[k] = fmax(m[k], shfl_xor_f(m[k], o));
+        }
+        if ((l & 31) == 0) {
+            s[k * (WG / 32) + (l >> 5)] = m[k];
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+    for (int k = 0; k < n; k++) {
+        float r = s[k * (WG / 32)];
+        for (int w = 1; w < WG / 32; w++) {
+            r = fmax(r, s[k * (WG / 32) + w]);
+        }
+        m[k] = r;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#else
+#pragma unroll
+    for (int k = 0; k < n; k++) {
+        s[k * WG + l] = m[k];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = WG >> 1; h > 0; h >>= 1) {
+        if (l < h) {
+#pragma unroll
+            for (int k = 0; k < n; k++) {
+                s[k * WG + l] = fmax(s[k * WG + l], s[k * WG + l + h]);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+#pragma unroll
+    for (int k = 0; k < n; k++) {
+        m[k] = s[k * WG];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+}
+
+inline int quant_word4(float4 h, float inv2, float4 nw, float scale) {
+    int a = quant_code(h.x * inv2 * nw.x, scale);
+    int b = quant_code(h.y * inv2 * nw.y, scale);
+    int c = quant_code(h.z * inv2 * nw.z, scale);
+    int d = quant_code(h.w * inv2 * nw.w, scale);
+    return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((d & 0xff) << 24);
+}
+
+// Sum of the 16 codes in an int4 word group (4 ints of 4 bytes), added to acc.
+inline int code_sum(int4 a, int acc) {
+    acc = dot4(0x01010101u, a.x, acc);
+    acc = dot4(0x01010101u, a.y, acc);
+    acc = dot4(0x01010101u, a.z, acc);
+    return dot4(0x01010101u, a.w, acc);
+}

@@ -1,0 +1,196 @@
+// decode_phase.cl: one BitLinear of a batch-1 decode step with its input side and epilogue, as an
+// inline function; the host stamps it out once per use with these defines (then undefines them):
+//   PHASE_FN  the function's name            P_NP, P_NQ  rows a work-item, quantized inputs (NQ = 1 or NP)
+//   P_EPI     0 y (+)= v, 1 MLGRU step, 2 SwiGLU      P_NORM1, P_MULT  the block norm, the multiplier
+//   P_PF      chunks a row prefetched        P_EPW  input words (4 elements) a work-item
+//   VOL       empty, or volatile when another work-group of the same launch wrote the inputs
+//             (the persistent layer kernel: loads then bypass the non-coherent L1)
+//   h = RMSNorm_norm1(x) (eps1) * mult  (or h = x);  for k < NQ: q_k, a_k = quantize(RMSNorm_norm2[k](h) (eps2))
+//   a work-item lane owns output r (of `rows`) and its NP rows r + p * rowStride of the layout; with
+//   v_p = (wscale[k] * a_k / 127) * (T[row_p] . q_k), k = p when NQ = NP, else 0:
+// EPI 0  y[r] (+)= v_0                                           (NP = 1: o_proj, down_proj, lm_head)
+// EPI 1  the MLGRU step from i = v_0, fPre = v_1, g = v_2          (NP = NQ = 3: the stacked i|f|g)
+//        f = lb + (1 - lb) * sigmoid(fPre);  s = f * stateIn[r] + silu(i) * (1 - f)
+//        stateOut[r] = s;  y[r] = g;  y2[r] = silu(s)             (stateOut may be stateIn)
+// EPI 2  SwiGLU from gate = v_0, up = v_1 (rowStride = I):  y[r] = silu(gate) * up   (NP = 2, NQ = 1)
+// The work-group computes the input side once and then takes row blocks block0, block0 + blockStride, ...
+// Latency bounds a phase this small, so a work-item issues its global loads first, all independent:
+// the weight words of its first block's first PF chunks and its input elements and norm weights
+// (elements 4u .. 4u+3, u = l + e * WG). The input side then runs in registers with three reductions
+// (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares across k),
+// and the codes' sum the offset encoding needs (T = u - 1) is accumulated by each work-item over its chunks.
+// Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [NQ * WG] acc_t.
+
+inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, const float eps1,
+                     VOL __global const float* mult, __global const float* norm2, const float eps2,
+                     __global const uint4* w, __global const float* wscale,
+                     const int K, const int rows, const int rowStride, const int rowsPad, const int chunks,
+                     VOL __global float* y, VOL __global float* y2, const int accumulate,
+                     __global const float* lb, VOL __global const float* stateIn, VOL __global float* stateOut,
+                     __local int4* q4, __local int* part, __local acc_t* scratch, const int block0, const int blockStride) {
+    int l = get_local_id(0);
+    int lane = l % ROWS;
+    int slice = l / ROWS;
+    int kPad = chunks * 64;
+    int qWords = kPad / 4;
+    int blocks = (rows + ROWS - 1) / ROWS;
+
+    uint4 wr[P_NP][P_PF];
+    {
+        int r = block0 * ROWS + lane;
+        int live = block0 < blocks && r < rows;
+#pragma unroll
+        for (int i = 0; i < P_PF; i++) {
+            int c = slice + i * SLICES;
+#pragma unroll
+            for (int p = 0; p < P_NP; p++) {
+                wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
+            }
+        }
+    }
+    float4 h[P_EPW];
+    float4 nw[P_NQ][P_EPW];
+#if P_NORM1
+    float4 n1[P_EPW];
+#endif
+#if P_MULT
+    float4 mu[P_EPW];
+#endif
+#pragma unroll
+    for (int e = 0; e < P_EPW; e++) {
+        int u = l + e * WG;
+        int j = 4 * u;
+        h[e] = (float4)(j < K ? x[j] : 0.0f, j + 1 < K ? x[j + 1] : 0.0f, j + 2 < K ? x[j + 2] : 0.0f,
+                        j + 3 < K ? x[j + 3] : 0.0f);
+#if P_NORM1
+        n1[e] = load4(norm1, u, K);
+#endif
+#if P_MULT
+        mu[e] = (float4)(j < K ? mult[j] : 0.0f, j + 1 < K ? mult[j + 1] : 0.0f, j + 2 < K ? mult[j + 2] : 0.0f,
+                         j + 3 < K ? mult[j + 3] : 0.0f);
+#endif
+#pragma unroll
+        for (int k = 0; k < P_NQ; k++) {
+            nw[k][e] = load4(norm2 + (size_t) k * K, u, K);
+        }
+    }
+
+#if P_NORM1
+    acc_t ss = 0;
+#pragma unroll
+    for (int e = 0; e < P_EPW; e++) {
+        ss += sum_sq4(h[e]);
+    }
+    float inv = norm_inv(wg_sum_acc(ss, scratch, WG), K, eps1);
+#pragma unroll
+    for (int e = 0; e < P_EPW; e++) {
+#if P_MULT
+        h[e] = h[e] * inv * n1[e] * mu[e];
+#else
+        h[e] = h[e] * inv * n1[e];
+#endif
+    }
+#endif
+    acc_t s2 = 0;
+#pragma unroll
+    for (int e = 0; e < P_EPW; e++) {
+        s2 += sum_sq4(h[e]);
+    }
+    float inv2 = norm_inv(wg_sum_acc(s2, scratch, WG), K, eps2);
+    float m[P_NQ];
+#pragma unroll
+    for (int k = 0; k < P_NQ; k++) {
+        m[k] = 0.0f;
+#pragma unroll
+        for (int e = 0; e < P_EPW; e++) {
+            float4 a = fabs(h[e] * inv2 * nw[k][e]);
+            m[k] = fmax(m[k], fmax(fmax(a.x, a.y), fmax(a.z, a.w)));
+        }
+    }
+    wg_max_n(m, P_NQ, (__local float*) scratch);
+    __local int* q = (__local int*) q4;   // typed int4 so the driver aligns it for the int4 loads
+    float ws[P_NQ];
+#pragma unroll
+    for (int k = 0; k < P_NQ; k++) {
+        float scale = 127.0f / fmax(m[k], 1e-5f);
+        ws[k] = wscale[k] * (1.0f / scale);
+#pragma unroll
+        for (int e = 0; e < P_EPW; e++) {
+            int u = l + e * WG;
+            if (u < qWords) {
+                q[k * qWords + u] = quant_word4(h[e], inv2, nw[k][e], scale);
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    int qs[P_NQ];
+#pragma unroll
+    for (int k = 0; k < P_NQ; k++) {
+        qs[k] = 0;
+    }
+    for (int c = slice; c < chunks; c += SLICES) {
+#pragma unroll
+        for (int k = 0; k < P_NQ; k++) {
+            __local const int4* qc = q4 + k * (qWords / 4) + 4 * c;
+            qs[k] = code_sum(qc[3], code_sum(qc[2], code_sum(qc[1], code_sum(qc[0], qs[k]))));
+        }
+    }
+
+    for (int b = block0; b < blocks; b += blockStride) {
+        int r = b * ROWS + lane;
+        int live = r < rows;
+        int acc[P_NP];
+#pragma unroll
+        for (int p = 0; p < P_NP; p++) {
+            acc[p] = 0;
+        }
+        if (b == block0) {
+#pragma unroll
+            for (int i = 0; i < P_PF; i++) {
+                int c = slice + i * SLICES;
+                if (c < chunks) {
+#pragma unroll
+                    for (int p = 0; p < P_NP; p++) {
+                        acc[p] = chunk_dot_local(wr[p][i], q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
+                    }
+                }
+            }
+        }
+        for (int c = slice + (b == block0 ? P_PF * SLICES : 0); c < chunks; c += SLICES) {
+#pragma unroll
+            for (int p = 0; p < P_NP; p++) {
+                uint4 wv = live ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
+                acc[p] = chunk_dot_local(wv, q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
+            }
+        }
+#pragma unroll
+        for (int p = 0; p < P_NP; p++) {
+            part[p * WG + l] = acc[p] - qs[QI(p)];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (l < ROWS && live) {
+            float v[P_NP];
+#pragma unroll
+            for (int p = 0; p < P_NP; p++) {
+                int dot = 0;
+                for (int s = 0; s < SLICES; s++) {
+                    dot += part[p * WG + s * ROWS + l];
+                }
+                v[p] = (float) dot * ws[QI(p)];
+            }
+#if P_EPI == 0
+            y[r] = accumulate ? y[r] + v[0] : v[0];
+#elif P_EPI == 1
+            float f = lb[r] + (1.0f - lb[r]) * sigmoid_f(v[1]);
+            float s = f * stateIn[r] + silu_f(v[0]) * (1.0f - f);
+            stateOut[r] = s;
+            y[r] = v[2];
+            y2[r] = silu_f(s);
+#elif P_EPI == 2
+            y[r] = silu_f(v[0]) * v[1];
+#endif
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
