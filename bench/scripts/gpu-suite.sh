@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels tilings dense bench370 bench13 bench27 hgrn27 sweep
+#   steps: tests verify kernels buildlog tilings dense bench370 bench13 bench27 hgrn27 persist27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -40,6 +40,9 @@ for step in $steps; do
             done ;;
         kernels)
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
+        buildlog)   # NVIDIA's register use and spills of every program the kernel bench builds
+            MMFREE_OPENCL_BUILD_OPTIONS=-cl-nv-verbose MMFREE_OPENCL_BUILD_LOG=1 MMFREE_CACHE=$out/cl-cache \
+                run buildlog 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 5 ;;
         tilings)
             for t in "64x4x8 32x8x8" "64x4x8 16x16x8" "32x8x8 32x8x8" "64x8x8 32x4x8" "64x4x8 64x4x8"; do
                 set -- $t
@@ -57,6 +60,9 @@ for step in $steps; do
         hgrn27)
             run hgrn27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1,64 --context 128 \
                 --decode-steps 100 --out "$out/hgrn-2.7B" ;;
+        persist27)   # the one-launch decode layer (MMFREE_OPENCL_PERSISTENT=1)
+            MMFREE_OPENCL_PERSISTENT=1 run persist27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1 \
+                --context 128 --decode-steps 100 --out "$out/persist-2.7B" ;;
         bench13)
             run bench13 540 "${cli[@]}" bench --backend opencl --preset 1.3B --batch 1 --context 128 --decode-steps 100 \
                 --out "$out/bench-1.3B" ;;

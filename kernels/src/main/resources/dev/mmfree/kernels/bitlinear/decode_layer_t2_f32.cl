@@ -19,14 +19,14 @@ inline void grid_sync(volatile __global int* sync, volatile __global int* error)
     if (get_local_id(0) == 0) {
         int groups = (int) get_num_groups(0);
         mem_fence(CLK_GLOBAL_MEM_FENCE);
-        int gen = atomic_add(&sync[1], 0);
+        int gen = sync[1];
         if (atomic_inc(&sync[0]) == groups - 1) {
             atomic_xchg(&sync[0], 0);
             mem_fence(CLK_GLOBAL_MEM_FENCE);
             atomic_inc(&sync[1]);
         } else {
             int spins = 0;
-            while (atomic_add(&sync[1], 0) == gen) {
+            while (sync[1] == gen) {   // a plain volatile load: polling by atomics would queue behind the arrivals
                 if (++spins > SPIN_LIMIT) {
                     atomic_xchg(error, 1);
                     break;

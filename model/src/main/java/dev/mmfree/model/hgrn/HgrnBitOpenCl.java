@@ -90,7 +90,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
-        this.layerGroups = device.info().gpu() && !"0".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
+        this.layerGroups = device.info().gpu() && "1".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
                 ? device.info().computeUnits() : 0;
         try {
             Tiling tiling = Tiling.forDevice(device.info());

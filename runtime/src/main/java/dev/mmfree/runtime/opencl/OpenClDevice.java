@@ -93,10 +93,16 @@ public final class OpenClDevice implements Device {
         return b;
     }
 
+    /** Env: more OpenCL build options for every program (e.g. NVIDIA's {@code -cl-nv-verbose}). */
+    public static final String EXTRA_OPTIONS_ENV = "MMFREE_OPENCL_BUILD_OPTIONS";
+    /** Env: {@code 1} prints each freshly built program's build log to stderr (register use, spills). */
+    public static final String BUILD_LOG_ENV = "MMFREE_OPENCL_BUILD_LOG";
+
     @Override
     public DeviceProgram build(String label, String source, String options) {
         checkOpen();
-        String opts = options == null ? "" : options;
+        String extra = System.getenv(EXTRA_OPTIONS_ENV);
+        String opts = (options == null ? "" : options) + (extra == null || extra.isBlank() ? "" : " " + extra.trim());
         String key = ProgramCache.key(source, opts, info.name(), info.driverVersion());
         Optional<byte[]> cached = cache.load(key);
         if (cached.isPresent()) {
@@ -118,6 +124,9 @@ public final class OpenClDevice implements Device {
             CL.clReleaseProgram(p);
             throw new DeviceException("OpenCL build of " + label + " failed on " + info.name() + " with "
                     + ClException.statusName(e.getStatus()) + ", options '" + opts + "':\n" + log, e);
+        }
+        if ("1".equals(System.getenv(BUILD_LOG_ENV))) {
+            System.err.println("# OpenCL build log of " + label + " (" + opts + "):\n" + buildLog(p));
         }
         cache.store(key, binary(p));
         return track(new OpenClProgram(this, p, label, false));
