@@ -29,6 +29,7 @@ import java.util.concurrent.TimeUnit;
  *   mlgruScan64      the same over 64 tokens (a prefill pass)                    reads ifg [64, 3d], state [d]
  *   swiGluQuant      silu(gate) * up, down_proj norm + quantize, one token       reads gateUp [2I]
  *   attentionDecode  one query token, 32 heads over 1024 cached positions        reads K, V [32, 1024, 80]
+ *   attentionPrefill 512 query tokens from position 0, causal, 32 heads (tiled)   reads K, V [32, 512, 80] (counted once)
  * </pre>
  */
 @State(Scope.Benchmark)
@@ -43,6 +44,7 @@ public class SmallKernelsBench {
     static final int HEADS = 32;
     static final int HD = 80;
     static final int CTX = 1024;
+    static final int PREFILL = 512;
 
     private final CpuPool pool = CpuPool.shared();
     private float[] x;            // [64, d]
@@ -58,6 +60,8 @@ public class SmallKernelsBench {
     private float[] gateUp;       // [2I]
     private float[] p;            // [I]
     private float[] wDown;        // [I]
+    private float[] prefillQuery; // [PREFILL, HEADS * HD]
+    private float[] prefillOut;   // [PREFILL, HEADS * HD]
     private AttentionVector attention;
     private float[] query;        // [H * hd]
     private float[][] keys;       // [1][H, CTX, hd]
@@ -84,6 +88,8 @@ public class SmallKernelsBench {
         keys = new float[][]{Fill.floats(11, HEADS * CTX * HD, 1f)};
         values = new float[][]{Fill.floats(12, HEADS * CTX * HD, 1f)};
         attn = new float[HEADS * HD];
+        prefillQuery = Fill.floats(13, PREFILL * HEADS * HD, 1f);
+        prefillOut = new float[PREFILL * HEADS * HD];
     }
 
     @Benchmark
@@ -116,12 +122,19 @@ public class SmallKernelsBench {
         return attn;
     }
 
+    @Benchmark
+    public float[] attentionPrefill() {
+        attention.forward(prefillQuery, 1, PREFILL, keys, values, 0, CTX, 0, prefillOut);
+        return prefillOut;
+    }
+
     public static long bytesPerOp(String method, Map<String, String> params) {
         return switch (method) {
             case "normNormQuant3" -> 4L * D;
             case "mlgruStep" -> 4L * 4 * D;
             case "mlgruScan64" -> 4L * (64 * 3 * D + D);
             case "swiGluQuant" -> 4L * 2 * I;
+            case "attentionPrefill" -> 2L * 4 * HEADS * PREFILL * HD;
             default -> 2L * 4 * HEADS * CTX * HD;
         };
     }

@@ -9,15 +9,21 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Causal attention over KV caches with the Vector API, for a batch of sequences: decode (t = 1)
- * and prefill (t > 1) alike; {@link AttentionReference} is the math.
+ * and prefill (t > 1); {@link AttentionReference} is the math.
  *
  * <p>q, out: [batch * t, H*hd] float (row s * t + k is token k of sequence s, at position pos0 + k);
  * keys[s], values[s]: [KV, capacity, hd] float of sequence s from kvOff (one layer), positions
- * 0 .. pos0 + t - 1 filled, so each head's keys are contiguous. Work items are (sequence, token,
- * head), split over {@link CpuPool}. Per item: scores by dot products over hd (vector lanes, masked
- * tail), softmax with the vector exp over positions, then the weighted sum of value rows into out.
- * Float sums against the reference's double: agreement ~1e-6 relative. Scores live in a scratch
- * per thread, grown to the longest context seen. Not thread-safe per instance.
+ * 0 .. pos0 + t - 1 filled, so each head's keys are contiguous.
+ *
+ * <p>Decode (t = 1): work items (sequence, head) split over {@link CpuPool}; per item, scores by
+ * dot products over hd (vector lanes, masked tail), softmax with the vector exp, then the weighted
+ * sum of value rows. Prefill (t > 1), tiled ({@link AttentionTiles}): items (sequence, head, block
+ * of {@value AttentionTiles#BQ} queries), the longest first; each walks its keys in blocks of BK
+ * (4 vectors of lanes), transposed once per block into a scratch that stays in L1 with the value
+ * rows while every query of the block uses them, with an online softmax (running max and sum,
+ * earlier terms rescaled when the max grows). Untiled, each query streamed all its keys and values
+ * from L2/L3: O(t^2) traffic per head. Float sums against the reference's double: agreement ~1e-6
+ * relative. Scratch per thread, grown to the longest context seen. Not thread-safe per instance.
  * Test: {@code AttentionVectorTest}.
  */
 public final class AttentionVector {
@@ -32,6 +38,7 @@ public final class AttentionVector {
     private final VectorMask<Float> tail;     // lanes of the last partial vector of a head
     private final CpuPool pool;
     private final Call call = new Call();
+    private final AttentionTiles tiles;
 
     public AttentionVector(CpuPool pool, int heads, int kvHeads, int hd) {
         if (heads < 1 || kvHeads < 1 || hd < 1 || heads % kvHeads != 0) {
@@ -45,6 +52,7 @@ public final class AttentionVector {
         this.scale = (float) (1.0 / Math.sqrt(hd));
         this.full = F.loopBound(hd);
         this.tail = F.indexInRange(full, hd);
+        this.tiles = new AttentionTiles(heads, kvHeads, hd);
     }
 
     public void forward(float[] q, int batch, int t, float[][] keys, float[][] values, int kvOff, int capacity, int pos0, float[] out) {
@@ -62,6 +70,15 @@ public final class AttentionVector {
                 throw new MmfreeException("attention: cache of sequence " + s + " has " + keys[s].length + "/" + values[s].length
                         + " values, need " + cacheNeed + " (kvOff + KV x capacity x hd)");
             }
+        }
+        if (t > 1) {
+            tiles.set(q, batch, t, keys, values, kvOff, capacity, pos0, out);
+            try {
+                pool.parallelFor(tiles.items(), 1, tiles);
+            } finally {
+                tiles.set(null, 0, 0, null, null, 0, 0, 0, null);
+            }
+            return;
         }
         call.set(q, t, keys, values, kvOff, capacity, pos0, out);
         pool.parallelFor(batch * t * heads, 1, call);

@@ -41,7 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Short lanes hold at most {@value #FLUSH_LIMIT} before they are widened to int.
  *
  * <p>Schedule: tokens run in passes of {@value #TOKENS_PER_PASS}; within a pass, groups of
- * {@value #TILES_PER_TASK} row tiles run in parallel on {@link CpuPool}, each group reusing its
+ * {@value #TILES_PER_TASK} row tiles run in parallel on {@link CpuPool}, one group a chunk (so the
+ * thread that finishes first waits at most one group for the other), each group reusing its
  * codes for every token of the pass. Each thread builds the tables it needs itself (a few
  * microseconds a token), in its own caches, so a pass is one dispatch. Four tiles a task means four
  * code streams a core: with cold weights (a decode step) one or two streams left the core waiting
@@ -232,7 +233,7 @@ public final class BitLinearVector {
         for (int r0 = 0; r0 < rows; r0 += TOKENS_PER_PASS) {
             tileTask.set(PASSES.incrementAndGet(), q, qOff, Math.min(TOKENS_PER_PASS, rows - r0), r0, rows, actFactor, factorOff, out,
                     outOff, accumulate);
-            pool.parallelFor(pairTile.length, 1, tileTask);
+            pool.parallelForEach(pairTile.length, tileTask);
         }
         tileTask.set(0, null, 0, 0, 0, 0, null, 0, null, 0, false);
     }
@@ -258,9 +259,31 @@ public final class BitLinearVector {
         final int[] sums = new int[TILES_PER_TASK * L];
     }
 
-    /** The tables of one token: table g lane i = sum over k of digit k of i (0, +1, -1) times q[a + G*g + k]. */
+    /**
+     * The tables of one token: table g lane i = sum over k of digit k of i (0, +1, -1) times
+     * q[a + G*g + k]. Groups wholly inside the row first, without bounds tests and with the G
+     * products summed as a tree: 2.0 us instead of 2.8 for in = 2560 (one core), a cost each
+     * thread pays per token before its first lookup.
+     */
     private void build(byte[] q, int a, short[] tables, int off) {
-        for (int g = 0; g < words * PER_WORD; g++) {
+        int groups = words * PER_WORD;
+        int whole = Math.min(groups, in / G);
+        ShortVector d0 = DIGITS[0];
+        ShortVector d1 = DIGITS[1];
+        int g = 0;
+        if (G == 3) {
+            ShortVector d2 = DIGITS[2];
+            for (; g < whole; g++) {
+                int c = a + 3 * g;
+                d0.mul(q[c]).add(d1.mul(q[c + 1])).add(d2.mul(q[c + 2])).intoArray(tables, off + g * L);
+            }
+        } else {
+            for (; g < whole; g++) {
+                int c = a + 2 * g;
+                d0.mul(q[c]).add(d1.mul(q[c + 1])).intoArray(tables, off + g * L);
+            }
+        }
+        for (; g < groups; g++) {
             ShortVector t = ShortVector.zero(S);
             for (int k = 0; k < G; k++) {
                 int c = g * G + k;

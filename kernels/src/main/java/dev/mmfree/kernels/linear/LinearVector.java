@@ -9,6 +9,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.S2I;
+
 /**
  * The dense layer of the Transformer++ baseline on CPU cores with the Vector API (GEMV for t = 1,
  * GEMM for t > 1), weights in float32 or float16 storage.
@@ -39,7 +42,14 @@ public final class LinearVector {
     private static final int ROW_GRAIN = 16;
     /** Tokens per pass over the weights: their activations stay in L2 while every row is read once. */
     static final int ROW_TILE = 32;
+    /**
+     * Half bits widened to int, {@code (h << 13) & HALF_MASK} reinterpreted, times HALF_BIAS: the
+     * float, exact for finite halves. Written out at each use, not as a helper: when C2 stops
+     * inlining a helper in a large caller (NodeCountInliningCutoff), its vector arguments and
+     * result are boxed, one allocation per weight vector (seen in {@code CpuAllocationTest}).
+     */
     private static final float HALF_BIAS = 0x1p112f;
+    private static final int HALF_MASK = 0x8FFFE000;
     private static final ThreadLocal<float[]> ROWS4 = ThreadLocal.withInitial(() -> new float[0]);
 
     private final int in;
@@ -126,12 +136,6 @@ public final class LinearVector {
             pool.parallelFor(out, ROW_GRAIN, call);
         }
         call.set(null, 0, 0, null, 0, false);
-    }
-
-    /** Half bits h (as shorts, widened) to float: exact for finite halves. */
-    static FloatVector halfToFloat(ShortVector h, int part) {
-        IntVector bits = (IntVector) h.convertShape(VectorOperators.S2I, I, part);
-        return bits.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(HALF_BIAS);
     }
 
     private final class Call implements CpuPool.RangeTask {
@@ -222,10 +226,14 @@ public final class LinearVector {
             int j = 0;
             for (int bound = F.loopBound(in); j < bound; j += LANES) {
                 FloatVector xv = FloatVector.fromArray(F, x, a + j);
-                a0 = halfToFloat(ShortVector.fromArray(H, w, wOff + j), 0).fma(xv, a0);
-                a1 = halfToFloat(ShortVector.fromArray(H, w, wOff + in + j), 0).fma(xv, a1);
-                a2 = halfToFloat(ShortVector.fromArray(H, w, wOff + 2 * in + j), 0).fma(xv, a2);
-                a3 = halfToFloat(ShortVector.fromArray(H, w, wOff + 3 * in + j), 0).fma(xv, a3);
+                IntVector h0 = (IntVector) ShortVector.fromArray(H, w, wOff + j).convertShape(S2I, I, 0);
+                a0 = h0.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS).fma(xv, a0);
+                IntVector h1 = (IntVector) ShortVector.fromArray(H, w, wOff + in + j).convertShape(S2I, I, 0);
+                a1 = h1.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS).fma(xv, a1);
+                IntVector h2 = (IntVector) ShortVector.fromArray(H, w, wOff + 2 * in + j).convertShape(S2I, I, 0);
+                a2 = h2.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS).fma(xv, a2);
+                IntVector h3 = (IntVector) ShortVector.fromArray(H, w, wOff + 3 * in + j).convertShape(S2I, I, 0);
+                a3 = h3.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS).fma(xv, a3);
             }
             finish1x4(a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD),
                     a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD),
@@ -258,7 +266,8 @@ public final class LinearVector {
             int n = 4 * in;
             int j = 0;
             for (int bound = F.loopBound(n); j < bound; j += LANES) {
-                halfToFloat(ShortVector.fromArray(H, w16, off + j), 0).intoArray(rows4, j);
+                IntVector h = (IntVector) ShortVector.fromArray(H, w16, off + j).convertShape(S2I, I, 0);
+                h.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS).intoArray(rows4, j);
             }
             for (; j < n; j++) {
                 rows4[j] = Float.float16ToFloat(w16[off + j]);
@@ -377,13 +386,17 @@ public final class LinearVector {
             FloatVector acc1 = FloatVector.zero(F);
             int j = 0;
             for (int bound = in - 2 * LANES; j <= bound; j += 2 * LANES) {
-                ShortVector h = ShortVector.fromArray(H, w, wOff + j);
-                acc0 = halfToFloat(h, 0).fma(FloatVector.fromArray(F, x, a + j), acc0);
-                h = ShortVector.fromArray(H, w, wOff + j + LANES);
-                acc1 = halfToFloat(h, 0).fma(FloatVector.fromArray(F, x, a + j + LANES), acc1);
+                IntVector b0 = (IntVector) ShortVector.fromArray(H, w, wOff + j).convertShape(S2I, I, 0);
+                acc0 = b0.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS)
+                        .fma(FloatVector.fromArray(F, x, a + j), acc0);
+                IntVector b1 = (IntVector) ShortVector.fromArray(H, w, wOff + j + LANES).convertShape(S2I, I, 0);
+                acc1 = b1.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS)
+                        .fma(FloatVector.fromArray(F, x, a + j + LANES), acc1);
             }
             for (int bound = F.loopBound(in); j < bound; j += LANES) {
-                acc0 = halfToFloat(ShortVector.fromArray(H, w, wOff + j), 0).fma(FloatVector.fromArray(F, x, a + j), acc0);
+                IntVector b = (IntVector) ShortVector.fromArray(H, w, wOff + j).convertShape(S2I, I, 0);
+                acc0 = b.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS)
+                        .fma(FloatVector.fromArray(F, x, a + j), acc0);
             }
             float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
             for (; j < in; j++) {
@@ -400,7 +413,8 @@ public final class LinearVector {
             int a = xOff + r * in;
             int j = 0;
             for (int bound = F.loopBound(in); j < bound; j += LANES) {
-                FloatVector wv = halfToFloat(ShortVector.fromArray(H, w, wOff + j), 0);
+                IntVector b = (IntVector) ShortVector.fromArray(H, w, wOff + j).convertShape(S2I, I, 0);
+                FloatVector wv = b.lanewise(LSHL, 13).and(HALF_MASK).reinterpretAsFloats().mul(HALF_BIAS);
                 acc0 = wv.fma(FloatVector.fromArray(F, x, a + j), acc0);
                 acc1 = wv.fma(FloatVector.fromArray(F, x, a + in + j), acc1);
                 acc2 = wv.fma(FloatVector.fromArray(F, x, a + 2 * in + j), acc2);

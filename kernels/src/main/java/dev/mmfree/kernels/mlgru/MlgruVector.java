@@ -17,13 +17,16 @@ import jdk.incubator.vector.VectorSpecies;
  * </pre>
  * ifg: [batch * t, 3d] float, row s * t + k holds token k of sequence s as [i | fPre | g] (the
  * stacked i/f/g projection's output); o: [batch * t, d]. The recurrence runs over channel ranges in
- * parallel (each channel is independent), the output gate over rows. Same operations as
- * {@link MlgruReference} except exp in float (Vector API), so results agree to float rounding.
+ * parallel (each channel is independent), the output gate over rows; from {@value #PARALLEL_ROWS}
+ * rows on {@link CpuPool}, dispatched without allocating (a task object kept per calling thread).
+ * Same operations as {@link MlgruReference} except exp in float (Vector API), so results agree to
+ * float rounding.
  * Test: {@code MlgruVectorTest}.
  */
 public final class MlgruVector {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int PARALLEL_ROWS = 16;
+    private static final ThreadLocal<Scan> SCAN = ThreadLocal.withInitial(Scan::new);
 
     private MlgruVector() {
     }
@@ -44,9 +47,7 @@ public final class MlgruVector {
             recurrence(ifg, batch, t, d, lb, state, stateOff, o, 0, d);
             gate(ifg, d, gNorm, eps, o, 0, rows);
         } else {
-            int grain = F.length();
-            pool.parallelFor(d, grain, (from, to) -> recurrence(ifg, batch, t, d, lb, state, stateOff, o, from, to));
-            pool.parallelFor(rows, 1, (from, to) -> gate(ifg, d, gNorm, eps, o, from, to));
+            Scan.take().dispatch(pool, ifg, batch, t, d, lb, gNorm, eps, state, stateOff, o);
         }
     }
 
@@ -91,6 +92,67 @@ public final class MlgruVector {
             }
             for (; j < d; j++) {
                 o[r * d + j] = ifg[gOff + j] * inv * gNorm[j] * o[r * d + j];
+            }
+        }
+    }
+
+    /**
+     * The two parallel loops of a scan with their arguments (capturing lambdas would be new objects
+     * per call): channels first, then rows. One per calling thread; a nested call takes a fresh one.
+     */
+    private static final class Scan implements CpuPool.RangeTask {
+        private float[] ifg;
+        private int batch;
+        private int t;
+        private int d;
+        private float[] lb;
+        private float[] gNorm;
+        private double eps;
+        private float[] state;
+        private int stateOff;
+        private float[] o;
+        private boolean channels;
+        private boolean busy;
+
+        static Scan take() {
+            Scan s = SCAN.get();
+            return s.busy ? new Scan() : s;
+        }
+
+        void dispatch(CpuPool pool, float[] ifg, int batch, int t, int d, float[] lb, float[] gNorm, double eps, float[] state, int stateOff,
+                 float[] o) {
+            this.ifg = ifg;
+            this.batch = batch;
+            this.t = t;
+            this.d = d;
+            this.lb = lb;
+            this.gNorm = gNorm;
+            this.eps = eps;
+            this.state = state;
+            this.stateOff = stateOff;
+            this.o = o;
+            busy = true;
+            try {
+                channels = true;
+                pool.parallelFor(d, F.length(), this);
+                channels = false;
+                pool.parallelFor(batch * t, 1, this);
+            } finally {
+                this.ifg = null;
+                this.lb = null;
+                this.gNorm = null;
+                this.state = null;
+                this.o = null;
+                busy = false;
+            }
+        }
+
+        @Override
+        public void run(int from, int to) {
+            if (channels) {
+                recurrence(ifg, batch, t, d, lb, state, stateOff, o, from, to);
+            } else {
+                gate(ifg, d, gNorm, eps, o, from, to);
             }
         }
     }

@@ -21,7 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  * runs in another order), so codes match it exactly. Fused: y is recomputed rather than stored;
  * the double norm stores h (which every part reads) and sums h^2 once for all parts.
  * Rows run on {@link CpuPool} when there are {@value #PARALLEL_ROWS} or more (a prefill); fewer run
- * on the caller, allocation-free.
+ * on the caller. Allocation-free either way: a prefill dispatches a task object kept per calling
+ * thread ({@link Rows}), not a lambda.
  * Test: {@code RmsNormQuantVectorTest}.
  */
 public final class RmsNormQuantVector {
@@ -29,6 +30,7 @@ public final class RmsNormQuantVector {
     static final VectorSpecies<Double> D = VectorSpecies.of(double.class, VectorShape.forBitSize(F.vectorBitSize()));
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4));
     static final int PARALLEL_ROWS = 16;
+    private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
     /** 1.5 * 2^23: (v + M) - M rounds v half-to-even to an integer, as Math.rint does, for |v| < 2^22. */
     private static final float ROUND_MAGIC = 12582912f;
 
@@ -84,7 +86,14 @@ public final class RmsNormQuantVector {
         if (rows < PARALLEL_ROWS) {
             rmsNormRows(x, d, w, eps, out, 0, rows);
         } else {
-            pool.parallelFor(rows, 1, (from, to) -> rmsNormRows(x, d, w, eps, out, from, to));
+            Rows task = Rows.take();
+            task.op = Rows.RMS_NORM;
+            task.x = x;
+            task.d = d;
+            task.w = w;
+            task.eps = eps;
+            task.out = out;
+            task.dispatch(pool, rows);
         }
     }
 
@@ -132,7 +141,14 @@ public final class RmsNormQuantVector {
         if (rows < PARALLEL_ROWS) {
             normQuantizeRows(x, d, w, q, factor, 0, rows);
         } else {
-            pool.parallelFor(rows, 1, (from, to) -> normQuantizeRows(x, d, w, q, factor, from, to));
+            Rows task = Rows.take();
+            task.op = Rows.NORM_QUANTIZE;
+            task.x = x;
+            task.d = d;
+            task.w = w;
+            task.q = q;
+            task.factor = factor;
+            task.dispatch(pool, rows);
         }
     }
 
@@ -162,7 +178,18 @@ public final class RmsNormQuantVector {
         if (rows < PARALLEL_ROWS) {
             normNormQuantizeRows(x, rows, d, outer, outerEps, parts, h, q, factor, 0, rows);
         } else {
-            pool.parallelFor(rows, 1, (from, to) -> normNormQuantizeRows(x, rows, d, outer, outerEps, parts, h, q, factor, from, to));
+            Rows task = Rows.take();
+            task.op = Rows.NORM_NORM_QUANTIZE;
+            task.x = x;
+            task.rows = rows;
+            task.d = d;
+            task.w = outer;
+            task.eps = outerEps;
+            task.parts = parts;
+            task.out = h;
+            task.q = q;
+            task.factor = factor;
+            task.dispatch(pool, rows);
         }
     }
 
@@ -173,6 +200,57 @@ public final class RmsNormQuantVector {
             float inv = invRms(h, r * d, d);
             for (int p = 0; p < parts.length; p++) {
                 factor[p * rows + r] = quantizeScaled(h, r * d, inv, parts[p], q, (p * rows + r) * d, d);
+            }
+        }
+    }
+
+    /**
+     * One row loop of this class with its arguments: a lambda capturing them would be a new object
+     * per call. One per calling thread, reused; a nested call (from inside a task) takes a fresh one.
+     */
+    private static final class Rows implements CpuPool.RangeTask {
+        static final int RMS_NORM = 0;
+        static final int NORM_QUANTIZE = 1;
+        static final int NORM_NORM_QUANTIZE = 2;
+
+        int op;
+        float[] x;
+        int rows;
+        int d;
+        float[] w;
+        double eps;
+        float[][] parts;
+        float[] out;
+        byte[] q;
+        float[] factor;
+        private boolean busy;
+
+        static Rows take() {
+            Rows r = ROWS.get();
+            return r.busy ? new Rows() : r;
+        }
+
+        void dispatch(CpuPool pool, int n) {
+            busy = true;
+            try {
+                pool.parallelFor(n, 1, this);
+            } finally {
+                x = null;
+                w = null;
+                parts = null;
+                out = null;
+                q = null;
+                factor = null;
+                busy = false;
+            }
+        }
+
+        @Override
+        public void run(int from, int to) {
+            switch (op) {
+                case RMS_NORM -> rmsNormRows(x, d, w, eps, out, from, to);
+                case NORM_QUANTIZE -> normQuantizeRows(x, d, w, q, factor, from, to);
+                default -> normNormQuantizeRows(x, rows, d, w, eps, parts, out, q, factor, from, to);
             }
         }
     }

@@ -17,11 +17,13 @@ import jdk.incubator.vector.VectorSpecies;
  * </pre>
  * The sigmoid runs in float with the Vector API's exp (SVML on x86), the reference in double, so
  * results agree to a few float ulps, not bit for bit. Rows run on {@link CpuPool} from
- * {@value #PARALLEL_ROWS} rows. Test: {@code SwiGluVectorTest}.
+ * {@value #PARALLEL_ROWS} rows, dispatched without allocating (a task object kept per calling
+ * thread). Test: {@code SwiGluVectorTest}.
  */
 public final class SwiGluVector {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int PARALLEL_ROWS = 16;
+    private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
 
     private SwiGluVector() {
     }
@@ -54,7 +56,7 @@ public final class SwiGluVector {
         if (rows < PARALLEL_ROWS) {
             applyRows(gateUp, n, p, 0, rows);
         } else {
-            pool.parallelFor(rows, 1, (from, to) -> applyRows(gateUp, n, p, from, to));
+            Rows.take().dispatch(pool, rows, gateUp, n, null, p, null, null);
         }
     }
 
@@ -68,7 +70,7 @@ public final class SwiGluVector {
         if (rows < PARALLEL_ROWS) {
             applyNormQuantizeRows(gateUp, n, w, p, q, factor, 0, rows);
         } else {
-            pool.parallelFor(rows, 1, (from, to) -> applyNormQuantizeRows(gateUp, n, w, p, q, factor, from, to));
+            Rows.take().dispatch(pool, rows, gateUp, n, w, p, q, factor);
         }
     }
 
@@ -82,6 +84,54 @@ public final class SwiGluVector {
         for (int r = from; r < to; r++) {
             apply(gateUp, r * 2 * n, gateUp, r * 2 * n + n, p, r * n, n);
             factor[r] = RmsNormQuantVector.normQuantize(p, r * n, w, q, r * n, n);
+        }
+    }
+
+    /**
+     * The row loop with its arguments (a capturing lambda would be a new object per call); with a
+     * norm weight w it also quantizes. One per calling thread; a nested call takes a fresh one.
+     */
+    private static final class Rows implements CpuPool.RangeTask {
+        private float[] gateUp;
+        private int n;
+        private float[] w;
+        private float[] p;
+        private byte[] q;
+        private float[] factor;
+        private boolean busy;
+
+        static Rows take() {
+            Rows r = ROWS.get();
+            return r.busy ? new Rows() : r;
+        }
+
+        void dispatch(CpuPool pool, int rows, float[] gateUp, int n, float[] w, float[] p, byte[] q, float[] factor) {
+            this.gateUp = gateUp;
+            this.n = n;
+            this.w = w;
+            this.p = p;
+            this.q = q;
+            this.factor = factor;
+            busy = true;
+            try {
+                pool.parallelFor(rows, 1, this);
+            } finally {
+                this.gateUp = null;
+                this.w = null;
+                this.p = null;
+                this.q = null;
+                this.factor = null;
+                busy = false;
+            }
+        }
+
+        @Override
+        public void run(int from, int to) {
+            if (w == null) {
+                applyRows(gateUp, n, p, from, to);
+            } else {
+                applyNormQuantizeRows(gateUp, n, w, p, q, factor, from, to);
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Random;
 
@@ -66,22 +67,32 @@ class LinearVectorTest {
         Checks.assertRelL2("linear " + storage + " [" + total + ", " + in + "] rows " + rows, expected, 0, actual, Checks.MARGIN, rows * total, TOL);
     }
 
-    /** Every half bit pattern but infinities and NaNs widens exactly. */
-    @Test
-    void halfWideningIsExactForEveryFiniteHalf() {
+    /**
+     * Every finite half widens exactly in the kernel's loops: row i holds half i in column i % in,
+     * zeros elsewhere, x is all ones, so y[r, i] is that half (a zero may lose its sign in the sum).
+     * Rows 1 (the t = 1 loops) and 4 (the 4 x 4 blocks over rows widened into the scratch).
+     */
+    @ParameterizedTest(name = "rows={0}")
+    @ValueSource(ints = {1, 4})
+    void halfWideningIsExactForEveryFiniteHalf(int rows) {
+        int in = 2 * LinearVector.LANES;
         int n = 1 << 16;
-        short[] h = new short[n];
-        float[] x = new float[n];
+        float[] w = new float[n * in];
         for (int i = 0; i < n; i++) {
-            h[i] = (short) i;
+            float h = Float.float16ToFloat((short) i);
+            w[i * in + i % in] = Float.isFinite(h) ? h : 0f;
         }
-        for (int j = 0; j < n; j += LinearVector.LANES) {
-            LinearVector.halfToFloat(jdk.incubator.vector.ShortVector.fromArray(LinearVector.H, h, j), 0).intoArray(x, j);
-        }
-        for (int i = 0; i < n; i++) {
-            float expected = Float.float16ToFloat(h[i]);
-            if (Float.isFinite(expected) && Float.floatToRawIntBits(expected) != Float.floatToRawIntBits(x[i])) {
-                throw new AssertionError("half 0x" + Integer.toHexString(i) + ": expected " + expected + ", got " + x[i]);
+        float[] x = new float[rows * in];
+        java.util.Arrays.fill(x, 1f);
+        float[] y = new float[rows * n];
+        new LinearVector(POOL, LinearVector.Storage.F16, in, w).forward(x, 0, rows, y, 0, false);
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < n; i++) {
+                float expected = w[i * in + i % in];
+                float got = y[r * n + i];
+                if (expected == 0f ? got != 0f : Float.floatToRawIntBits(expected) != Float.floatToRawIntBits(got)) {
+                    throw new AssertionError("row " + r + ", half 0x" + Integer.toHexString(i) + ": expected " + expected + ", got " + got);
+                }
             }
         }
     }

@@ -9,8 +9,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The CPU backend's worker threads: runs one data-parallel loop at a time, splitting {@code [0, n)}
- * into contiguous chunks, up to {@value #CHUNKS_PER_THREAD} per thread, that the threads (the
- * caller among them) take in order from a shared counter. When one thread is slowed (another
+ * into contiguous chunks, up to {@value #CHUNKS_PER_THREAD} per thread (or one per index for a few
+ * heavy items: {@link #parallelForEach}), that the threads (the caller among them) take in order
+ * from a shared counter. When one thread is slowed (another
  * process on its core, a worker still waking up) the others take over its share instead of
  * waiting for it; the caller waits only for chunks already taken.
  *
@@ -109,11 +110,27 @@ public final class CpuPool implements AutoCloseable {
      * returns when all are done, rethrowing the first failure of any chunk.
      */
     public void parallelFor(int n, int grain, RangeTask task) {
+        int g = Math.max(1, grain);
+        run(n, g, (int) Math.min((long) threads * CHUNKS_PER_THREAD, (n + (long) g - 1) / g), task);
+    }
+
+    /**
+     * {@link #parallelFor} with each index its own chunk (up to 65535 chunks): for a few heavy
+     * items, where chunks of several leave the threads that finish first waiting on the last one's
+     * whole chunk (BitLinear's row tiles at t = 1: 20 items of 73 KB of weights at 2560 x 2560).
+     */
+    public void parallelForEach(int n, RangeTask task) {
+        if (n > 0xFFFF) {
+            parallelFor(n, 1, task);
+        } else {
+            run(n, 1, n, task);
+        }
+    }
+
+    private void run(int n, int g, int c, RangeTask task) {
         if (n <= 0) {
             return;
         }
-        int g = Math.max(1, grain);
-        int c = (int) Math.min((long) threads * CHUNKS_PER_THREAD, (n + (long) g - 1) / g);
         if (c <= 1 || threads == 1 || closed || isWorker() || lock.isHeldByCurrentThread() || !lock.tryLock()) {
             task.run(0, n);
             return;

@@ -31,6 +31,25 @@ class CpuPoolTest {
         }
     }
 
+    @ParameterizedTest(name = "threads={0} n={1}")
+    @CsvSource({"1, 5", "2, 1", "2, 20", "3, 7", "2, 65535", "2, 70000"})
+    void forEachRunsEveryIndexOnceAsItsOwnChunk(int threads, int n) {
+        try (CpuPool pool = new CpuPool(threads)) {
+            for (int round = 0; round < 20; round++) {
+                AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                pool.parallelForEach(n, (from, to) -> {
+                    assertTrue(n > 0xFFFF || threads == 1 || n == 1 || to == from + 1, "chunk [" + from + ", " + to + ") of " + n);
+                    for (int i = from; i < to; i++) {
+                        hits.incrementAndGet(i);
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, hits.get(i), "index " + i + " of " + n + " in round " + round);
+                }
+            }
+        }
+    }
+
     @Test
     void taskFailureReachesTheCallerAndThePoolStaysUsable() {
         try (CpuPool pool = new CpuPool(3)) {
