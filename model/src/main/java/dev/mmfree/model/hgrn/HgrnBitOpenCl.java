@@ -51,7 +51,9 @@ import java.util.Set;
  *               v ─[down norm, quantize | GEMV down_proj | x +=]─ x
  *   x ─[norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
  * </pre>
- * 4L + 2 launches a token (+1 to sample). Prefill and batched decoding (rows = b * t) run the GEMM
+ * 4L + 2 launches a token (+1 to sample); with {@code MMFREE_OPENCL_PERSISTENT=1} on a GPU, L + 2: each
+ * layer one launch of the four as phases with grid-wide barriers ({@link BitLinearDecodeOpenCl#layer},
+ * checked after each step). Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
  * SwiGLU norm-quantize, GEMM down_proj (+x). Long prompts go through in chunks of {@value #MAX_ROWS} rows.
