@@ -193,15 +193,6 @@ inline int quant_word(__local const float* z, int k, float scale, int* sum) {
     return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((d & 0xff) << 24);
 }
 
-// Codes of z[0, kPad) into local q (kPad / 4 ints); returns the sum of all codes (a reduction).
-inline int quantize_local(__local const float* z, int kPad, float scale, __local int* q, __local int* scratch, int n) {
-    int sum = 0;
-    for (int k = get_local_id(0); k < kPad / 4; k += n) {
-        q[k] = quant_word(z, k, scale, &sum);
-    }
-    return wg_sum_int(sum, scratch, n);
-}
-
 // Codes of z[0, kPad) into global q (kPad / 4 ints); returns the sum of all codes (a reduction).
 inline int quantize_global(__local const float* z, int kPad, float scale, __global int* q, __local int* scratch, int n) {
     int sum = 0;
@@ -209,36 +200,4 @@ inline int quantize_global(__local const float* z, int kPad, float scale, __glob
         q[k] = quant_word(z, k, scale, &sum);
     }
     return wg_sum_int(sum, scratch, n);
-}
-
-// The GEMV part of a fused kernel: the work-group's ROWS rows of the stacked matrix against the
-// quantized row in local memory; y[p * out + r] (+)= ws * (T.q) with ws = weight scale * a/127.
-// part: [WG] ints of scratch.
-inline void ternary_gemv_rows(__global const uint4* w, int rowsPad, int chunks, int out, int outPad,
-                              __local const int4* q, int qsum, float ws, __local int* part,
-                              __global float* y, int accumulate) {
-    int l = get_local_id(0);
-    int lane = l % ROWS;
-    int slice = l / ROWS;
-    int row0 = get_group_id(0) * ROWS;
-    int p = row0 / outPad;
-    int rowStacked = row0 + lane;
-    int acc = 0;
-    for (int c = slice; c < chunks; c += SLICES) {
-        acc = chunk_dot_local(w[(size_t) c * rowsPad + rowStacked], q + 4 * c, acc);
-    }
-    part[l] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (l < ROWS) {
-        int r = rowStacked - p * outPad;
-        if (r < out) {
-            int dot = -qsum;
-            for (int s = 0; s < SLICES; s++) {
-                dot += part[s * ROWS + l];
-            }
-            float v = (float) dot * ws;
-            size_t at = (size_t) p * out + r;
-            y[at] = accumulate ? y[at] + v : v;
-        }
-    }
 }

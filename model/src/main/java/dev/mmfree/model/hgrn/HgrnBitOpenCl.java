@@ -236,19 +236,20 @@ public final class HgrnBitOpenCl implements CausalLm {
     /** One pass of n tokens a sequence whose ids are in ws.ids: enqueues its plan and flips the state parity. */
     private void pass(State s, int n, Head head) {
         s.ensure(s.size * n);
+        boolean fused = s.size == 1 && n == 1 && fusedDecode;
         String key = s.parity + ":" + n + ":" + head + (head == Head.SAMPLE ? ":" + s.params : "");
         List<Launch> plan = s.plans.get(key);
         if (plan == null) {
             if (s.plans.size() > 16) {
                 s.closePlans();
             }
-            plan = s.size == 1 && n == 1 && fusedDecode ? fusedPlan(s, head) : gemmPlan(s, n, head);
+            plan = fused ? fusedPlan(s, head) : gemmPlan(s, n, head);
             s.plans.put(key, plan);
         }
         for (Launch l : plan) {
             l.enqueue(device);
         }
-        if (layerGroups > 0 && s.size == 1 && n == 1 && fusedDecode) {
+        if (fused && layerGroups > 0) {
             decodeNarrow.checkLayerSync();
         }
         s.parity ^= 1;
