@@ -8,31 +8,62 @@ import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MmfreeException;
 
+import java.util.Optional;
+
 /**
  * BitLinear on OpenCL: the ternary accumulate {@code y (+)= (s * a/127) * (T . q)} over weights in
  * {@link TernaryDeviceLayout}, integer sums, scales applied once.
  *
  * {@value #GEMM}: t >= 1 rows of {@link QuantizedInput} (prefill, batched decode); a work-group takes
- * ROWS weight rows x TOKENS activation rows, so each weight word is read once per TOKENS rows. One
- * token of one sequence takes {@link BitLinearDecodeOpenCl} instead, with the input side fused in.
+ * ROWS weight rows x TOKENS activation rows, so each weight word is read once per TOKENS rows. On
+ * NVIDIA, from {@value #MMA_MIN_ROWS} rows up, {@value #MMA} computes the same on the int8 tensor cores
+ * ({@link MmaShape}). One token of one sequence takes {@link BitLinearDecodeOpenCl} instead, with the
+ * input side fused in.
  * Tests: {@code ./mvnw -o -pl kernels -am test -Dtest=BitLinearOpenClTest}; GPU timing:
  * {@link BitLinearOpenClBench}.
  */
 public final class BitLinearOpenCl implements AutoCloseable {
     public static final String GEMM = "bitlinear_t2_i8_f32";
+    public static final String MMA = "bitlinear_mma_t2_i8_f32";
+    /** Fewer rows than this take the dp4a GEMM even where the tensor-core one is built. */
+    public static final int MMA_MIN_ROWS = 2;
 
     private final Device device;
     private final Tiling tiling;
     private final DeviceProgram gemm;
+    private final MmaShape mmaShape;   // null: no tensor-core GEMM
+    private final DeviceProgram mma;
 
+    /** With the tensor-core GEMM where {@link MmaShape#forTiling} gives one. */
     public BitLinearOpenCl(Device device, Tiling tiling) {
+        this(device, tiling, MmaShape.forTiling(tiling));
+    }
+
+    /** @param mma the tensor-core GEMM's shape; needs a PTX tiling; empty: dp4a (or portable) GEMM only */
+    public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape> mma) {
+        if (mma.isPresent() && !tiling.ptx()) {
+            throw new MmfreeException(MMA + ": needs NVIDIA's inline PTX (tiling " + tiling + ")");
+        }
         this.device = device;
         this.tiling = tiling;
         this.gemm = ClPrograms.build(device, tiling, "bitlinear/" + GEMM + ".cl");
+        this.mmaShape = mma.orElse(null);
+        this.mma = mmaShape == null ? null : ClPrograms.buildText(device, tiling, "bitlinear/" + MMA + ".cl " + mmaShape,
+                mmaShape.defines(), ClPrograms.resource("bitlinear/" + MMA + ".cl"));
     }
 
     public Tiling tiling() {
         return tiling;
+    }
+
+    /** The tensor-core GEMM's shape, if it is built. */
+    public Optional<MmaShape> mmaShape() {
+        return Optional.ofNullable(mmaShape);
+    }
+
+    @Override
+    public String toString() {
+        return tiling + (mmaShape == null ? "" : " mma " + mmaShape);
     }
 
     /**
@@ -49,6 +80,13 @@ public final class BitLinearOpenCl implements AutoCloseable {
             throw new MmfreeException(GEMM + ": rows " + rows + " outside 1.." + in.capacity());
         }
         checkBytes(y, 4L * rows * w.projections() * w.out(), "y");
+        if (mmaShape != null && rows >= MMA_MIN_ROWS) {
+            var k = mma.kernel(MMA).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), rows, w.out(), w.outPad(),
+                    w.chunks(), y, accumulate ? 1 : 0);
+            long groups = w.rowsPad() / mmaShape.rows();
+            return new Launch(k, new long[]{groups * mmaShape.workGroup(), (rows + mmaShape.tokens() - 1) / mmaShape.tokens()},
+                    new long[]{mmaShape.workGroup(), 1});
+        }
         int wg = tiling.workGroup();
         ClPrograms.checkLocal(device, GEMM, 4L * tiling.tokens() * wg);
         var k = gemm.kernel(GEMM).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), rows, w.out(), w.outPad(),
@@ -67,5 +105,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
     @Override
     public void close() {
         gemm.close();
+        if (mma != null) {
+            mma.close();
+        }
     }
 }

@@ -40,7 +40,9 @@ import java.util.function.Supplier;
  * </pre>
  * Prints one JSON line per result, then a table: variant | shape | ms | GB/s | % of copy.
  * Variants: the {@link BitLinearDecodeOpenCl} kernels (ifg+mlgru, o_proj, gate_up+swiglu, down, head);
- * gemm-tN = {@value BitLinearOpenCl#GEMM} on N quantized rows.
+ * gemm-tN = {@value BitLinearOpenCl#GEMM} on N quantized rows; mma-SHAPE-tN = {@value BitLinearOpenCl#MMA}
+ * (NVIDIA) on N rows, for each {@code --mma} shape (default {@link MmaShape#DEFAULT}).
+ * {@code --gemm-only} skips the decode kernels.
  */
 public final class BitLinearOpenClBench {
     private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double wallMs) {
@@ -63,6 +65,9 @@ public final class BitLinearOpenClBench {
     private double copyGbps = Double.NaN;
     private long coldBytes = COLD_BYTES;
 
+    private List<MmaShape> mmaShapes = List.of();
+    private boolean gemmOnly;
+
     private BitLinearOpenClBench(Device device, Tiling tiling, Tiling decode, Tiling narrow, int iters) {
         this.device = device;
         this.tiling = tiling;
@@ -83,6 +88,8 @@ public final class BitLinearOpenClBench {
         int copyMib = 512;
         boolean quick = false;
         Boolean ptx = null;
+        String mmaSpec = null;
+        boolean gemmOnly = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--device" -> selector = args[++i];
@@ -93,8 +100,10 @@ public final class BitLinearOpenClBench {
                 case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
                 case "--quick" -> quick = true;
                 case "--ptx" -> ptx = args[++i].equals("1");
+                case "--mma" -> mmaSpec = args[++i];
+                case "--gemm-only" -> gemmOnly = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--copy-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN,...] [--gemm-only] [--copy-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -112,7 +121,13 @@ public final class BitLinearOpenClBench {
             Tiling decode = decodeSpec == null ? new Tiling(defDecode.rows(), defDecode.slices(), defDecode.tokens(), usePtx)
                     : Tiling.parse(decodeSpec, usePtx);
             System.out.println("# " + device.info() + " tiling (GEMM) " + tiling + ", decode " + decode + ", narrow decode (ifg, o_proj, down) " + narrow);
-            new BitLinearOpenClBench(device, tiling, decode, narrow, quick ? 3 : iters).run(quick ? 16 : copyMib, quick);
+            var bench = new BitLinearOpenClBench(device, tiling, decode, narrow, quick ? 3 : iters);
+            if (tiling.ptx()) {
+                bench.mmaShapes = mmaSpec == null ? List.of(MmaShape.DEFAULT)
+                        : java.util.Arrays.stream(mmaSpec.split(",")).map(MmaShape::parse).toList();
+            }
+            bench.gemmOnly = gemmOnly;
+            bench.run(quick ? 16 : copyMib, quick);
         }
     }
 
@@ -123,21 +138,23 @@ public final class BitLinearOpenClBench {
         int d = quick ? 256 : 2560;
         int i = quick ? 512 : 6912;
         int v = quick ? 1000 : 32000;
-        try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling);
+        try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, java.util.Optional.empty());
              BitLinearDecodeOpenCl wide = new BitLinearDecodeOpenCl(device, decode);
              BitLinearDecodeOpenCl narrowK = new BitLinearDecodeOpenCl(device, narrow)) {
-            ifgMlgru(narrowK, d);
-            gemvCase(narrowK, "o_proj", d, d, true, true);
-            swiGlu(wide, d, i);
-            gemvCase(narrowK, "down", d, i, false, false);
-            gemvCase(wide, "head", v, d, true, false);
-            layer(wide, narrowK, d, i);
-            for (int t : new int[]{1, 8, 64}) {
-                gemm(bl, 3, d, d, t);
-                gemm(bl, 1, 2 * i, d, t);
-                gemm(bl, 1, d, i, t);
+            if (!gemmOnly) {
+                ifgMlgru(narrowK, d);
+                gemvCase(narrowK, "o_proj", d, d, true, true);
+                swiGlu(wide, d, i);
+                gemvCase(narrowK, "down", d, i, false, false);
+                gemvCase(wide, "head", v, d, true, false);
+                layer(wide, narrowK, d, i);
             }
-            gemm(bl, 1, v, d, 1);
+            gemms(bl, "gemm", d, i, v, 1);
+            for (MmaShape shape : mmaShapes) {
+                try (BitLinearOpenCl mma = new BitLinearOpenCl(device, tiling, java.util.Optional.of(shape))) {
+                    gemms(mma, "mma-" + shape, d, i, v, BitLinearOpenCl.MMA_MIN_ROWS);
+                }
+            }
         }
         System.out.println();
         System.out.println("variant | shape | ms | GB/s | % of copy | wall ms/launch");
@@ -415,7 +432,20 @@ public final class BitLinearOpenClBench {
         return y;
     }
 
-    private void gemm(BitLinearOpenCl bl, int projections, int out, int in, int rows) {
+    /** The 2.7B layer's GEMMs at 1, 8 and 64 rows (those at least minRows), and lm_head at 64 rows. */
+    private void gemms(BitLinearOpenCl bl, String label, int d, int i, int v, int minRows) {
+        for (int t : new int[]{1, 8, 64}) {
+            if (t >= minRows) {
+                gemm(bl, label, 3, d, d, t);
+                gemm(bl, label, 1, d, d, t);
+                gemm(bl, label, 1, 2 * i, d, t);
+                gemm(bl, label, 1, d, i, t);
+            }
+        }
+        gemm(bl, label, 1, v, d, 64);
+    }
+
+    private void gemm(BitLinearOpenCl bl, String label, int projections, int out, int in, int rows) {
         TernaryMatrix[] stack = new TernaryMatrix[projections];
         for (int p = 0; p < projections; p++) {
             stack[p] = random(out, in);
@@ -456,11 +486,11 @@ public final class BitLinearOpenClBench {
                 l.enqueue(device);
                 float[] got = new float[ref.length];
                 device.read(y, got);
-                if (!validate("gemm-t" + rows, shape.get(), ref, got, 1e-6)) {
+                if (!validate(label + "-t" + rows, shape.get(), ref, got, 1e-6)) {
                     return;
                 }
                 double[] t = time(List.of(l));
-                record("gemm-t" + rows, shape.get(), t[0], weightBytes(w) + (double) q.length + 4.0 * rows * projections * out, t[1]);
+                record(label + "-t" + rows, shape.get(), t[0], weightBytes(w) + (double) q.length + 4.0 * rows * projections * out, t[1]);
             }
         }
     }

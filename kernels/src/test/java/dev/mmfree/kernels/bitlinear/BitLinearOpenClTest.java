@@ -12,9 +12,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.Optional;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * BitLinear OpenCL kernels against {@link BitLinearReference} (and {@link RmsNormQuantReference} for
@@ -60,8 +62,31 @@ class BitLinearOpenClTest {
         }
     }
 
+    /**
+     * The tensor-core GEMM (NVIDIA only: mma.sync through inline PTX) on several work-group shapes, with
+     * input widths whose chunk count is not a multiple of 4 and row counts that are not multiples of a
+     * work-group's tokens. Elsewhere it reports itself skipped.
+     */
+    @Test
+    void mmaGemmMatchesReferenceBitForBit() {
+        Tiling def = Tiling.forDevice(device.info());
+        assumeTrue(def.ptx(), "the tensor-core GEMM needs NVIDIA's inline PTX; device " + device.info().name());
+        Random r = new Random(12);
+        int[][] shapes = {{1, 3, 100}, {3, 257, 1000}, {2, 70, 64}, {1, 130, 300}, {1, 64, 2560}};
+        for (MmaShape shape : new MmaShape[]{MmaShape.DEFAULT, new MmaShape(2, 2, 4), new MmaShape(1, 4, 8),
+                new MmaShape(4, 1, 1), new MmaShape(1, 1, 2), new MmaShape(2, 1, 8)}) {
+            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(shape))) {
+                for (int[] s : shapes) {
+                    for (int rows : new int[]{2, 9, 64, 70}) {
+                        gemmCase(bl, r, s[0], s[1], s[2], rows, rows % 2 == 0);
+                    }
+                }
+            }
+        }
+    }
+
     private void gemmCase(BitLinearOpenCl bl, Random r, int projections, int out, int in, int rows, boolean accumulate) {
-        String what = "gemm " + bl.tiling() + " P " + projections + " [" + out + ", " + in + "] rows " + rows + (accumulate ? " +=" : "");
+        String what = "gemm " + bl + " P " + projections + " [" + out + ", " + in + "] rows " + rows + (accumulate ? " +=" : "");
         TernaryMatrix[] stack = new TernaryMatrix[projections];
         for (int p = 0; p < projections; p++) {
             stack[p] = ClTesting.randomTernary(r, out, in);
