@@ -39,11 +39,11 @@ public final class BitLinearOpenCl implements AutoCloseable {
         this(device, tiling, MmaShape.forTiling(tiling));
     }
 
-    /** @param mma the tensor-core GEMM's shape; needs a PTX tiling; empty: dp4a (or portable) GEMM only */
+    /**
+     * @param mma the tensor-core GEMM's shape; empty: the dp4a (or portable) GEMM only. Without PTX in
+     *            the tiling its mma steps are emulated through local memory: exact but slow, for tests
+     */
     public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape> mma) {
-        if (mma.isPresent() && !tiling.ptx()) {
-            throw new MmfreeException(MMA + ": needs NVIDIA's inline PTX (tiling " + tiling + ")");
-        }
         this.device = device;
         this.tiling = tiling;
         this.gemm = ClPrograms.build(device, tiling, "bitlinear/" + GEMM + ".cl");

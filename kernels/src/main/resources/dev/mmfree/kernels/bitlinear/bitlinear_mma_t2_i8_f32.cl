@@ -19,19 +19,59 @@
 // so B takes ints 4m + 2h and 4m + 2h + 1: the .xy, then .zw of the m-th int4. A lane past the last
 // chunk contributes zeros. The codes are u = T + 1 in {0, 1, 2}: T.q = (u . q) - qsum, as in the
 // dp4a kernels.
+// Without MMFREE_PTX (PoCL in the tests), each mma step is emulated from the fragment layout above
+// through local memory, so the indexing of this kernel is tested everywhere; only NVIDIA runs it fast.
 // Launch: global = (rowsPad / (16 MMA_MT MMA_WARPS) * 32 MMA_WARPS, ceil(rows / (8 MMA_NT))),
 // local = (32 MMA_WARPS, 1).
 
 #define MMA_ROWS (16 * MMA_MT)
 #define MMA_TOKENS (8 * MMA_NT)
 
-// d = a . b + c for one m16n8k32 tile (s8 x s8 -> s32).
+// c += a . b for one m16n8k32 tile (s8 x s8 -> s32).
+#ifdef MMFREE_PTX
 #define MMA_S8(c, a0, a1, a2, a3, b0, b1)                                                              \
     asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, " \
                  "{%10,%11,%12,%13};"                                                                  \
                  : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])                                      \
                  : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1),                               \
                    "r"(c[0]), "r"(c[1]), "r"(c[2]), "r"(c[3]))
+#define MMA_SCRATCH
+#define MMA_UNROLL _Pragma("unroll")
+#else
+// The warp's fragments go through local memory (6 ints a lane); every work-item of the group calls it
+// the same number of times, so the barriers are uniform.
+inline void mma_s8_emulated(__local int* frag, int lane, int* c, uint a0, uint a1, uint a2, uint a3, int b0, int b1) {
+    __local int* mine = frag + 6 * lane;
+    mine[0] = (int) a0;
+    mine[1] = (int) a1;
+    mine[2] = (int) a2;
+    mine[3] = (int) a3;
+    mine[4] = b0;
+    mine[5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int g = lane >> 2;
+    int t = lane & 3;
+    for (int i = 0; i < 4; i++) {
+        int row = g + 8 * (i >> 1);
+        int col = 2 * t + (i & 1);
+        int sum = 0;
+        for (int k = 0; k < 32; k++) {
+            int owner = (k & 15) >> 2;
+            int aReg = (row >> 3) + 2 * (k >> 4);
+            int bReg = 4 + (k >> 4);
+            char a = as_char4(frag[6 * (4 * (row & 7) + owner) + aReg])[k & 3];
+            char b = as_char4(frag[6 * (4 * col + owner) + bReg])[k & 3];
+            sum += a * b;
+        }
+        c[i] += sum;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+#define MMA_S8(c, a0, a1, a2, a3, b0, b1) mma_s8_emulated(mmaFrag + 192 * warp, lane, c, a0, a1, a2, a3, b0, b1)
+#define MMA_SCRATCH __local int mmaFrag[192 * MMA_WARPS];
+// rolled loops: unrolled, the many barriers crashed PoCL's work-group compiler
+#define MMA_UNROLL _Pragma("unroll 1")
+#endif
 
 inline uint mma_word(uint4 v, int m) {
     return m == 0 ? v.x : m == 1 ? v.y : m == 2 ? v.z : v.w;
@@ -46,6 +86,7 @@ void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* facto
                              __global const uint4* w, __global const float* wscale,
                              const int rows, const int out, const int outPad, const int chunks,
                              __global float* y, const int accumulate) {
+    MMA_SCRATCH
     int lane = get_local_id(0) & 31;
     int warp = get_local_id(0) >> 5;
     int g = lane >> 2;
@@ -59,15 +100,15 @@ void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* facto
     size_t qRow = (size_t) chunks * 4;
     // this lane's token of each n-tile (a clamped duplicate past the last row; its results are dropped)
     __global const int4* qt[MMA_NT];
-#pragma unroll
+MMA_UNROLL
     for (int j = 0; j < MMA_NT; j++) {
         int tok = min(t0 + 8 * j + g, rows - 1);
         qt[j] = q + ((size_t) p * rows + tok) * qRow;
     }
     int acc[MMA_MT][MMA_NT][4];
-#pragma unroll
+MMA_UNROLL
     for (int mt = 0; mt < MMA_MT; mt++) {
-#pragma unroll
+MMA_UNROLL
         for (int j = 0; j < MMA_NT; j++) {
             acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
         }
@@ -76,22 +117,22 @@ void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* facto
         int c = c0 + t;
         bool live = c < chunks;
         uint4 lo[MMA_MT], hi[MMA_MT];
-#pragma unroll
+MMA_UNROLL
         for (int mt = 0; mt < MMA_MT; mt++) {
             size_t at = (size_t) min(c, chunks - 1) * rowsPad + row0 + 16 * mt + g;
             lo[mt] = live ? w[at] : (uint4) (0);
             hi[mt] = live ? w[at + 8] : (uint4) (0);
         }
-#pragma unroll
+MMA_UNROLL
         for (int m = 0; m < 4; m++) {
             int4 b[MMA_NT];
-#pragma unroll
+MMA_UNROLL
             for (int j = 0; j < MMA_NT; j++) {
                 b[j] = live ? qt[j][4 * c + m] : (int4) (0);
             }
-#pragma unroll
+MMA_UNROLL
             for (int h = 0; h < 2; h++) {
-#pragma unroll
+MMA_UNROLL
                 for (int mt = 0; mt < MMA_MT; mt++) {
                     uint wl = mma_word(lo[mt], m) >> (4 * h);
                     uint wh = mma_word(hi[mt], m) >> (4 * h);
@@ -99,7 +140,7 @@ void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* facto
                     uint a1 = wh & 0x03030303u;
                     uint a2 = (wl >> 2) & 0x03030303u;
                     uint a3 = (wh >> 2) & 0x03030303u;
-#pragma unroll
+MMA_UNROLL
                     for (int j = 0; j < MMA_NT; j++) {
                         int2 bj = mma_half(b[j], h);
                         MMA_S8(acc[mt][j], a0, a1, a2, a3, bj.x, bj.y);
@@ -109,21 +150,21 @@ void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* facto
         }
     }
     float ws = wscale[p];
-#pragma unroll
+MMA_UNROLL
     for (int mt = 0; mt < MMA_MT; mt++) {
-#pragma unroll
-        for (int half = 0; half < 2; half++) {
-            int r = row0 + 16 * mt + g + 8 * half - p * outPad;
+MMA_UNROLL
+        for (int hi8 = 0; hi8 < 2; hi8++) {
+            int r = row0 + 16 * mt + g + 8 * hi8 - p * outPad;
             if (r >= out) {
                 continue;
             }
-#pragma unroll
+MMA_UNROLL
             for (int j = 0; j < MMA_NT; j++) {
-#pragma unroll
+MMA_UNROLL
                 for (int e = 0; e < 2; e++) {
                     int tok = t0 + 8 * j + 2 * t + e;
                     if (tok < rows) {
-                        int dot = acc[mt][j][2 * half + e] - qsum[p * rows + tok];
+                        int dot = acc[mt][j][2 * hi8 + e] - qsum[p * rows + tok];
                         float v = (float) dot * (ws * factor[p * rows + tok]);
                         size_t at = (size_t) tok * projections * out + (size_t) p * out + r;
                         y[at] = accumulate ? y[at] + v : v;
