@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 persist27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 profile27 persist27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -54,12 +54,15 @@ for step in $steps; do
                 org.junit.platform.console.ConsoleLauncher execute --select-class dev.mmfree.kernels.bitlinear.BitLinearOpenClTest \
                 --details=summary --disable-banner --disable-ansi-colors
             run mma 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 --gemm-only \
-                --mma ${MMA_SHAPES:-4x1x4,2x2x4,4x1x8,2x1x4,1x4x8,2x2x8,4x1x2,1x2x4} ;;
+                --mma ${MMA_SHAPES:-1x2x4,4x1x2,1x4x4,1x4x2,2x2x4,2x1x4,4x1x4,2x2x2,1x2x2} ;;
         mma27)      # 2.7B batched decode with the dp4a GEMM (MMFREE_OPENCL_MMA=0), then the tensor-core one
             MMFREE_OPENCL_MMA=0 run mma27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
                 --context 128 --decode-steps 100 --out "$out/dp4a-2.7B"
             run mma27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 --context 128 \
                 --decode-steps 100 --out "$out/mma-2.7B" ;;
+        profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
+            MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
+                --context 128 --decode-steps 20 --out "$out/profile-2.7B" ;;
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
         bench370)

@@ -5,6 +5,7 @@ import dev.mmfree.model.hgrn.HgrnBitWeights;
 import dev.mmfree.kernels.gemv.Storage;
 import dev.mmfree.model.llama.LlamaOpenCl;
 import dev.mmfree.model.llama.LlamaWeights;
+import dev.mmfree.runtime.LaunchProfile;
 import dev.mmfree.runtime.opencl.OpenCl;
 
 import java.util.Optional;
@@ -41,7 +42,7 @@ public final class OpenClBackend implements ModelBackend {
     @Override
     public CausalLm hgrnBit(HgrnBitWeights w) {
         boolean fused = !"0".equals(System.getenv("MMFREE_OPENCL_FUSED"));
-        return new HgrnBitOpenCl(w, OpenCl.open(null, false), fused);
+        return new HgrnBitOpenCl(w, OpenCl.open(null, LaunchProfile.requested()), fused);
     }
 
     @Override

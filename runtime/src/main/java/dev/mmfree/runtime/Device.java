@@ -23,6 +23,9 @@ public interface Device extends AutoCloseable {
     /** Enqueues a kernel on {@code global} work-items in groups of {@code local} (null: the driver's choice). */
     void launch(DeviceKernel kernel, long[] global, long[] local);
 
+    /** Whether the device was opened with profiling, so that {@link #launchTimed} works. */
+    boolean profiling();
+
     /** Like {@link #launch} and returns an event that can time the kernel on the device. */
     DeviceEvent launchTimed(DeviceKernel kernel, long[] global, long[] local);
 

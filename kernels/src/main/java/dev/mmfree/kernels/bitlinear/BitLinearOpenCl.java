@@ -31,8 +31,9 @@ public final class BitLinearOpenCl implements AutoCloseable {
     private final Device device;
     private final Tiling tiling;
     private final DeviceProgram gemm;
-    private final MmaShape mmaShape;   // null: no tensor-core GEMM
-    private final DeviceProgram mma;
+    private final MmaShape.Choice mmaShapes;   // null: no tensor-core GEMM
+    private final DeviceProgram mmaWide;
+    private final DeviceProgram mmaNarrow;
 
     /** With the tensor-core GEMM where {@link MmaShape#forTiling} gives one. */
     public BitLinearOpenCl(Device device, Tiling tiling) {
@@ -43,27 +44,33 @@ public final class BitLinearOpenCl implements AutoCloseable {
      * @param mma the tensor-core GEMM's shape; empty: the dp4a (or portable) GEMM only. Without PTX in
      *            the tiling its mma steps are emulated through local memory: exact but slow, for tests
      */
-    public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape> mma) {
+    public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma) {
         this.device = device;
         this.tiling = tiling;
         this.gemm = ClPrograms.build(device, tiling, "bitlinear/" + GEMM + ".cl");
-        this.mmaShape = mma.orElse(null);
-        this.mma = mmaShape == null ? null : ClPrograms.buildText(device, tiling, "bitlinear/" + MMA + ".cl " + mmaShape,
-                mmaShape.defines(), ClPrograms.resource("bitlinear/" + MMA + ".cl"));
+        this.mmaShapes = mma.orElse(null);
+        this.mmaWide = mmaShapes == null ? null : buildMma(mmaShapes.wide());
+        this.mmaNarrow = mmaShapes == null ? null
+                : mmaShapes.narrow().equals(mmaShapes.wide()) ? mmaWide : buildMma(mmaShapes.narrow());
+    }
+
+    private DeviceProgram buildMma(MmaShape shape) {
+        return ClPrograms.buildText(device, tiling, "bitlinear/" + MMA + ".cl " + shape, shape.defines(),
+                ClPrograms.resource("bitlinear/" + MMA + ".cl"));
     }
 
     public Tiling tiling() {
         return tiling;
     }
 
-    /** The tensor-core GEMM's shape, if it is built. */
-    public Optional<MmaShape> mmaShape() {
-        return Optional.ofNullable(mmaShape);
+    /** The tensor-core GEMM's shapes, if it is built. */
+    public Optional<MmaShape.Choice> mmaShapes() {
+        return Optional.ofNullable(mmaShapes);
     }
 
     @Override
     public String toString() {
-        return tiling + (mmaShape == null ? "" : " mma " + mmaShape);
+        return tiling + (mmaShapes == null ? "" : " mma " + mmaShapes);
     }
 
     /**
@@ -80,8 +87,9 @@ public final class BitLinearOpenCl implements AutoCloseable {
             throw new MmfreeException(GEMM + ": rows " + rows + " outside 1.." + in.capacity());
         }
         checkBytes(y, 4L * rows * w.projections() * w.out(), "y");
-        if (mmaShape != null && rows >= MMA_MIN_ROWS) {
-            var k = mma.kernel(MMA).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), rows, w.out(), w.outPad(),
+        if (mmaShapes != null && rows >= MMA_MIN_ROWS) {
+            MmaShape mmaShape = mmaShapes.pick(w.rowsPad());
+            var k = (mmaShape == mmaShapes.wide() ? mmaWide : mmaNarrow).kernel(MMA).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), rows, w.out(), w.outPad(),
                     w.chunks(), y, accumulate ? 1 : 0);
             long groups = w.rowsPad() / mmaShape.rows();
             return new Launch(k, new long[]{groups * mmaShape.workGroup(), (rows + mmaShape.tokens() - 1) / mmaShape.tokens()},
@@ -105,8 +113,11 @@ public final class BitLinearOpenCl implements AutoCloseable {
     @Override
     public void close() {
         gemm.close();
-        if (mma != null) {
-            mma.close();
+        if (mmaWide != null) {
+            mmaWide.close();
+        }
+        if (mmaNarrow != null && mmaNarrow != mmaWide) {
+            mmaNarrow.close();
         }
     }
 }

@@ -151,7 +151,7 @@ public final class BitLinearOpenClBench {
             }
             gemms(bl, "gemm", d, i, v, 1);
             for (MmaShape shape : mmaShapes) {
-                try (BitLinearOpenCl mma = new BitLinearOpenCl(device, tiling, java.util.Optional.of(shape))) {
+                try (BitLinearOpenCl mma = new BitLinearOpenCl(device, tiling, java.util.Optional.of(MmaShape.Choice.of(shape)))) {
                     gemms(mma, "mma-" + shape, d, i, v, BitLinearOpenCl.MMA_MIN_ROWS);
                 }
             }

@@ -16,10 +16,37 @@ import java.util.Optional;
  * @param nTiles 8-token tiles a warp (every warp of a group takes the same tokens)
  */
 public record MmaShape(int warps, int mTiles, int nTiles) {
-    /** Env switch: {@code 0} keeps the dp4a GEMM on NVIDIA; {@code WARPSxMTxNT} picks another shape. */
+    /**
+     * Env switch: {@code 0} keeps the dp4a GEMM on NVIDIA; {@code WIDE} or {@code WIDE,NARROW} (each
+     * {@code WARPSxMTxNT}) pick other shapes.
+     */
     public static final String ENV = "MMFREE_OPENCL_MMA";
-    /** The shape taken on NVIDIA unless {@value #ENV} says otherwise (measured: bench/results/nvidia-h200/). */
-    public static final MmaShape DEFAULT = new MmaShape(4, 1, 4);
+    /**
+     * GEMMs with fewer stacked rows than this (o_proj and down_proj at 2.7B: 2560) take the narrow
+     * shape, whose smaller work-groups give more of them to fill the device.
+     */
+    public static final int NARROW_ROWS = 4096;
+    /** The shape of wide GEMMs on NVIDIA unless {@value #ENV} says otherwise (measured: bench/results/nvidia-h200/). */
+    public static final MmaShape DEFAULT = new MmaShape(1, 2, 4);
+    /** The shape of narrow GEMMs (fewer than {@value #NARROW_ROWS} rows). */
+    public static final MmaShape NARROW_DEFAULT = new MmaShape(4, 1, 2);
+
+    /** The shapes a GEMM takes by its rows. */
+    public record Choice(MmaShape wide, MmaShape narrow) {
+        public MmaShape pick(int rowsPad) {
+            return rowsPad < NARROW_ROWS ? narrow : wide;
+        }
+
+        /** The same shape for every GEMM. */
+        public static Choice of(MmaShape shape) {
+            return new Choice(shape, shape);
+        }
+
+        @Override
+        public String toString() {
+            return wide.equals(narrow) ? wide.toString() : wide + "/" + narrow;
+        }
+    }
 
     public MmaShape {
         if (warps < 1 || mTiles < 1 || nTiles < 1 || nTiles > 8 || 16 * mTiles * warps > TernaryDeviceLayout.ROW_TILE
@@ -44,18 +71,27 @@ public record MmaShape(int warps, int mTiles, int nTiles) {
     }
 
     /**
-     * The shape for a device with this tiling: none without NVIDIA's inline PTX (the kernel is
-     * mma.sync), none when {@value #ENV}=0, else {@value #ENV}'s shape or {@link #DEFAULT}.
+     * The shapes for a device with this tiling: none without NVIDIA's inline PTX (the kernel is
+     * mma.sync), none when {@value #ENV}=0, else {@value #ENV}'s shapes or {@link #DEFAULT} and
+     * {@link #NARROW_DEFAULT}.
      */
-    public static Optional<MmaShape> forTiling(Tiling tiling) {
+    public static Optional<Choice> forTiling(Tiling tiling) {
         if (!tiling.ptx()) {
             return Optional.empty();
         }
         String env = System.getenv(ENV);
         if (env == null || env.isBlank()) {
-            return Optional.of(DEFAULT);
+            return Optional.of(new Choice(DEFAULT, NARROW_DEFAULT));
         }
-        return env.trim().equals("0") ? Optional.empty() : Optional.of(parse(env));
+        if (env.trim().equals("0")) {
+            return Optional.empty();
+        }
+        String[] both = env.split(",");
+        if (both.length > 2) {
+            throw new MmfreeException(ENV + ": expected 0, WIDE or WIDE,NARROW (each WARPSxMTxNT), got '" + env + "'");
+        }
+        MmaShape wide = parse(both[0]);
+        return Optional.of(new Choice(wide, both.length == 2 ? parse(both[1]) : wide));
     }
 
     /** {@code WARPSxMTxNT}, e.g. {@code 4x1x4}. */

@@ -81,6 +81,17 @@ inline int2 mma_half(int4 v, int h) {
     return h == 0 ? v.xy : v.zw;
 }
 
+// Rows row, row + 8 of each m-tile at chunk c (zeros past the last chunk).
+inline void mma_load_weights(__global const uint4* w, int chunks, int rowsPad, int row, int c, uint4* lo, uint4* hi) {
+    bool live = c < chunks;
+    size_t at = (size_t) min(c, chunks - 1) * rowsPad + row;
+MMA_UNROLL
+    for (int mt = 0; mt < MMA_MT; mt++) {
+        lo[mt] = live ? w[at + 16 * mt] : (uint4) (0);
+        hi[mt] = live ? w[at + 16 * mt + 8] : (uint4) (0);
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS, 1, 1)))
 void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
                              __global const uint4* w, __global const float* wscale,
@@ -113,16 +124,18 @@ MMA_UNROLL
             acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
         }
     }
+    // weight words one step ahead: the next 4 chunks' loads are in flight while this step's mma run
+    uint4 lo[MMA_MT], hi[MMA_MT], nlo[MMA_MT], nhi[MMA_MT];
+    mma_load_weights(w, chunks, rowsPad, row0 + g, t, nlo, nhi);
     for (int c0 = 0; c0 < chunks; c0 += 4) {
         int c = c0 + t;
         bool live = c < chunks;
-        uint4 lo[MMA_MT], hi[MMA_MT];
 MMA_UNROLL
         for (int mt = 0; mt < MMA_MT; mt++) {
-            size_t at = (size_t) min(c, chunks - 1) * rowsPad + row0 + 16 * mt + g;
-            lo[mt] = live ? w[at] : (uint4) (0);
-            hi[mt] = live ? w[at + 8] : (uint4) (0);
+            lo[mt] = nlo[mt];
+            hi[mt] = nhi[mt];
         }
+        mma_load_weights(w, chunks, rowsPad, row0 + g, c + 4, nlo, nhi);
 MMA_UNROLL
         for (int m = 0; m < 4; m++) {
             int4 b[MMA_NT];

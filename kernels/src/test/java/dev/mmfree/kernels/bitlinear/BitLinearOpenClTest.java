@@ -72,15 +72,21 @@ class BitLinearOpenClTest {
         Tiling def = Tiling.forDevice(device.info());
         Random r = new Random(12);
         int[][] shapes = {{1, 3, 100}, {3, 257, 1000}, {2, 70, 64}, {1, 130, 300}, {1, 64, 2560}};
-        for (MmaShape shape : new MmaShape[]{MmaShape.DEFAULT, new MmaShape(2, 2, 4), new MmaShape(1, 4, 8),
-                new MmaShape(4, 1, 1), new MmaShape(1, 1, 2), new MmaShape(2, 1, 8)}) {
-            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(shape))) {
+        for (MmaShape shape : new MmaShape[]{MmaShape.DEFAULT, MmaShape.NARROW_DEFAULT, new MmaShape(2, 2, 4),
+                new MmaShape(1, 4, 8), new MmaShape(4, 1, 1), new MmaShape(1, 1, 2), new MmaShape(2, 1, 8)}) {
+            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(MmaShape.Choice.of(shape)))) {
                 for (int[] s : shapes) {
                     for (int rows : new int[]{2, 9, 64, 70}) {
                         gemmCase(bl, r, s[0], s[1], s[2], rows, rows % 2 == 0);
                     }
                 }
             }
+        }
+        // wide and narrow shapes in one instance: each GEMM takes the one its rows pick
+        MmaShape.Choice both = new MmaShape.Choice(new MmaShape(2, 2, 4), new MmaShape(4, 1, 1));
+        try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(both))) {
+            gemmCase(bl, r, 1, MmaShape.NARROW_ROWS + 70, 300, 9, false);
+            gemmCase(bl, r, 1, 200, 300, 9, true);
         }
     }
 

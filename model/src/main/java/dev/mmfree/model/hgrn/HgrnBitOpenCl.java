@@ -18,6 +18,7 @@ import dev.mmfree.model.config.HgrnBitConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.LaunchProfile;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
 import dev.mmfree.runtime.MmfreeException;
@@ -68,6 +69,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final HgrnBitConfig c;
     private final float eps;
     private final boolean fusedDecode;
+    private final LaunchProfile profile;   // null unless LaunchProfile.requested() and the device profiles
     private final int layerGroups;   // > 0: a decode step runs each layer as one launch on this many work-groups
     private final BitLinearOpenCl bitLinear;
     private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
@@ -92,6 +94,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
+        this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile() : null;
         this.layerGroups = device.info().gpu() && "1".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
                 ? device.info().computeUnits() : 0;
         try {
@@ -247,7 +250,11 @@ public final class HgrnBitOpenCl implements CausalLm {
             s.plans.put(key, plan);
         }
         for (Launch l : plan) {
-            l.enqueue(device);
+            if (profile != null) {
+                profile.run(l, device);
+            } else {
+                l.enqueue(device);
+            }
         }
         if (fused && layerGroups > 0) {
             decodeNarrow.checkLayerSync();
@@ -339,6 +346,9 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
         for (State s : new ArrayList<>(batches)) {
             s.close();
+        }
+        if (profile != null) {
+            profile.print(System.err, c.layers() + " layers, d " + c.hidden() + ", on " + device.info().name());
         }
         w.close();
         for (AutoCloseable k : List.of(bitLinear, decode, decodeNarrow, mlgru, swiglu, normQuant, embedding, sampler)) {

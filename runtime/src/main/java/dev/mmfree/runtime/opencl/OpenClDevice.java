@@ -176,6 +176,11 @@ public final class OpenClDevice implements Device {
     }
 
     @Override
+    public boolean profiling() {
+        return profiling;
+    }
+
+    @Override
     public DeviceEvent launchTimed(DeviceKernel kernel, long[] global, long[] local) {
         if (!profiling) {
             throw new DeviceException("launchTimed " + kernel.name() + ": device " + info.name() + " was opened without profiling");
