@@ -54,7 +54,8 @@ for step in $steps; do
                 org.junit.platform.console.ConsoleLauncher execute --select-class dev.mmfree.kernels.bitlinear.BitLinearOpenClTest \
                 --details=summary --disable-banner --disable-ansi-colors
             run mma 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 --gemm-only \
-                --mma ${MMA_SHAPES:-1x2x4,4x1x2,1x4x4,1x4x2,2x2x4,2x1x4,4x1x4,2x2x2,1x2x2} ;;
+                --mma ${MMA_SHAPES:-2x2x2,2x2x2x2,2x2x2x4,1x2x4x2,1x2x4x4,2x2x4x2,1x4x4x2,4x1x2x2,1x2x2x4} \
+                --row-tilings ${ROW_TILINGS:-32x8x8,16x8x8,32x16x8,64x16x8} ;;
         mma27)      # 2.7B batched decode with the dp4a GEMM (MMFREE_OPENCL_MMA=0), then the tensor-core one
             MMFREE_OPENCL_MMA=0 run mma27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
                 --context 128 --decode-steps 100 --out "$out/dp4a-2.7B"

@@ -89,6 +89,7 @@ public final class BitLinearOpenCl implements AutoCloseable {
         checkBytes(y, 4L * rows * w.projections() * w.out(), "y");
         if (mmaShapes != null && rows >= MMA_MIN_ROWS) {
             MmaShape mmaShape = mmaShapes.pick(w.rowsPad());
+            ClPrograms.checkLocal(device, MMA + " " + mmaShape, mmaShape.localBytes());
             var k = (mmaShape == mmaShapes.wide() ? mmaWide : mmaNarrow).kernel(MMA).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), rows, w.out(), w.outPad(),
                     w.chunks(), y, accumulate ? 1 : 0);
             long groups = w.rowsPad() / mmaShape.rows();

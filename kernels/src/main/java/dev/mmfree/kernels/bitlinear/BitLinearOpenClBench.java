@@ -66,6 +66,7 @@ public final class BitLinearOpenClBench {
     private long coldBytes = COLD_BYTES;
 
     private List<MmaShape> mmaShapes = List.of();
+    private List<Tiling> rowTilings = List.of();
     private boolean gemmOnly;
 
     private BitLinearOpenClBench(Device device, Tiling tiling, Tiling decode, Tiling narrow, int iters) {
@@ -89,6 +90,7 @@ public final class BitLinearOpenClBench {
         boolean quick = false;
         Boolean ptx = null;
         String mmaSpec = null;
+        String rowsSpec = null;
         boolean gemmOnly = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -101,9 +103,10 @@ public final class BitLinearOpenClBench {
                 case "--quick" -> quick = true;
                 case "--ptx" -> ptx = args[++i].equals("1");
                 case "--mma" -> mmaSpec = args[++i];
+                case "--row-tilings" -> rowsSpec = args[++i];
                 case "--gemm-only" -> gemmOnly = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN,...] [--gemm-only] [--copy-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--copy-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -127,6 +130,8 @@ public final class BitLinearOpenClBench {
                         : java.util.Arrays.stream(mmaSpec.split(",")).map(MmaShape::parse).toList();
             }
             bench.gemmOnly = gemmOnly;
+            bench.rowTilings = rowsSpec == null ? List.of(Tiling.rowsForDevice(device.info()))
+                    : Arrays.stream(rowsSpec.split(",")).map(r -> Tiling.parse(r, usePtx)).toList();
             bench.run(quick ? 16 : copyMib, quick);
         }
     }
@@ -148,6 +153,9 @@ public final class BitLinearOpenClBench {
                 gemvCase(narrowK, "down", d, i, false, false);
                 gemvCase(wide, "head", v, d, true, false);
                 layer(wide, narrowK, d, i);
+            }
+            for (Tiling rt : rowTilings) {
+                rowKernels(rt, d, i, quick ? 8 : 64);
             }
             gemms(bl, "gemm", d, i, v, 1);
             for (MmaShape shape : mmaShapes) {
@@ -430,6 +438,36 @@ public final class BitLinearOpenClBench {
         float[] y = new float[m.out()];
         BitLinearReference.forward(m, q, f, 1, y, false);
         return y;
+    }
+
+    /**
+     * The GEMM path's row kernels at the 2.7B shapes on {@code rows} rows: the norm-quantize of i|f|g's
+     * input (two norms, three projections) and SwiGLU + quantize, with a tiling's work-group.
+     */
+    private void rowKernels(Tiling rt, int d, int i, int rows) {
+        var rng = new java.util.Random(5);
+        try (var nq = new dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl(device, rt);
+             var sg = new dev.mmfree.kernels.swiglu.SwiGluOpenCl(device, rt);
+             DeviceBuffer x = device.allocate(MemoryCategory.WORKSPACE, 4L * rows * 2 * i, "x");
+             DeviceBuffer norm = device.allocate(MemoryCategory.WORKSPACE, 4L * 3 * i, "norm");
+             QuantizedInput q3 = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q3", 3, rows, d);
+             QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "qi", 1, rows, i)) {
+            float[] xs = new float[rows * 2 * i];
+            for (int k = 0; k < xs.length; k++) {
+                xs[k] = (float) rng.nextGaussian();
+            }
+            float[] ns = new float[3 * i];
+            Arrays.fill(ns, 1f);
+            device.write(x, xs);
+            device.write(norm, ns);
+            try (Launch a = nq.normQuant(x, d, 0, null, norm, 1e-6f, norm, 1e-5f, q3, rows);
+                 Launch b = sg.normQuant(x, norm, 1e-5f, qi, rows)) {
+                double[] ta = time(List.of(a));
+                record("rows-normquant " + rt, d + "x3 t" + rows, ta[0], 4.0 * rows * d + 3.0 * rows * d, ta[1]);
+                double[] tb = time(List.of(b));
+                record("rows-swiglu " + rt, i + " t" + rows, tb[0], 8.0 * rows * i + rows * i, tb[1]);
+            }
+        }
     }
 
     /** The 2.7B layer's GEMMs at 1, 8 and 64 rows (those at least minRows), and lm_head at 64 rows. */

@@ -8,17 +8,18 @@ import java.util.Optional;
 
 /**
  * Work-group shape of the tensor-core ternary GEMM ({@code bitlinear/bitlinear_mma_t2_i8_f32.cl}): a
- * work-group is {@code warps} warps, each computing {@code mTiles} x 16 weight rows by {@code nTiles} x 8
- * tokens with {@code mma.sync.m16n8k32} int8.
+ * work-group is {@code warps} x {@code kSplit} warps, each computing {@code mTiles} x 16 weight rows by
+ * {@code nTiles} x 8 tokens over a {@code 1 / kSplit} run of the input with {@code mma.sync.m16n8k32} int8.
  *
- * @param warps  warps a work-group
+ * @param warps  warps a work-group along the rows
  * @param mTiles 16-row tiles a warp
  * @param nTiles 8-token tiles a warp (every warp of a group takes the same tokens)
+ * @param kSplit warps along the input, their sums added in local memory
  */
-public record MmaShape(int warps, int mTiles, int nTiles) {
+public record MmaShape(int warps, int mTiles, int nTiles, int kSplit) {
     /**
      * Env switch: {@code 0} keeps the dp4a GEMM on NVIDIA; {@code WIDE} or {@code WIDE,NARROW} (each
-     * {@code WARPSxMTxNT}) pick other shapes.
+     * {@code WARPSxMTxNT[xKSPLIT]}) pick other shapes.
      */
     public static final String ENV = "MMFREE_OPENCL_MMA";
     /**
@@ -50,10 +51,16 @@ public record MmaShape(int warps, int mTiles, int nTiles) {
 
     public MmaShape {
         if (warps < 1 || mTiles < 1 || nTiles < 1 || nTiles > 8 || 16 * mTiles * warps > TernaryDeviceLayout.ROW_TILE
-                || TernaryDeviceLayout.ROW_TILE % (16 * mTiles * warps) != 0) {
-            throw new MmfreeException("mma shape " + warps + "x" + mTiles + "x" + nTiles
-                    + ": 16 * mTiles * warps must divide " + TernaryDeviceLayout.ROW_TILE + " and nTiles be in 1..8");
+                || TernaryDeviceLayout.ROW_TILE % (16 * mTiles * warps) != 0 || kSplit < 1 || warps * kSplit > 32) {
+            throw new MmfreeException("mma shape " + warps + "x" + mTiles + "x" + nTiles + "x" + kSplit
+                    + ": 16 * mTiles * warps must divide " + TernaryDeviceLayout.ROW_TILE
+                    + ", nTiles be in 1..8 and warps * kSplit at most 32");
         }
+    }
+
+    /** Without a split of the input. */
+    public MmaShape(int warps, int mTiles, int nTiles) {
+        this(warps, mTiles, nTiles, 1);
     }
 
     /** Weight rows a work-group. */
@@ -67,7 +74,12 @@ public record MmaShape(int warps, int mTiles, int nTiles) {
     }
 
     public int workGroup() {
-        return 32 * warps;
+        return 32 * warps * kSplit;
+    }
+
+    /** Local memory bytes of the input split's sums. */
+    public long localBytes() {
+        return 4L * (kSplit - 1) * warps * mTiles * nTiles * 4 * 32;
     }
 
     /**
@@ -88,32 +100,34 @@ public record MmaShape(int warps, int mTiles, int nTiles) {
         }
         String[] both = env.split(",");
         if (both.length > 2) {
-            throw new MmfreeException(ENV + ": expected 0, WIDE or WIDE,NARROW (each WARPSxMTxNT), got '" + env + "'");
+            throw new MmfreeException(ENV + ": expected 0, WIDE or WIDE,NARROW (each WARPSxMTxNT[xKSPLIT]), got '" + env + "'");
         }
         MmaShape wide = parse(both[0]);
         return Optional.of(new Choice(wide, both.length == 2 ? parse(both[1]) : wide));
     }
 
-    /** {@code WARPSxMTxNT}, e.g. {@code 4x1x4}. */
+    /** {@code WARPSxMTxNT} or {@code WARPSxMTxNTxKSPLIT}, e.g. {@code 2x2x2} or {@code 2x2x2x4}. */
     public static MmaShape parse(String spec) {
         String[] p = spec.trim().toLowerCase(Locale.ROOT).split("x");
         try {
-            if (p.length != 3) {
+            if (p.length != 3 && p.length != 4) {
                 throw new NumberFormatException();
             }
-            return new MmaShape(Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]));
+            return new MmaShape(Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]),
+                    p.length == 4 ? Integer.parseInt(p[3]) : 1);
         } catch (NumberFormatException e) {
-            throw new MmfreeException("mma shape: expected WARPSxMTxNT like 4x1x4, got '" + spec + "'");
+            throw new MmfreeException("mma shape: expected WARPSxMTxNT[xKSPLIT] like 2x2x2x4, got '" + spec + "'");
         }
     }
 
     /** The kernel's defines, as source text. */
     String defines() {
-        return "#define MMA_WARPS " + warps + "\n#define MMA_MT " + mTiles + "\n#define MMA_NT " + nTiles + "\n";
+        return "#define MMA_WARPS " + warps + "\n#define MMA_MT " + mTiles + "\n#define MMA_NT " + nTiles
+                + "\n#define MMA_KSPLIT " + kSplit + "\n";
     }
 
     @Override
     public String toString() {
-        return warps + "x" + mTiles + "x" + nTiles;
+        return warps + "x" + mTiles + "x" + nTiles + (kSplit > 1 ? "x" + kSplit : "");
     }
 }

@@ -87,6 +87,18 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
         return info.gpu() ? gpu : def;
     }
 
+    /** Env override of {@link #rowsForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
+    public static final String ROWS_ENV = "MMFREE_OPENCL_TILING_ROWS";
+
+    /**
+     * The row kernels of the GEMM path (norm-quantize, SwiGLU + quantize: one work-group a row, so a
+     * batch of 64 is 64 work-groups): the default shape unless {@value #ROWS_ENV} overrides, for
+     * instance with larger work-groups.
+     */
+    public static Tiling rowsForDevice(DeviceInfo info) {
+        return decodeShape(info, ROWS_ENV, forDevice(info));
+    }
+
     /** {@code ROWSxSLICESxTOKENS}. */
     public static Tiling parse(String spec, boolean ptx) {
         String[] p = spec.trim().toLowerCase(Locale.ROOT).split("x");

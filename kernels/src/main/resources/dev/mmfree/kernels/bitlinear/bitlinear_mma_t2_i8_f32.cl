@@ -3,10 +3,15 @@
 // builds only with MMFREE_PTX (host: dev.mmfree.kernels.bitlinear.MmaShape).
 //   y[t][p * out + r] (+)= (wscale[p] * factor[p][t]) * (T_p[r] . q[p][t])
 //
-// Defines: MMA_WARPS warps a work-group, MMA_MT 16-row tiles a warp, MMA_NT 8-token tiles a warp.
+// Defines: MMA_WARPS warps a work-group along the rows, MMA_MT 16-row tiles a warp, MMA_NT 8-token
+// tiles a warp, MMA_KSPLIT warps along the input (the work-group is MMA_WARPS * MMA_KSPLIT warps).
 // A work-group takes 16 * MMA_MT * MMA_WARPS stacked weight rows (a divisor of the layout's 64-row
 // tile, so one projection) and 8 * MMA_NT tokens; each warp its own rows and all of the tokens, so the
-// warps share activations through L1 and each weight word is read once per 8 * MMA_NT tokens.
+// warps share activations through L1 and each weight word is read once per 8 * MMA_NT tokens. With
+// MMA_KSPLIT > 1 the input's chunks are cut into MMA_KSPLIT runs (multiples of 4 chunks), one a warp,
+// whose integer sums meet in local memory: more warps in flight for the same rows, which is what a
+// narrow GEMM with a long input (down_proj) lacks. Every warp runs the same number of steps (the last
+// run's extra ones load nothing), as the emulated path's barriers need.
 //
 // Fragments (PTX ISA, mma.m16n8k32 .s8): lane = 4g + t. A register 0 holds row g, k 4t..4t+3 (one
 // byte each), register 1 row g + 8 of the same k, registers 2 and 3 the same rows at k 16+4t..16+4t+3.
@@ -21,8 +26,8 @@
 // dp4a kernels.
 // Without MMFREE_PTX (PoCL in the tests), each mma step is emulated from the fragment layout above
 // through local memory, so the indexing of this kernel is tested everywhere; only NVIDIA runs it fast.
-// Launch: global = (rowsPad / (16 MMA_MT MMA_WARPS) * 32 MMA_WARPS, ceil(rows / (8 MMA_NT))),
-// local = (32 MMA_WARPS, 1).
+// Launch: global = (rowsPad / (16 MMA_MT MMA_WARPS) * 32 MMA_WARPS MMA_KSPLIT, ceil(rows / (8 MMA_NT))),
+// local = (32 MMA_WARPS MMA_KSPLIT, 1).
 
 #define MMA_ROWS (16 * MMA_MT)
 #define MMA_TOKENS (8 * MMA_NT)
@@ -67,8 +72,8 @@ inline void mma_s8_emulated(__local int* frag, int lane, int* c, uint a0, uint a
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 }
-#define MMA_S8(c, a0, a1, a2, a3, b0, b1) mma_s8_emulated(mmaFrag + 192 * warp, lane, c, a0, a1, a2, a3, b0, b1)
-#define MMA_SCRATCH __local int mmaFrag[192 * MMA_WARPS];
+#define MMA_S8(c, a0, a1, a2, a3, b0, b1) mma_s8_emulated(mmaFrag + 192 * (get_local_id(0) >> 5), lane, c, a0, a1, a2, a3, b0, b1)
+#define MMA_SCRATCH __local int mmaFrag[192 * MMA_WARPS * MMA_KSPLIT];
 // rolled loops: unrolled, the many barriers crashed PoCL's work-group compiler
 #define MMA_UNROLL _Pragma("unroll 1")
 #endif
@@ -92,14 +97,20 @@ MMA_UNROLL
     }
 }
 
-__kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS, 1, 1)))
+#define MMA_ACC (MMA_MT * MMA_NT * 4)
+
+__kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS * MMA_KSPLIT, 1, 1)))
 void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
                              __global const uint4* w, __global const float* wscale,
                              const int rows, const int out, const int outPad, const int chunks,
                              __global float* y, const int accumulate) {
     MMA_SCRATCH
+#if MMA_KSPLIT > 1
+    __local int kParts[(MMA_KSPLIT - 1) * MMA_WARPS * MMA_ACC * 32];
+#endif
     int lane = get_local_id(0) & 31;
-    int warp = get_local_id(0) >> 5;
+    int warp = (get_local_id(0) >> 5) % MMA_WARPS;
+    int kPart = (get_local_id(0) >> 5) / MMA_WARPS;
     int g = lane >> 2;
     int t = lane & 3;
     int rowsPad = (int) (get_num_groups(0) * MMA_ROWS * MMA_WARPS);
@@ -125,17 +136,21 @@ MMA_UNROLL
         }
     }
     // weight words one step ahead: the next 4 chunks' loads are in flight while this step's mma run
+    // this warp's run of chunks [cBegin, cEnd), in steps of 4
+    int run = (chunks + 4 * MMA_KSPLIT - 1) / (4 * MMA_KSPLIT) * 4;
+    int cBegin = kPart * run;
+    int cEnd = min(chunks, cBegin + run);
     uint4 lo[MMA_MT], hi[MMA_MT], nlo[MMA_MT], nhi[MMA_MT];
-    mma_load_weights(w, chunks, rowsPad, row0 + g, t, nlo, nhi);
-    for (int c0 = 0; c0 < chunks; c0 += 4) {
-        int c = c0 + t;
-        bool live = c < chunks;
+    mma_load_weights(w, cEnd, rowsPad, row0 + g, cBegin + t, nlo, nhi);
+    for (int step = 0; step < run; step += 4) {
+        int c = cBegin + step + t;
+        bool live = c < cEnd;
 MMA_UNROLL
         for (int mt = 0; mt < MMA_MT; mt++) {
             lo[mt] = nlo[mt];
             hi[mt] = nhi[mt];
         }
-        mma_load_weights(w, chunks, rowsPad, row0 + g, c + 4, nlo, nhi);
+        mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi);
 MMA_UNROLL
         for (int m = 0; m < 4; m++) {
             int4 b[MMA_NT];
@@ -162,6 +177,37 @@ MMA_UNROLL
             }
         }
     }
+#if MMA_KSPLIT > 1
+    // the other runs' sums go to local memory (lane fastest), the first run's warp adds them and writes
+    if (kPart > 0) {
+MMA_UNROLL
+        for (int mt = 0; mt < MMA_MT; mt++) {
+MMA_UNROLL
+            for (int j = 0; j < MMA_NT; j++) {
+MMA_UNROLL
+                for (int e = 0; e < 4; e++) {
+                    kParts[((((kPart - 1) * MMA_WARPS + warp) * MMA_MT + mt) * MMA_NT * 4 + 4 * j + e) * 32 + lane] = acc[mt][j][e];
+                }
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (kPart > 0) {
+        return;
+    }
+    for (int kp = 1; kp < MMA_KSPLIT; kp++) {
+MMA_UNROLL
+        for (int mt = 0; mt < MMA_MT; mt++) {
+MMA_UNROLL
+            for (int j = 0; j < MMA_NT; j++) {
+MMA_UNROLL
+                for (int e = 0; e < 4; e++) {
+                    acc[mt][j][e] += kParts[((((kp - 1) * MMA_WARPS + warp) * MMA_MT + mt) * MMA_NT * 4 + 4 * j + e) * 32 + lane];
+                }
+            }
+        }
+    }
+#endif
     float ws = wscale[p];
 MMA_UNROLL
     for (int mt = 0; mt < MMA_MT; mt++) {

@@ -104,8 +104,9 @@ public final class HgrnBitOpenCl implements CausalLm {
             decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
-            swiglu = new SwiGluOpenCl(device, narrow);
-            normQuant = new RmsNormQuantOpenCl(device, tiling);
+            Tiling rowKernels = Tiling.rowsForDevice(device.info());
+            swiglu = new SwiGluOpenCl(device, rowKernels);
+            normQuant = new RmsNormQuantOpenCl(device, rowKernels);
             embedding = new EmbeddingOpenCl(device, tiling);
             sampler = new SamplerOpenCl(device, tiling);
             w = new HgrnBitOpenClWeights(device, weights);
