@@ -130,7 +130,7 @@ public final class BitLinearOpenClBench {
                         : java.util.Arrays.stream(mmaSpec.split(",")).map(MmaShape::parse).toList();
             }
             bench.gemmOnly = gemmOnly;
-            bench.rowTilings = rowsSpec == null ? List.of(Tiling.rowsForDevice(device.info()))
+            bench.rowTilings = rowsSpec == null ? List.of(tiling, Tiling.swiGluForDevice(device.info()))
                     : Arrays.stream(rowsSpec.split(",")).map(r -> Tiling.parse(r, usePtx)).toList();
             bench.run(quick ? 16 : copyMib, quick);
         }
@@ -441,7 +441,8 @@ public final class BitLinearOpenClBench {
     }
 
     /**
-     * The GEMM path's row kernels at the 2.7B shapes on {@code rows} rows: the norm-quantize of i|f|g's
+     * The GEMM path's row kernels at the 2.7B shapes on {@code rows} rows (by default with the GEMM's
+     * tiling, as the norm-quantize runs, and SwiGLU's own): the norm-quantize of i|f|g's
      * input (two norms, three projections) and SwiGLU + quantize, with a tiling's work-group.
      */
     private void rowKernels(Tiling rt, int d, int i, int rows) {

@@ -28,9 +28,9 @@ public record MmaShape(int warps, int mTiles, int nTiles, int kSplit) {
      */
     public static final int NARROW_ROWS = 4096;
     /** The shape of wide GEMMs on NVIDIA unless {@value #ENV} says otherwise (measured: bench/results/nvidia-h200/). */
-    public static final MmaShape DEFAULT = new MmaShape(2, 2, 2);
+    public static final MmaShape DEFAULT = new MmaShape(1, 4, 4, 2);
     /** The shape of narrow GEMMs (fewer than {@value #NARROW_ROWS} rows). */
-    public static final MmaShape NARROW_DEFAULT = new MmaShape(2, 2, 2);
+    public static final MmaShape NARROW_DEFAULT = new MmaShape(1, 2, 2, 4);
 
     /** The shapes a GEMM takes by its rows. */
     public record Choice(MmaShape wide, MmaShape narrow) {

@@ -87,16 +87,17 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
         return info.gpu() ? gpu : def;
     }
 
-    /** Env override of {@link #rowsForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
-    public static final String ROWS_ENV = "MMFREE_OPENCL_TILING_ROWS";
+    /** Env override of {@link #swiGluForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
+    public static final String SWIGLU_ENV = "MMFREE_OPENCL_TILING_SWIGLU";
 
     /**
-     * The row kernels of the GEMM path (norm-quantize, SwiGLU + quantize: one work-group a row, so a
-     * batch of 64 is 64 work-groups): the default shape unless {@value #ROWS_ENV} overrides, for
-     * instance with larger work-groups.
+     * SwiGLU + quantize of the GEMM path (one work-group a row of 2I, so a batch of 64 is 64 work-groups):
+     * 1024 work-items (64 x 16) on a GPU, 14.4 against 21.3 us at 256 for 64 rows of the 2.7B shape on
+     * the H200 (the norm-quantize of d-wide rows was slower at 1024 and keeps the default); the default
+     * shape elsewhere. {@value #SWIGLU_ENV} overrides.
      */
-    public static Tiling rowsForDevice(DeviceInfo info) {
-        return decodeShape(info, ROWS_ENV, forDevice(info));
+    public static Tiling swiGluForDevice(DeviceInfo info) {
+        return decodeShape(info, SWIGLU_ENV, new Tiling(64, 16, 8, forDevice(info).ptx()));
     }
 
     /** {@code ROWSxSLICESxTOKENS}. */

@@ -43,10 +43,15 @@ class SwiGluOpenClTest {
     @Test
     void normQuantMatchesReference() {
         Random r = new Random(41);
-        try (SwiGluOpenCl k = new SwiGluOpenCl(device, ClTesting.tilings(device)[0])) {
-            for (int i : new int[]{100, 1000, 3}) {
-                for (int rows : new int[]{1, 4}) {
-                    normQuantCase(k, r, i, rows);
+        boolean ptx = Tiling.forDevice(device.info()).ptx();
+        // the GEMM tiling, the model's SwiGLU tiling on this device, and the GPU's 1024-item one
+        for (Tiling tiling : new Tiling[]{ClTesting.tilings(device)[0], Tiling.swiGluForDevice(device.info()),
+                new Tiling(64, 16, 8, ptx)}) {
+            try (SwiGluOpenCl k = new SwiGluOpenCl(device, tiling)) {
+                for (int i : new int[]{100, 1000, 3, 6912}) {
+                    for (int rows : new int[]{1, 4}) {
+                        normQuantCase(k, r, i, rows);
+                    }
                 }
             }
         }

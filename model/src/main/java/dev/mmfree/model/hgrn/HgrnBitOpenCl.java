@@ -104,9 +104,8 @@ public final class HgrnBitOpenCl implements CausalLm {
             decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
-            Tiling rowKernels = Tiling.rowsForDevice(device.info());
-            swiglu = new SwiGluOpenCl(device, rowKernels);
-            normQuant = new RmsNormQuantOpenCl(device, rowKernels);
+            swiglu = new SwiGluOpenCl(device, Tiling.swiGluForDevice(device.info()));
+            normQuant = new RmsNormQuantOpenCl(device, tiling);
             embedding = new EmbeddingOpenCl(device, tiling);
             sampler = new SamplerOpenCl(device, tiling);
             w = new HgrnBitOpenClWeights(device, weights);
