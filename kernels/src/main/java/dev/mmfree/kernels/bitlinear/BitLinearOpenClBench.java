@@ -3,7 +3,9 @@ package dev.mmfree.kernels.bitlinear;
 import dev.mmfree.kernels.mlgru.MlgruReference;
 import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.Tiling;
+import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
+import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.Device;
@@ -18,6 +20,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -127,7 +131,7 @@ public final class BitLinearOpenClBench {
             var bench = new BitLinearOpenClBench(device, tiling, decode, narrow, quick ? 3 : iters);
             if (tiling.ptx()) {
                 bench.mmaShapes = mmaSpec == null ? List.of(MmaShape.DEFAULT)
-                        : java.util.Arrays.stream(mmaSpec.split(",")).map(MmaShape::parse).toList();
+                        : Arrays.stream(mmaSpec.split(",")).map(MmaShape::parse).toList();
             }
             bench.gemmOnly = gemmOnly;
             bench.rowTilings = rowsSpec == null ? List.of(tiling, Tiling.swiGluForDevice(device.info()))
@@ -143,7 +147,7 @@ public final class BitLinearOpenClBench {
         int d = quick ? 256 : 2560;
         int i = quick ? 512 : 6912;
         int v = quick ? 1000 : 32000;
-        try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, java.util.Optional.empty());
+        try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty());
              BitLinearDecodeOpenCl wide = new BitLinearDecodeOpenCl(device, decode);
              BitLinearDecodeOpenCl narrowK = new BitLinearDecodeOpenCl(device, narrow)) {
             if (!gemmOnly) {
@@ -159,7 +163,7 @@ public final class BitLinearOpenClBench {
             }
             gemms(bl, "gemm", d, i, v, 1);
             for (MmaShape shape : mmaShapes) {
-                try (BitLinearOpenCl mma = new BitLinearOpenCl(device, tiling, java.util.Optional.of(MmaShape.Choice.of(shape)))) {
+                try (BitLinearOpenCl mma = new BitLinearOpenCl(device, tiling, Optional.of(MmaShape.Choice.of(shape)))) {
                     gemms(mma, "mma-" + shape, d, i, v, BitLinearOpenCl.MMA_MIN_ROWS);
                 }
             }
@@ -446,9 +450,9 @@ public final class BitLinearOpenClBench {
      * input (two norms, three projections) and SwiGLU + quantize, with a tiling's work-group.
      */
     private void rowKernels(Tiling rt, int d, int i, int rows) {
-        var rng = new java.util.Random(5);
-        try (var nq = new dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl(device, rt);
-             var sg = new dev.mmfree.kernels.swiglu.SwiGluOpenCl(device, rt);
+        var rng = new Random(5);
+        try (var nq = new RmsNormQuantOpenCl(device, rt);
+             var sg = new SwiGluOpenCl(device, rt);
              DeviceBuffer x = device.allocate(MemoryCategory.WORKSPACE, 4L * rows * 2 * i, "x");
              DeviceBuffer norm = device.allocate(MemoryCategory.WORKSPACE, 4L * 3 * i, "norm");
              QuantizedInput q3 = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q3", 3, rows, d);
