@@ -98,6 +98,8 @@ MMA_UNROLL
 }
 
 #define MMA_ACC (MMA_MT * MMA_NT * 4)
+// where accumulator e of tile (mt, j) of this lane of run kp (>= 1) meets the first run's
+#define K_PART_AT(kp) (((((kp) - 1) * MMA_WARPS + warp) * MMA_ACC + (mt * MMA_NT + j) * 4 + e) * 32 + lane)
 
 __kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS * MMA_KSPLIT, 1, 1)))
 void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
@@ -178,7 +180,8 @@ MMA_UNROLL
         }
     }
 #if MMA_KSPLIT > 1
-    // the other runs' sums go to local memory (lane fastest), the first run's warp adds them and writes
+    // the other runs' sums go to local memory ([run - 1][warp][mt][j][e][lane], lane fastest); the
+    // first run's warp adds them and writes
     if (kPart > 0) {
 MMA_UNROLL
         for (int mt = 0; mt < MMA_MT; mt++) {
@@ -186,7 +189,7 @@ MMA_UNROLL
             for (int j = 0; j < MMA_NT; j++) {
 MMA_UNROLL
                 for (int e = 0; e < 4; e++) {
-                    kParts[((((kPart - 1) * MMA_WARPS + warp) * MMA_MT + mt) * MMA_NT * 4 + 4 * j + e) * 32 + lane] = acc[mt][j][e];
+                    kParts[K_PART_AT(kPart)] = acc[mt][j][e];
                 }
             }
         }
@@ -202,7 +205,7 @@ MMA_UNROLL
             for (int j = 0; j < MMA_NT; j++) {
 MMA_UNROLL
                 for (int e = 0; e < 4; e++) {
-                    acc[mt][j][e] += kParts[((((kp - 1) * MMA_WARPS + warp) * MMA_MT + mt) * MMA_NT * 4 + 4 * j + e) * 32 + lane];
+                    acc[mt][j][e] += kParts[K_PART_AT(kp)];
                 }
             }
         }
