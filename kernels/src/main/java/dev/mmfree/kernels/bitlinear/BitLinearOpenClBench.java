@@ -1,5 +1,6 @@
 package dev.mmfree.kernels.bitlinear;
 
+import dev.mmfree.kernels.check.RelativeError;
 import dev.mmfree.kernels.mlgru.MlgruReference;
 import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.Tiling;
@@ -294,19 +295,9 @@ public final class BitLinearOpenClBench {
         return 16L * w.chunks() * w.rowsPad();
     }
 
-    private static double relL2(float[] ref, float[] got) {
-        double e = 0;
-        double n = 0;
-        for (int i = 0; i < ref.length; i++) {
-            e += (got[i] - (double) ref[i]) * (got[i] - (double) ref[i]);
-            n += (double) ref[i] * ref[i];
-        }
-        return Math.sqrt(e / n);
-    }
-
     /** False (and a FAILED line) when the device's result is off; the variant is then not timed. */
     private boolean validate(String variant, String shape, float[] ref, float[] got, double tol) {
-        double rel = relL2(ref, got);
+        double rel = RelativeError.l2(got, ref);
         if (rel <= tol) {
             return true;
         }

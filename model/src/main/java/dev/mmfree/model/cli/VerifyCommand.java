@@ -1,5 +1,6 @@
 package dev.mmfree.model.cli;
 
+import dev.mmfree.kernels.check.RelativeError;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.ModelLoader;
 import dev.mmfree.model.checkpoint.CheckpointException;
@@ -65,7 +66,7 @@ final class VerifyCommand implements Callable<Integer> {
                 float[] actual = LogitsCommand.logits(lm, ids, mode);
                 for (int s = 0; s < b; s++) {
                     int from = s * t * v;
-                    double err = relativeL2(actual, expected, from, t * v);
+                    double err = RelativeError.l2(actual, expected, from, t * v);
                     boolean pass = err <= tolerance;   // NaN fails
                     ok &= pass;
                     out.printf(Locale.ROOT, "  %-7s sequence %d: rel L2 %.3e %s%n", mode, s, err, pass ? "ok" : "FAIL");
@@ -74,20 +75,5 @@ final class VerifyCommand implements Callable<Integer> {
         }
         out.println(ok ? "verify: ok" : "verify: FAILED");
         return ok ? 0 : MmfreeCli.EXIT_FAILURE;
-    }
-
-    /** ||a - b|| / ||b|| over [from, from + n); NaN when a holds a NaN or infinity. */
-    static double relativeL2(float[] a, float[] b, int from, int n) {
-        double diff = 0;
-        double ref = 0;
-        for (int i = from; i < from + n; i++) {
-            if (!Float.isFinite(a[i])) {
-                return Double.NaN;
-            }
-            double d = (double) a[i] - b[i];
-            diff += d * d;
-            ref += (double) b[i] * b[i];
-        }
-        return Math.sqrt(diff / ref);
     }
 }
