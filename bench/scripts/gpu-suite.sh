@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 fuse27 profile27 persist27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 profile27 persist27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -61,11 +61,6 @@ for step in $steps; do
                 --context 128 --decode-steps 100 --out "$out/dp4a-2.7B"
             run mma27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 --context 128 \
                 --decode-steps 100 --out "$out/mma-2.7B" ;;
-        fuse27)     # 2.7B batched decode with the MLGRU and o_proj's norm-quantize as two launches, then as one
-            MMFREE_OPENCL_SCAN_NORM_QUANT=0 run fuse27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn \
-                --batch 64 --context 128 --decode-steps 100 --out "$out/two-launches-2.7B"
-            run fuse27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 --context 128 \
-                --decode-steps 100 --out "$out/one-launch-2.7B" ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
                 --context 128 --decode-steps 20 --out "$out/profile-2.7B" ;;

@@ -57,13 +57,10 @@ import java.util.Set;
  * checked after each step). Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
- * SwiGLU norm-quantize, GEMM down_proj (+x); a batched decode step runs the scan and the gate's
- * norm-quantize as one launch. Long prompts go through in chunks of {@value #MAX_ROWS} rows.
+ * SwiGLU norm-quantize, GEMM down_proj (+x). Long prompts go through in chunks of {@value #MAX_ROWS} rows.
  */
 public final class HgrnBitOpenCl implements CausalLm {
     public static final String BACKEND = "opencl";
-    /** {@code =0}: a batched decode step runs the MLGRU scan and o_proj's norm-quantize as two launches (for comparisons). */
-    public static final String SCAN_NORM_QUANT_ENV = "MMFREE_OPENCL_SCAN_NORM_QUANT";
     /** Rows (b * t) of one GEMM-path pass: bounds the workspace; longer prompts run in chunks. */
     static final int MAX_ROWS = 256;
     private static final float BITLINEAR_EPS = RmsNormQuantReference.EPS;
@@ -73,7 +70,6 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final float eps;
     private final boolean fusedDecode;
     private final LaunchProfile profile;   // null unless LaunchProfile.requested() and the device profiles
-    private final boolean scanNormQuant;   // a batched decode step: MLGRU and o_proj's input in one launch
     private final int layerGroups;   // > 0: a decode step runs each layer as one launch on this many work-groups
     private final BitLinearOpenCl bitLinear;
     private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
@@ -99,7 +95,6 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
         this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile() : null;
-        this.scanNormQuant = !"0".equals(System.getenv(SCAN_NORM_QUANT_ENV));
         this.layerGroups = device.info().gpu() && "1".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
                 ? device.info().computeUnits() : 0;
         try {
@@ -108,7 +103,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             bitLinear = new BitLinearOpenCl(device, tiling);
             decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
-            mlgru = new MlgruOpenCl(device, tiling);
+            mlgru = new MlgruOpenCl(device, narrow);
             swiglu = new SwiGluOpenCl(device, Tiling.swiGluForDevice(device.info()));
             normQuant = new RmsNormQuantOpenCl(device, tiling);
             embedding = new EmbeddingOpenCl(device, tiling);
@@ -296,11 +291,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         return plan;
     }
 
-    /**
-     * n tokens of each of b sequences, rows = b * n in sequence-major order: 9 launches a layer, 8 for a
-     * batched decode step (n = 1), whose MLGRU step and o_proj's norm-quantize are one launch (a work-group
-     * a sequence); a scan over n > 1 tokens keeps them apart, the scan spread over the channels.
-     */
+    /** n tokens of each of b sequences, rows = b * n in sequence-major order: 9 launches a layer. */
     private List<Launch> gemmPlan(State s, int n, Head head) {
         Workspace ws = s.ws;
         int b = s.size;
@@ -313,14 +304,8 @@ public final class HgrnBitOpenCl implements CausalLm {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
             plan.add(normQuant.normQuant(ws.x, d, 0, null, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, ws.qIfg, rows));
             plan.add(bitLinear.gemm(y.ifg(), ws.qIfg, rows, ws.ifg, false));
-            if (n == 1 && scanNormQuant) {
-                plan.add(mlgru.scanNormQuant(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], y.outGateNorm(), eps,
-                        y.oNorm(), BITLINEAR_EPS, ws.qD, d, n, b));
-            } else {
-                plan.add(mlgru.scan(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], ws.gate, d, n, b));
-                plan.add(normQuant.normQuant(ws.ifg, 3 * d, 2 * d, ws.gate, y.outGateNorm(), eps, y.oNorm(), BITLINEAR_EPS,
-                        ws.qD, rows));
-            }
+            plan.add(mlgru.scan(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], ws.gate, d, n, b));
+            plan.add(normQuant.normQuant(ws.ifg, 3 * d, 2 * d, ws.gate, y.outGateNorm(), eps, y.oNorm(), BITLINEAR_EPS, ws.qD, rows));
             plan.add(bitLinear.gemm(y.oProj(), ws.qD, rows, ws.x, true));
             plan.add(normQuant.normQuant(ws.x, d, 0, null, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.qD, rows));
             plan.add(bitLinear.gemm(y.gateProj(), ws.qD, rows, ws.gateUp, false));
