@@ -29,6 +29,9 @@
 // Launch: global = (rowsPad / (16 MMA_MT MMA_WARPS) * 32 MMA_WARPS MMA_KSPLIT, ceil(rows / (8 MMA_NT))),
 // local = (32 MMA_WARPS MMA_KSPLIT, 1).
 
+#ifndef MMA_B_WORDS
+#define MMA_B_WORDS 4   // activation words (of 4 a chunk) loaded together: 1, 2 or 4
+#endif
 #define MMA_ROWS (16 * MMA_MT)
 #define MMA_TOKENS (8 * MMA_NT)
 
@@ -153,27 +156,36 @@ MMA_UNROLL
             hi[mt] = nhi[mt];
         }
         mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi);
+        // activations MMA_B_WORDS words at a time, their loads all issued before the mma that use them
+        // (the volatile mma keep the order of the source): 4 / MMA_B_WORDS L2 round trips a step
 MMA_UNROLL
-        for (int m = 0; m < 4; m++) {
-            int4 b[MMA_NT];
+        for (int m0 = 0; m0 < 4; m0 += MMA_B_WORDS) {
+            int4 b[MMA_B_WORDS][MMA_NT];
 MMA_UNROLL
-            for (int j = 0; j < MMA_NT; j++) {
-                b[j] = live ? qt[j][4 * c + m] : (int4) (0);
+            for (int mb = 0; mb < MMA_B_WORDS; mb++) {
+MMA_UNROLL
+                for (int j = 0; j < MMA_NT; j++) {
+                    b[mb][j] = live ? qt[j][4 * c + m0 + mb] : (int4) (0);
+                }
             }
 MMA_UNROLL
-            for (int h = 0; h < 2; h++) {
+            for (int mb = 0; mb < MMA_B_WORDS; mb++) {
+                int m = m0 + mb;
 MMA_UNROLL
-                for (int mt = 0; mt < MMA_MT; mt++) {
-                    uint wl = mma_word(lo[mt], m) >> (4 * h);
-                    uint wh = mma_word(hi[mt], m) >> (4 * h);
-                    uint a0 = wl & 0x03030303u;
-                    uint a1 = wh & 0x03030303u;
-                    uint a2 = (wl >> 2) & 0x03030303u;
-                    uint a3 = (wh >> 2) & 0x03030303u;
+                for (int h = 0; h < 2; h++) {
 MMA_UNROLL
-                    for (int j = 0; j < MMA_NT; j++) {
-                        int2 bj = mma_half(b[j], h);
-                        MMA_S8(acc[mt][j], a0, a1, a2, a3, bj.x, bj.y);
+                    for (int mt = 0; mt < MMA_MT; mt++) {
+                        uint wl = mma_word(lo[mt], m) >> (4 * h);
+                        uint wh = mma_word(hi[mt], m) >> (4 * h);
+                        uint a0 = wl & 0x03030303u;
+                        uint a1 = wh & 0x03030303u;
+                        uint a2 = (wl >> 2) & 0x03030303u;
+                        uint a3 = (wh >> 2) & 0x03030303u;
+MMA_UNROLL
+                        for (int j = 0; j < MMA_NT; j++) {
+                            int2 bj = mma_half(b[mb][j], h);
+                            MMA_S8(acc[mt][j], a0, a1, a2, a3, bj.x, bj.y);
+                        }
                     }
                 }
             }
