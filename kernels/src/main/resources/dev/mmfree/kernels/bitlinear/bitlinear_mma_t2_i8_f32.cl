@@ -29,6 +29,9 @@
 // Launch: global = (rowsPad / (16 MMA_MT MMA_WARPS) * 32 MMA_WARPS MMA_KSPLIT, ceil(rows / (8 MMA_NT))),
 // local = (32 MMA_WARPS MMA_KSPLIT, 1).
 
+#ifndef MMA_AHEAD
+#define MMA_AHEAD 1     // steps the weight words are loaded ahead: 1 or 2
+#endif
 #ifndef MMA_B_WORDS
 #define MMA_B_WORDS 4   // activation words (of 4 a chunk) loaded together: 1, 2 or 4
 #endif
@@ -140,13 +143,17 @@ MMA_UNROLL
             acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
         }
     }
-    // weight words one step ahead: the next 4 chunks' loads are in flight while this step's mma run
+    // weight words MMA_AHEAD steps ahead: the next steps' loads are in flight while this step's mma run
     // this warp's run of chunks [cBegin, cEnd), in steps of 4
     int run = (chunks + 4 * MMA_KSPLIT - 1) / (4 * MMA_KSPLIT) * 4;
     int cBegin = kPart * run;
     int cEnd = min(chunks, cBegin + run);
     uint4 lo[MMA_MT], hi[MMA_MT], nlo[MMA_MT], nhi[MMA_MT];
     mma_load_weights(w, cEnd, rowsPad, row0 + g, cBegin + t, nlo, nhi);
+#if MMA_AHEAD == 2
+    uint4 n2lo[MMA_MT], n2hi[MMA_MT];
+    mma_load_weights(w, cEnd, rowsPad, row0 + g, cBegin + t + 4, n2lo, n2hi);
+#endif
     for (int step = 0; step < run; step += 4) {
         int c = cBegin + step + t;
         bool live = c < cEnd;
@@ -154,8 +161,16 @@ MMA_UNROLL
         for (int mt = 0; mt < MMA_MT; mt++) {
             lo[mt] = nlo[mt];
             hi[mt] = nhi[mt];
+#if MMA_AHEAD == 2
+            nlo[mt] = n2lo[mt];
+            nhi[mt] = n2hi[mt];
+#endif
         }
+#if MMA_AHEAD == 2
+        mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 8, n2lo, n2hi);
+#else
         mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi);
+#endif
         // activations MMA_B_WORDS words at a time, their loads all issued before the mma that use them
         // (the volatile mma keep the order of the source): 4 / MMA_B_WORDS L2 round trips a step
 MMA_UNROLL
