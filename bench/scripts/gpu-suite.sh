@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead profile27 persist27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 profile27 persist27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -73,14 +73,19 @@ for step in $steps; do
             run bwords 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 --context 128 \
                 --decode-steps 100 --out "$out/bwords4-2.7B" ;;
         ahead)      # the mma GEMM with its weight words loaded 1 or 2 steps ahead (-DMMA_AHEAD), the GEMMs, then
-                    # 2.7B batched decode with each; build logs show registers and spills
+                    # 2.7B batched decode with each (AHEAD_ORDER="2 1" swaps the order); build logs show registers and spills
             for a in 1 2; do
                 MMFREE_OPENCL_BUILD_OPTIONS="-DMMA_AHEAD=$a -cl-nv-verbose" MMFREE_OPENCL_BUILD_LOG=1 MMFREE_CACHE=$out/cl-cache-$a \
                     run ahead 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 \
                     --gemm-only --mma ${MMA_SHAPES:-1x4x4x2,1x2x2x4,1x2x2x2,2x2x4x2,1x4x4x4} --row-tilings 32x8x8
             done
-            for a in 1 2; do
+            for a in ${AHEAD_ORDER:-1 2}; do
                 MMFREE_OPENCL_BUILD_OPTIONS=-DMMA_AHEAD=$a run ahead 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
+                    --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/ahead$a-2.7B"
+            done ;;
+        ahead27)    # only the end-to-end half of "ahead"
+            for a in ${AHEAD_ORDER:-1 2}; do
+                MMFREE_OPENCL_BUILD_OPTIONS=-DMMA_AHEAD=$a run ahead27 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
                     --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/ahead$a-2.7B"
             done ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)

@@ -30,7 +30,7 @@
 // local = (32 MMA_WARPS MMA_KSPLIT, 1).
 
 #ifndef MMA_AHEAD
-#define MMA_AHEAD 1     // steps the weight words are loaded ahead: 1 or 2
+#define MMA_AHEAD 2     // steps the weight words are loaded ahead: 1 or 2
 #endif
 #ifndef MMA_B_WORDS
 #define MMA_B_WORDS 4   // activation words (of 4 a chunk) loaded together: 1, 2 or 4
