@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 profile27 persist27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 profile27 persist27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -87,6 +87,14 @@ for step in $steps; do
             for a in ${AHEAD_ORDER:-1 2}; do
                 MMFREE_OPENCL_BUILD_OPTIONS=-DMMA_AHEAD=$a run ahead27 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
                     --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/ahead$a-2.7B"
+            done ;;
+        nt8)        # one token group of 64 a warp (nTiles 8: each weight word read once at batch 64) against the
+                    # defaults: the GEMMs, then 2.7B batched decode with the defaults and two nTiles-8 choices
+            run nt8 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 \
+                --gemm-only --mma ${MMA_SHAPES:-1x4x4x2,1x2x2x4,1x2x8x2,1x2x8x4,2x1x8x2,1x1x8x4,1x1x8x2} --row-tilings 32x8x8
+            for m in default 1x2x8x2,1x2x2x4 1x2x8x2,1x1x8x4; do
+                MMFREE_OPENCL_MMA=$([ $m = default ] || echo $m) run nt8 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
+                    --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/nt8-$m-2.7B"
             done ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \

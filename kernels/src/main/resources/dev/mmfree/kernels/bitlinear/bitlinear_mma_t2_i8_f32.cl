@@ -32,8 +32,12 @@
 #ifndef MMA_AHEAD
 #define MMA_AHEAD 2     // steps the weight words are loaded ahead: 1 or 2
 #endif
-#ifndef MMA_B_WORDS
-#define MMA_B_WORDS 4   // activation words (of 4 a chunk) loaded together: 1, 2 or 4
+#ifndef MMA_B_WORDS     // activation words (of 4 a chunk) loaded together: 1, 2 or 4 (4 x MMA_NT int4 registers)
+#if MMA_NT > 4
+#define MMA_B_WORDS 1
+#else
+#define MMA_B_WORDS 4
+#endif
 #endif
 #define MMA_ROWS (16 * MMA_MT)
 #define MMA_TOKENS (8 * MMA_NT)

@@ -74,7 +74,7 @@ class BitLinearOpenClTest {
         int[][] shapes = {{1, 3, 100}, {3, 257, 1000}, {2, 70, 64}, {1, 130, 300}, {1, 64, 2560}};
         for (MmaShape shape : new MmaShape[]{MmaShape.DEFAULT, MmaShape.NARROW_DEFAULT, new MmaShape(2, 2, 4),
                 new MmaShape(1, 2, 4), new MmaShape(4, 1, 2), new MmaShape(1, 4, 8), new MmaShape(4, 1, 1), new MmaShape(2, 1, 8),
-                new MmaShape(2, 2, 2, 4), new MmaShape(1, 2, 4, 3), new MmaShape(1, 1, 1, 8)}) {
+                new MmaShape(2, 2, 2, 4), new MmaShape(1, 2, 4, 3), new MmaShape(1, 1, 1, 8), new MmaShape(1, 2, 8, 2)}) {
             try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(MmaShape.Choice.of(shape)))) {
                 for (int[] s : shapes) {
                     for (int rows : new int[]{2, 9, 64, 70}) {
