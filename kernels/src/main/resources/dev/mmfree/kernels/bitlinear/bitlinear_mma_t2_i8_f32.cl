@@ -11,7 +11,10 @@
 // MMA_KSPLIT > 1 the input's chunks are cut into MMA_KSPLIT runs (multiples of 4 chunks), one a warp,
 // whose integer sums meet in local memory: more warps in flight for the same rows, which is what a
 // narrow GEMM with a long input (down_proj) lacks. Every warp runs the same number of steps (the last
-// run's extra ones load nothing), as the emulated path's barriers need.
+// run's extra ones load nothing), as the emulated path's barriers need. Optional build defines tune
+// the pipeline (measured on the H200, bench/results/nvidia-h200/2026-11-28/pipeline/): MMA_AHEAD,
+// how many steps ahead the weight words are loaded (2; 1 was 1.4-2.3% slower end to end), and
+// MMA_B_WORDS, how many activation words load together (no measurable effect).
 //
 // Fragments (PTX ISA, mma.m16n8k32 .s8): lane = 4g + t. A register 0 holds row g, k 4t..4t+3 (one
 // byte each), register 1 row g + 8 of the same k, registers 2 and 3 the same rows at k 16+4t..16+4t+3.
