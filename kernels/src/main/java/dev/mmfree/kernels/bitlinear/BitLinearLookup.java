@@ -62,9 +62,8 @@ final class BitLinearLookup {
         b1.intoArray(s, L + L / 2);
     }
 
-    /** s[0 .. 4L) = the dot products of the four tiles at a, a + n, a + 2n, a + 3n (n = words * L). */
-    static void fourTiles(short[] codes, int a, int words, short[] tables, int tab, int[] s) {
-        int n = words * L;
+    /** s[0 .. 4L) = the dot products of the four tiles at a, a + n, a + 2n, a + 3n. */
+    static void fourTiles(short[] codes, int a, int n, int words, short[] tables, int tab, int[] s) {
         IntVector a0 = IntVector.zero(I);
         IntVector a1 = IntVector.zero(I);
         IntVector b0 = IntVector.zero(I);
