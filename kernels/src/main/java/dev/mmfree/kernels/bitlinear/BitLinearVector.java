@@ -47,10 +47,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@value #SPAN} groups of {@value #TILES_PER_TASK} row tiles run in parallel on {@link CpuPool}, one
  * span a chunk (so the thread that finishes first waits at most one span for the other), each group
  * reusing its codes for every token of the pass. A span's groups run in order, so its four code
- * streams run on from one group into the next, twice as long as one group's: 15-21% more
- * GB/s than groups laid out and handed out one by one, for every 2.7B shape except down_proj, whose
- * streams are already long (+6%) ({@code bench/results/cpu-amd-epyc-2c/2026-11-28/span-layout/}). Each thread builds the tables it needs itself (a few
- * microseconds a token), in its own caches, so a pass is one dispatch. Four tiles a task means four
+ * streams run on from one group into the next, twice as long as one group's: 15-21% more GB/s than
+ * groups laid out and handed out one by one, for every 2.7B shape except down_proj, whose streams
+ * are already long (+6%) ({@code bench/results/cpu-amd-epyc-2c/2026-11-28/span-layout/}). Each
+ * thread builds the tables it needs itself (a few microseconds a token), in its own caches, so a
+ * pass is one dispatch. Four tiles a task means four
  * code streams a core: with cold weights (a decode step) one or two streams left the core waiting
  * on DRAM; on the 2-core AMD EPYC the GEMV went from ~35% to ~55% of the triad measured in
  * alternation with it ({@code PairedTriad}). Measured against the v1 kernel (multiply by codes
