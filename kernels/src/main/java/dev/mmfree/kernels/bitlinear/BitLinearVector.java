@@ -97,7 +97,7 @@ public final class BitLinearVector {
     private final CpuPool pool;
     private final TileTask tileTask = new TileTask();
     /** Spans [from, to) of SPAN pairs each, a span's pairs in order (their code streams continue). */
-    private final CpuPool.RangeTask spanTask = (from, to) -> tileTask.run(from * SPAN, Math.min(to * SPAN, pairs()));
+    private final CpuPool.RangeTask spanTask;
 
     public BitLinearVector(CpuPool pool, TernaryMatrix... parts) {
         if (parts.length == 0) {
@@ -167,14 +167,11 @@ public final class BitLinearVector {
         for (int p = 0; LOOKUP && p < parts.length; p++) {
             repack(parts[p], codes, Arrays.copyOfRange(tileAt, partTiles[p], partTiles[p + 1]), words);
         }
+        this.spanTask = (from, to) -> tileTask.run(from * SPAN, Math.min(to * SPAN, pairTile.length));
     }
 
     public BitLinearVector(TernaryMatrix... parts) {
         this(CpuPool.shared(), parts);
-    }
-
-    private int pairs() {
-        return pairTile.length;
     }
 
     private static int words(int in) {
