@@ -79,7 +79,7 @@ public record MmaShape(int warps, int mTiles, int nTiles, int kSplit) {
 
     /** Local memory bytes of the input split's sums. */
     public long localBytes() {
-        return localBytes(mTiles);
+        return 4L * (kSplit - 1) * warps * mTiles * nTiles * 4 * 32;
     }
 
     /**
@@ -122,21 +122,8 @@ public record MmaShape(int warps, int mTiles, int nTiles, int kSplit) {
 
     /** The kernel's defines, as source text. */
     String defines() {
-        return defines(mTiles, 0);
-    }
-
-    /**
-     * The defines of a fused-epilogue variant ({@code MMA_EPI} 1 or 2 of the kernel): this shape's warps,
-     * n-tiles and input split, with {@code mTiles} row blocks of the same 16 channels a warp.
-     */
-    String defines(int mTiles, int epilogue) {
         return "#define MMA_WARPS " + warps + "\n#define MMA_MT " + mTiles + "\n#define MMA_NT " + nTiles
-                + "\n#define MMA_KSPLIT " + kSplit + "\n#define MMA_EPI " + epilogue + "\n";
-    }
-
-    /** Local memory bytes of the input split's sums with {@code mTiles} m-tiles a warp. */
-    long localBytes(int mTiles) {
-        return 4L * (kSplit - 1) * warps * mTiles * nTiles * 4 * 32;
+                + "\n#define MMA_KSPLIT " + kSplit + "\n";
     }
 
     @Override

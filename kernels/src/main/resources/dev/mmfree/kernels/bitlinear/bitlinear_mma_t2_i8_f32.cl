@@ -31,37 +31,12 @@
 // through local memory, so the indexing of this kernel is tested everywhere; only NVIDIA runs it fast.
 // Launch: global = (rowsPad / (16 MMA_MT MMA_WARPS) * 32 MMA_WARPS MMA_KSPLIT, ceil(rows / (8 MMA_NT))),
 // local = (32 MMA_WARPS MMA_KSPLIT, 1).
-//
-// MMA_EPI picks the epilogue. 0: y (+)= v as above. With 1 and 2 a warp's m-tiles are the same 16
-// channels in MMA_MT different row blocks, so one lane holds every value of its (channel, token) and
-// the element-wise step after the GEMM runs in its registers instead of in a launch of its own:
-//   1 (bitlinear_mma_mlgru_t2_f32, MMA_MT = 3): the stacked i|f|g of a batched decode step (one token
-//     a sequence, rows = b): m-tile p is projection p, with its own activations; the MLGRU step of
-//     mlgru_scan_f32 follows, f = lb + (1 - lb) * sigmoid(fPre), s = f * stateIn + silu(i) * (1 - f):
-//     stateOut[b][r] = s, gate[b][r] = silu(s), y[b][2 out + r] = g (y as [b][3 out], i and f unwritten).
-//   2 (bitlinear_mma_swiglu_t2_f32, MMA_MT = 2): gate|up (one projection, out = 2I): m-tile 0 is gate
-//     row r, m-tile 1 up row I + r; y[t][r] = silu(gate) * up, as swiglu_norm_quant_f32_i8's v.
-// Their launch: global = (ceil(channels / (16 MMA_WARPS)) * 32 MMA_WARPS MMA_KSPLIT, ceil(rows / (8 MMA_NT))),
-// channels = out (1) or out / 2 (2); the arguments as above, plus lb, stateIn, stateOut, gate for 1.
 
-#ifndef MMA_EPI
-#define MMA_EPI 0
-#endif
-#if MMA_EPI == 0
-#define MMA_KERNEL bitlinear_mma_t2_i8_f32
-#define MMA_QP 1            // activation sets a warp reads: one projection's
-#elif MMA_EPI == 1
-#define MMA_KERNEL bitlinear_mma_mlgru_t2_f32
-#define MMA_QP MMA_MT       // one a projection
-#else
-#define MMA_KERNEL bitlinear_mma_swiglu_t2_f32
-#define MMA_QP 1
-#endif
 #ifndef MMA_AHEAD
 #define MMA_AHEAD 2     // steps the weight words are loaded ahead: 1 or 2
 #endif
 #ifndef MMA_B_WORDS     // activation words (of 4 a chunk) loaded together: 1, 2 or 4 (4 x MMA_NT int4 registers)
-#if MMA_NT > 4 || MMA_QP > 1
+#if MMA_NT > 4
 #define MMA_B_WORDS 1
 #else
 #define MMA_B_WORDS 4
@@ -124,23 +99,14 @@ inline int2 mma_half(int4 v, int h) {
     return h == 0 ? v.xy : v.zw;
 }
 
-// Rows row + mStride * mt and 8 below it, of each m-tile mt, at chunk c (zeros past the last chunk).
-// The fused epilogues' row blocks may end past the matrix (a last partial block of channels): their
-// rows are clamped to it, and those results dropped.
-inline void mma_load_weights(__global const uint4* w, int chunks, int rowsPad, int row, int mStride, int c,
-                             uint4* lo, uint4* hi) {
+// Rows row, row + 8 of each m-tile at chunk c (zeros past the last chunk).
+inline void mma_load_weights(__global const uint4* w, int chunks, int rowsPad, int row, int c, uint4* lo, uint4* hi) {
     bool live = c < chunks;
-    size_t at = (size_t) min(c, chunks - 1) * rowsPad;
+    size_t at = (size_t) min(c, chunks - 1) * rowsPad + row;
 MMA_UNROLL
     for (int mt = 0; mt < MMA_MT; mt++) {
-        int r = row + mStride * mt;
-#if MMA_EPI == 0
-        lo[mt] = live ? w[at + r] : (uint4) (0);
-        hi[mt] = live ? w[at + r + 8] : (uint4) (0);
-#else
-        lo[mt] = live ? w[at + min(r, rowsPad - 1)] : (uint4) (0);
-        hi[mt] = live ? w[at + min(r + 8, rowsPad - 1)] : (uint4) (0);
-#endif
+        lo[mt] = live ? w[at + 16 * mt] : (uint4) (0);
+        hi[mt] = live ? w[at + 16 * mt + 8] : (uint4) (0);
     }
 }
 
@@ -149,15 +115,10 @@ MMA_UNROLL
 #define K_PART_AT(kp) (((((kp) - 1) * MMA_WARPS + warp) * MMA_ACC + (mt * MMA_NT + j) * 4 + e) * 32 + lane)
 
 __kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS * MMA_KSPLIT, 1, 1)))
-void MMA_KERNEL(__global const int4* q, __global const float* factor, __global const int* qsum,
-                __global const uint4* w, __global const float* wscale,
-                const int rows, const int out, const int outPad, const int chunks,
-                __global float* y, const int accumulate
-#if MMA_EPI == 1
-                , __global const float* lb, __global const float* stateIn, __global float* stateOut,
-                __global float* gate
-#endif
-                ) {
+void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
+                             __global const uint4* w, __global const float* wscale,
+                             const int rows, const int out, const int outPad, const int chunks,
+                             __global float* y, const int accumulate) {
     MMA_SCRATCH
 #if MMA_KSPLIT > 1
     __local int kParts[(MMA_KSPLIT - 1) * MMA_WARPS * MMA_ACC * 32];
@@ -167,33 +128,19 @@ void MMA_KERNEL(__global const int4* q, __global const float* factor, __global c
     int kPart = (get_local_id(0) >> 5) / MMA_WARPS;
     int g = lane >> 2;
     int t = lane & 3;
-#if MMA_EPI == 0
     int rowsPad = (int) (get_num_groups(0) * MMA_ROWS * MMA_WARPS);
     int groupRow0 = get_group_id(0) * MMA_ROWS * MMA_WARPS;
     int p = groupRow0 / outPad;
     int projections = rowsPad / outPad;
     int row0 = groupRow0 + warp * MMA_ROWS;
-    int mStride = 16;
-#else
-    // 16 channels a warp; m-tile mt's rows are mStride * mt below them
-    int p = 0;
-    int rowsPad = MMA_EPI == 1 ? 3 * outPad : outPad;
-    int c0 = (get_group_id(0) * MMA_WARPS + warp) * 16;
-    int row0 = c0;
-    int mStride = MMA_EPI == 1 ? outPad : out / 2;
-#endif
     int t0 = get_group_id(1) * MMA_TOKENS;
     size_t qRow = (size_t) chunks * 4;
-    // this lane's token of each n-tile (a clamped duplicate past the last row; its results are dropped),
-    // in each activation set
-    __global const int4* qt[MMA_QP][MMA_NT];
+    // this lane's token of each n-tile (a clamped duplicate past the last row; its results are dropped)
+    __global const int4* qt[MMA_NT];
 MMA_UNROLL
-    for (int qp = 0; qp < MMA_QP; qp++) {
-MMA_UNROLL
-        for (int j = 0; j < MMA_NT; j++) {
-            int tok = min(t0 + 8 * j + g, rows - 1);
-            qt[qp][j] = q + ((size_t) (p + qp) * rows + tok) * qRow;
-        }
+    for (int j = 0; j < MMA_NT; j++) {
+        int tok = min(t0 + 8 * j + g, rows - 1);
+        qt[j] = q + ((size_t) p * rows + tok) * qRow;
     }
     int acc[MMA_MT][MMA_NT][4];
 MMA_UNROLL
@@ -209,10 +156,10 @@ MMA_UNROLL
     int cBegin = kPart * run;
     int cEnd = min(chunks, cBegin + run);
     uint4 lo[MMA_MT], hi[MMA_MT], nlo[MMA_MT], nhi[MMA_MT];
-    mma_load_weights(w, cEnd, rowsPad, row0 + g, mStride, cBegin + t, nlo, nhi);
+    mma_load_weights(w, cEnd, rowsPad, row0 + g, cBegin + t, nlo, nhi);
 #if MMA_AHEAD == 2
     uint4 n2lo[MMA_MT], n2hi[MMA_MT];
-    mma_load_weights(w, cEnd, rowsPad, row0 + g, mStride, cBegin + t + 4, n2lo, n2hi);
+    mma_load_weights(w, cEnd, rowsPad, row0 + g, cBegin + t + 4, n2lo, n2hi);
 #endif
     for (int step = 0; step < run; step += 4) {
         int c = cBegin + step + t;
@@ -227,23 +174,20 @@ MMA_UNROLL
 #endif
         }
 #if MMA_AHEAD == 2
-        mma_load_weights(w, cEnd, rowsPad, row0 + g, mStride, c + 8, n2lo, n2hi);
+        mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 8, n2lo, n2hi);
 #else
-        mma_load_weights(w, cEnd, rowsPad, row0 + g, mStride, c + 4, nlo, nhi);
+        mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi);
 #endif
         // activations MMA_B_WORDS words at a time, their loads all issued before the mma that use them
         // (the volatile mma keep the order of the source): 4 / MMA_B_WORDS L2 round trips a step
 MMA_UNROLL
         for (int m0 = 0; m0 < 4; m0 += MMA_B_WORDS) {
-            int4 b[MMA_QP][MMA_B_WORDS][MMA_NT];
+            int4 b[MMA_B_WORDS][MMA_NT];
 MMA_UNROLL
-            for (int qp = 0; qp < MMA_QP; qp++) {
+            for (int mb = 0; mb < MMA_B_WORDS; mb++) {
 MMA_UNROLL
-                for (int mb = 0; mb < MMA_B_WORDS; mb++) {
-MMA_UNROLL
-                    for (int j = 0; j < MMA_NT; j++) {
-                        b[qp][mb][j] = live ? qt[qp][j][4 * c + m0 + mb] : (int4) (0);
-                    }
+                for (int j = 0; j < MMA_NT; j++) {
+                    b[mb][j] = live ? qt[j][4 * c + m0 + mb] : (int4) (0);
                 }
             }
 MMA_UNROLL
@@ -261,7 +205,7 @@ MMA_UNROLL
                         uint a3 = (wh >> 2) & 0x03030303u;
 MMA_UNROLL
                         for (int j = 0; j < MMA_NT; j++) {
-                            int2 bj = mma_half(b[MMA_QP == 1 ? 0 : mt][mb][j], h);
+                            int2 bj = mma_half(b[mb][j], h);
                             MMA_S8(acc[mt][j], a0, a1, a2, a3, bj.x, bj.y);
                         }
                     }
@@ -301,7 +245,6 @@ MMA_UNROLL
         }
     }
 #endif
-#if MMA_EPI == 0
     float ws = wscale[p];
 MMA_UNROLL
     for (int mt = 0; mt < MMA_MT; mt++) {
@@ -326,43 +269,4 @@ MMA_UNROLL
             }
         }
     }
-#else
-    int channels = MMA_EPI == 1 ? out : out / 2;
-MMA_UNROLL
-    for (int hi8 = 0; hi8 < 2; hi8++) {
-        int r = c0 + g + 8 * hi8;
-        if (r >= channels) {
-            continue;
-        }
-MMA_UNROLL
-        for (int j = 0; j < MMA_NT; j++) {
-MMA_UNROLL
-            for (int e = 0; e < 2; e++) {
-                int tok = t0 + 8 * j + 2 * t + e;
-                if (tok >= rows) {
-                    continue;
-                }
-                // the GEMM's outputs of this (channel, token), as the plain epilogue would write them
-                float v[MMA_MT];
-MMA_UNROLL
-                for (int mt = 0; mt < MMA_MT; mt++) {
-                    int qp = MMA_QP == 1 ? 0 : mt;
-                    int dot = acc[mt][j][2 * hi8 + e] - qsum[qp * rows + tok];
-                    v[mt] = (float) dot * (wscale[qp] * factor[qp * rows + tok]);
-                }
-#if MMA_EPI == 1
-                size_t at = (size_t) tok * out + r;
-                float lbj = lb[r];
-                float f = lbj + (1.0f - lbj) * sigmoid_f(v[1]);
-                float s = f * stateIn[at] + silu_f(v[0]) * (1.0f - f);
-                stateOut[at] = s;
-                gate[at] = silu_f(s);
-                y[(size_t) tok * 3 * out + 2 * out + r] = v[2];
-#else
-                y[(size_t) tok * channels + r] = silu_f(v[0]) * v[1];
-#endif
-            }
-        }
-    }
-#endif
 }

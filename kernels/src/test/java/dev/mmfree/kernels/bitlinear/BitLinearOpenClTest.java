@@ -3,7 +3,6 @@ package dev.mmfree.kernels.bitlinear;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
-import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
@@ -13,7 +12,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.util.Arrays;
 import java.util.Optional;
 import java.util.Random;
 
@@ -90,121 +88,6 @@ class BitLinearOpenClTest {
         try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(both))) {
             gemmCase(bl, r, 1, MmaShape.NARROW_ROWS + 70, 300, 9, false);
             gemmCase(bl, r, 1, 200, 300, 9, true);
-        }
-    }
-
-    /**
-     * The fused epilogues of the tensor-core GEMM against the reference composition (the GEMM's outputs
-     * by {@link BitLinearReference}, then SwiGLU or the MLGRU step of {@link SwiGluReference}'s float
-     * steps), on channel counts that end inside a warp's 16, inputs whose chunk count is not a multiple
-     * of 4 and rows that are not multiples of a work-group's tokens; with and without an input split.
-     */
-    @Test
-    void mmaFusedEpiloguesMatchReference() {
-        Tiling def = Tiling.forDevice(device.info());
-        Random r = new Random(13);
-        for (MmaShape shape : new MmaShape[]{MmaShape.DEFAULT, new MmaShape(2, 1, 1), new MmaShape(1, 1, 2, 3)}) {
-            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(MmaShape.Choice.of(shape)))) {
-                for (int[] s : new int[][]{{35, 300}, {16, 64}, {70, 1000}}) {
-                    for (int rows : new int[]{2, 9, 33}) {
-                        swiGluCase(bl, r, s[0], s[1], rows);
-                        mlgruCase(bl, r, s[0], s[1], rows);
-                    }
-                }
-            }
-        }
-    }
-
-    private void swiGluCase(BitLinearOpenCl bl, Random r, int channels, int in, int rows) {
-        String what = "gemm+swiglu " + bl + " I " + channels + " in " + in + " rows " + rows;
-        TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * channels, in);
-        byte[] q = new byte[rows * in];
-        r.nextBytes(q);
-        float[] factor = factors(r, rows);
-        float[] gu = new float[rows * 2 * channels];
-        BitLinearReference.forward(gateUp, q, factor, rows, gu, false);
-        float[] expected = new float[rows * channels];
-        for (int t = 0; t < rows; t++) {
-            SwiGluReference.apply(gu, t * 2 * channels, gu, t * 2 * channels + channels, expected, t * channels, channels);
-        }
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "gate|up", gateUp);
-             QuantizedInput in8 = upload(new byte[][]{q}, new float[][]{factor}, rows, in);
-             DeviceBuffer v = ClTesting.poisoned(device, 4L * expected.length + 64, "v")) {
-            try (Launch l = bl.gemmSwiGlu(w, in8, rows, v)) {
-                l.enqueue(device);
-            }
-            float[] got = new float[expected.length + 16];
-            device.read(v, got);
-            ClTesting.assertFollowsReference(device, what, expected, Arrays.copyOf(got, expected.length));
-            assertUntouched(what, got, expected.length);
-        }
-    }
-
-    private void mlgruCase(BitLinearOpenCl bl, Random r, int d, int in, int b) {
-        String what = "gemm+mlgru " + bl + " d " + d + " in " + in + " b " + b;
-        TernaryMatrix[] stack = new TernaryMatrix[3];
-        byte[][] q = new byte[3][b * in];
-        float[][] factor = new float[3][];
-        float[][] y = new float[3][b * d];
-        for (int p = 0; p < 3; p++) {
-            stack[p] = ClTesting.randomTernary(r, d, in);
-            r.nextBytes(q[p]);
-            factor[p] = factors(r, b);
-            BitLinearReference.forward(stack[p], q[p], factor[p], b, y[p], false);
-        }
-        float[] lb = new float[d];
-        for (int j = 0; j < d; j++) {
-            lb[j] = r.nextFloat() * 0.9f;
-        }
-        float[] state0 = ClTesting.gaussian(r, b * d, 1f);
-        float[] ifg0 = ClTesting.gaussian(r, b * 3 * d, 1f);   // i and f thirds must stay as they were
-        float[] refState = new float[b * d];
-        float[] refGate = new float[b * d];
-        float[] refIfg = ifg0.clone();
-        for (int t = 0; t < b; t++) {
-            for (int j = 0; j < d; j++) {
-                int at = t * d + j;
-                float f = lb[j] + (1 - lb[j]) * SwiGluReference.sigmoid(y[1][at]);
-                refState[at] = f * state0[at] + SwiGluReference.silu(y[0][at]) * (1 - f);
-                refGate[at] = SwiGluReference.silu(refState[at]);
-                refIfg[t * 3 * d + 2 * d + j] = y[2][at];
-            }
-        }
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "i|f|g", stack);
-             QuantizedInput in8 = upload(q, factor, b, in);
-             DeviceBuffer lbB = device.upload(MemoryCategory.WEIGHTS, "lb", lb);
-             DeviceBuffer sIn = device.upload(MemoryCategory.STATE, "state in", state0);
-             DeviceBuffer sOut = ClTesting.poisoned(device, 4L * b * d + 64, "state out");
-             DeviceBuffer gate = ClTesting.poisoned(device, 4L * b * d + 64, "gate");
-             DeviceBuffer ifg = device.upload(MemoryCategory.WORKSPACE, "ifg", ifg0)) {
-            try (Launch l = bl.gemmMlgru(w, in8, b, lbB, sIn, sOut, gate, ifg)) {
-                l.enqueue(device);
-            }
-            float[] gotState = new float[b * d + 16];
-            float[] gotGate = new float[b * d + 16];
-            float[] gotIfg = new float[b * 3 * d];
-            device.read(sOut, gotState);
-            device.read(gate, gotGate);
-            device.read(ifg, gotIfg);
-            ClTesting.assertFollowsReference(device, what + ": state", refState, Arrays.copyOf(gotState, b * d));
-            ClTesting.assertFollowsReference(device, what + ": gate", refGate, Arrays.copyOf(gotGate, b * d));
-            ClTesting.assertExact(what + ": ifg (g written, i and f kept)", refIfg, gotIfg);
-            assertUntouched(what + ": state", gotState, b * d);
-            assertUntouched(what + ": gate", gotGate, b * d);
-        }
-    }
-
-    private static float[] factors(Random r, int rows) {
-        float[] f = new float[rows];
-        for (int t = 0; t < rows; t++) {
-            f[t] = 0.001f + r.nextFloat() * 0.05f;
-        }
-        return f;
-    }
-
-    private static void assertUntouched(String what, float[] got, int from) {
-        for (int i = from; i < got.length; i++) {
-            assertEquals(ClTesting.POISON, Float.floatToRawIntBits(got[i]), what + ": wrote past the output at " + i);
         }
     }
 

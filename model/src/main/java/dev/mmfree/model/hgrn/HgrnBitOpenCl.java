@@ -2,7 +2,6 @@ package dev.mmfree.model.hgrn;
 
 import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl;
-import dev.mmfree.kernels.bitlinear.MmaShape;
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
 import dev.mmfree.kernels.embedding.EmbeddingOpenCl;
 import dev.mmfree.kernels.mlgru.MlgruOpenCl;
@@ -33,7 +32,6 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -59,14 +57,7 @@ import java.util.Set;
  * checked after each step). Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
- * SwiGLU norm-quantize, GEMM down_proj (+x). With the tensor-core GEMM
- * ({@link BitLinearOpenCl#fusesEpilogues}) SwiGLU runs in gate_proj's epilogue, and in a batched
- * decode step (t = 1) the MLGRU step in i/f/g's, so such a step takes 8 launches a layer:
- * <pre>
- *   x ─[norm-quantize]─ GEMM i|f|g + MLGRU step ─ g, silu(state) ─[gate norm-quantize]─ GEMM o_proj, x +=
- *   x ─[norm-quantize]─ GEMM gate|up + SwiGLU ─ v ─[down norm-quantize]─ GEMM down_proj, x +=
- * </pre>
- * Long prompts go through in chunks of {@value #MAX_ROWS} rows.
+ * SwiGLU norm-quantize, GEMM down_proj (+x). Long prompts go through in chunks of {@value #MAX_ROWS} rows.
  */
 public final class HgrnBitOpenCl implements CausalLm {
     public static final String BACKEND = "opencl";
@@ -86,7 +77,6 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final MlgruOpenCl mlgru;
     private final SwiGluOpenCl swiglu;
     private final RmsNormQuantOpenCl normQuant;
-    private final RmsNormQuantOpenCl normQuantWide;   // down_proj's input after the fused SwiGLU (rows of I)
     private final EmbeddingOpenCl embedding;
     private final SamplerOpenCl sampler;
     private final HgrnBitOpenClWeights w;
@@ -100,14 +90,6 @@ public final class HgrnBitOpenCl implements CausalLm {
      * @param fusedDecode false: batch-1 decode steps take the GEMM path too (for comparisons)
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode) {
-        this(weights, device, fusedDecode, null);
-    }
-
-    /**
-     * @param mma the tensor-core GEMM's shapes, or null for the device's choice ({@link MmaShape#forTiling});
-     *            tests pass one on PoCL, where its mma steps are emulated
-     */
-    HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, MmaShape.Choice mma) {
         this.device = device;
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
@@ -118,14 +100,12 @@ public final class HgrnBitOpenCl implements CausalLm {
         try {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
-            bitLinear = mma == null ? new BitLinearOpenCl(device, tiling) : new BitLinearOpenCl(device, tiling, Optional.of(mma));
+            bitLinear = new BitLinearOpenCl(device, tiling);
             decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
             swiglu = new SwiGluOpenCl(device, Tiling.swiGluForDevice(device.info()));
             normQuant = new RmsNormQuantOpenCl(device, tiling);
-            normQuantWide = bitLinear.fusesEpilogues(BitLinearOpenCl.MMA_MIN_ROWS)
-                    ? new RmsNormQuantOpenCl(device, Tiling.swiGluForDevice(device.info())) : null;
             embedding = new EmbeddingOpenCl(device, tiling);
             sampler = new SamplerOpenCl(device, tiling);
             w = new HgrnBitOpenClWeights(device, weights);
@@ -311,41 +291,25 @@ public final class HgrnBitOpenCl implements CausalLm {
         return plan;
     }
 
-    /**
-     * n tokens of each of b sequences, rows = b * n in sequence-major order: 9 launches a layer, 8 when
-     * a decode step (n = 1) runs the MLGRU step in i|f|g's GEMM (the fused SwiGLU moves work, not a launch).
-     */
+    /** n tokens of each of b sequences, rows = b * n in sequence-major order: 9 launches a layer. */
     private List<Launch> gemmPlan(State s, int n, Head head) {
         Workspace ws = s.ws;
         int b = s.size;
         int rows = b * n;
         int d = c.hidden();
         int p = s.parity;
-        boolean fuse = bitLinear.fusesEpilogues(rows);
         List<Launch> plan = new ArrayList<>();
         plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, rows));
         for (int l = 0; l < c.layers(); l++) {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
             plan.add(normQuant.normQuant(ws.x, d, 0, null, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, ws.qIfg, rows));
-            if (fuse && n == 1) {
-                plan.add(bitLinear.gemmMlgru(y.ifg(), ws.qIfg, rows, y.lowerBound(), s.state[l][p], s.state[l][1 - p],
-                        ws.gate, ws.ifg));
-            } else {
-                plan.add(bitLinear.gemm(y.ifg(), ws.qIfg, rows, ws.ifg, false));
-                plan.add(mlgru.scan(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], ws.gate, d, n, b));
-            }
+            plan.add(bitLinear.gemm(y.ifg(), ws.qIfg, rows, ws.ifg, false));
+            plan.add(mlgru.scan(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], ws.gate, d, n, b));
             plan.add(normQuant.normQuant(ws.ifg, 3 * d, 2 * d, ws.gate, y.outGateNorm(), eps, y.oNorm(), BITLINEAR_EPS, ws.qD, rows));
             plan.add(bitLinear.gemm(y.oProj(), ws.qD, rows, ws.x, true));
             plan.add(normQuant.normQuant(ws.x, d, 0, null, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.qD, rows));
-            if (fuse) {
-                // v = silu(gate) * up, [rows][I], in the first half of the gate|up buffer
-                plan.add(bitLinear.gemmSwiGlu(y.gateProj(), ws.qD, rows, ws.gateUp));
-                plan.add(normQuantWide.normQuant(ws.gateUp, c.intermediate(), 0, null, null, 0f, y.downNorm(), BITLINEAR_EPS,
-                        ws.qI, rows));
-            } else {
-                plan.add(bitLinear.gemm(y.gateProj(), ws.qD, rows, ws.gateUp, false));
-                plan.add(swiglu.normQuant(ws.gateUp, y.downNorm(), BITLINEAR_EPS, ws.qI, rows));
-            }
+            plan.add(bitLinear.gemm(y.gateProj(), ws.qD, rows, ws.gateUp, false));
+            plan.add(swiglu.normQuant(ws.gateUp, y.downNorm(), BITLINEAR_EPS, ws.qI, rows));
             plan.add(bitLinear.gemm(y.downProj(), ws.qI, rows, ws.x, true));
         }
         if (head != Head.NONE) {
@@ -387,11 +351,9 @@ public final class HgrnBitOpenCl implements CausalLm {
             profile.print(System.err, c.layers() + " layers, d " + c.hidden() + ", on " + device.info().name());
         }
         w.close();
-        for (AutoCloseable k : Arrays.asList(bitLinear, decode, decodeNarrow, mlgru, swiglu, normQuant, normQuantWide, embedding, sampler)) {
+        for (AutoCloseable k : List.of(bitLinear, decode, decodeNarrow, mlgru, swiglu, normQuant, embedding, sampler)) {
             try {
-                if (k != null) {
-                    k.close();
-                }
+                k.close();
             } catch (Exception e) {
                 // the device's close below releases it anyway
             }
