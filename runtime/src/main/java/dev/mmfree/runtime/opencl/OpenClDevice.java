@@ -262,6 +262,12 @@ public final class OpenClDevice implements Device {
     }
 
     @Override
+    public void flush() {
+        checkOpen();
+        Cl.run("clFlush", info.name(), () -> CL.clFlush(queue));
+    }
+
+    @Override
     public void synchronize() {
         checkOpen();
         Cl.run("clFinish", info.name(), () -> CL.clFinish(queue));
