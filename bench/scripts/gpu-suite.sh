@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 flush27 profile27 persist27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 profile27 persist27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -95,13 +95,6 @@ for step in $steps; do
             for m in default 1x2x8x2,1x2x2x4 1x2x8x2,1x1x8x4; do
                 MMFREE_OPENCL_MMA=$([ $m = default ] || echo $m) run nt8 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
                     --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/nt8-$m-2.7B"
-            done ;;
-        flush27)    # 2.7B batch-1 decode with a clFlush after every N launches (MMFREE_OPENCL_FLUSH_EVERY), alternating
-            i=0
-            for f in ${FLUSH_ORDER:-0 4 1 0 4 1}; do
-                i=$((i + 1))
-                MMFREE_OPENCL_FLUSH_EVERY=$f run flush27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn \
-                    --batch 1 --context 128 --decode-steps 200 --out "$out/flush-$i-$f-2.7B"
             done ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \

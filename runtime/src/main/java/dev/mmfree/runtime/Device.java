@@ -47,9 +47,6 @@ public interface Device extends AutoCloseable {
     /** Waits until every enqueued command has finished. */
     void synchronize();
 
-    /** Hands the commands enqueued so far to the device without waiting for them (clFlush). */
-    void flush();
-
     default void write(DeviceBuffer dst, float[] src) {
         write(dst, 0, src, 0, src.length);
     }

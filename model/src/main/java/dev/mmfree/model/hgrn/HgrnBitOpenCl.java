@@ -70,13 +70,6 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final float eps;
     private final boolean fusedDecode;
     private final LaunchProfile profile;   // null unless LaunchProfile.requested() and the device profiles
-    /**
-     * Env: hand the queue to the device (clFlush) after every this many launches of a pass, so the
-     * device starts on a step while the host still enqueues its later launches; 0 or unset: never
-     * (the driver submits when it chooses, and at the read of the results).
-     */
-    public static final String FLUSH_ENV = "MMFREE_OPENCL_FLUSH_EVERY";
-    private final int flushEvery;
     private final int layerGroups;   // > 0: a decode step runs each layer as one launch on this many work-groups
     private final BitLinearOpenCl bitLinear;
     private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
@@ -102,7 +95,6 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
         this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile() : null;
-        this.flushEvery = flushEvery(System.getenv(FLUSH_ENV));
         this.layerGroups = device.info().gpu() && "1".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
                 ? device.info().computeUnits() : 0;
         try {
@@ -123,21 +115,6 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
         info = new ModelInfo(HgrnBitConfig.MODEL_TYPE, c.vocab(), c.hidden(), c.layers(), weights.parameterCount(),
                 device.memory().bytes(MemoryCategory.WEIGHTS), weights.unpackedBytes(), 8L * c.layers() * c.hidden(), false);
-    }
-
-    static int flushEvery(String env) {
-        if (env == null || env.isBlank()) {
-            return 0;
-        }
-        try {
-            int n = Integer.parseInt(env.trim());
-            if (n >= 0) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new MmfreeException(FLUSH_ENV + ": expected a count of launches >= 0, got '" + env + "'");
     }
 
     @Override
@@ -272,15 +249,11 @@ public final class HgrnBitOpenCl implements CausalLm {
             plan = fused ? fusedPlan(s, head) : gemmPlan(s, n, head);
             s.plans.put(key, plan);
         }
-        for (int i = 0; i < plan.size(); i++) {
-            Launch l = plan.get(i);
+        for (Launch l : plan) {
             if (profile != null) {
                 profile.run(l, device);
             } else {
                 l.enqueue(device);
-            }
-            if (flushEvery > 0 && (i + 1) % flushEvery == 0) {
-                device.flush();
             }
         }
         if (fused && layerGroups > 0) {

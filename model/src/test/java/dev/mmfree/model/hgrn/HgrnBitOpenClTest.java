@@ -85,18 +85,6 @@ class HgrnBitOpenClTest {
     }
 
     @Test
-    void flushEnvIsACountOfLaunches() {
-        assertEquals(0, HgrnBitOpenCl.flushEvery(null));
-        assertEquals(0, HgrnBitOpenCl.flushEvery(" "));
-        assertEquals(4, HgrnBitOpenCl.flushEvery(" 4"));
-        for (String bad : new String[]{"-1", "four", "1.5"}) {
-            var e = org.junit.jupiter.api.Assertions.assertThrows(dev.mmfree.runtime.MmfreeException.class,
-                    () -> HgrnBitOpenCl.flushEvery(bad));
-            assertTrue(e.getMessage().contains(HgrnBitOpenCl.FLUSH_ENV) && e.getMessage().contains(bad), e.getMessage());
-        }
-    }
-
-    @Test
     void longPromptsRunInChunksAndLastPositionOnly() {
         HgrnBitWeights w = weights(ODD, 7);
         Random r = new Random(8);

@@ -262,12 +262,6 @@ public final class OpenClDevice implements Device {
     }
 
     @Override
-    public void flush() {
-        checkOpen();
-        Cl.run("clFlush", info.name(), () -> CL.clFlush(queue));
-    }
-
-    @Override
     public void synchronize() {
         checkOpen();
         Cl.run("clFinish", info.name(), () -> CL.clFinish(queue));
