@@ -37,6 +37,7 @@ class BitLinearVectorTest {
             "50, 96, 1, 1, false",
             "77, 161, 3, 2, true",
             "300, 200, 9, 2, false",
+            "640, 600, 2, 2, true",
     })
     void matchesReference(int in, int out, int rows, int parts, boolean accumulate) {
         Random rnd = new Random(31L * in + 7L * out + rows * 3L + parts + (accumulate ? 1 : 0));
