@@ -31,8 +31,8 @@ final class BitLinearLookup {
         return m == PER_WORD - 1 ? shifted : shifted.and(IDX_MASK);
     }
 
-    /** s[0 .. L) = the dot products of tile a's rows, s[L .. 2L) of tile b's, with tables from tab; ws from one word of a tile to its next. */
-    static void twoTiles(short[] codes, int a, int b, int ws, int words, short[] tables, int tab, int[] s) {
+    /** s[0 .. L) = the dot products of tile a's rows, s[L .. 2L) of tile b's, with tables from tab. */
+    static void twoTiles(short[] codes, int a, int b, int words, short[] tables, int tab, int[] s) {
         IntVector a0 = IntVector.zero(I);
         IntVector a1 = IntVector.zero(I);
         IntVector b0 = IntVector.zero(I);
@@ -42,8 +42,8 @@ final class BitLinearLookup {
             ShortVector accA = ShortVector.zero(S);
             ShortVector accB = ShortVector.zero(S);
             for (int w = w0; w < w1; w++) {
-                ShortVector ca = ShortVector.fromArray(S, codes, a + w * ws);
-                ShortVector cb = ShortVector.fromArray(S, codes, b + w * ws);
+                ShortVector ca = ShortVector.fromArray(S, codes, a + w * L);
+                ShortVector cb = ShortVector.fromArray(S, codes, b + w * L);
                 int t = tab + w * PER_WORD * L;
                 for (int m = 0; m < PER_WORD; m++) {
                     ShortVector table = ShortVector.fromArray(S, tables, t + m * L);
@@ -62,8 +62,8 @@ final class BitLinearLookup {
         b1.intoArray(s, L + L / 2);
     }
 
-    /** s[0 .. 4L) = the dot products of the four tiles at a, a + n, a + 2n, a + 3n (words ws apart). */
-    static void fourTiles(short[] codes, int a, int n, int ws, int words, short[] tables, int tab, int[] s) {
+    /** s[0 .. 4L) = the dot products of the four tiles at a, a + n, a + 2n, a + 3n. */
+    static void fourTiles(short[] codes, int a, int n, int words, short[] tables, int tab, int[] s) {
         IntVector a0 = IntVector.zero(I);
         IntVector a1 = IntVector.zero(I);
         IntVector b0 = IntVector.zero(I);
@@ -79,7 +79,7 @@ final class BitLinearLookup {
             ShortVector accC = ShortVector.zero(S);
             ShortVector accD = ShortVector.zero(S);
             for (int w = w0; w < w1; w++) {
-                int at = a + w * ws;
+                int at = a + w * L;
                 ShortVector ca = ShortVector.fromArray(S, codes, at);
                 ShortVector cb = ShortVector.fromArray(S, codes, at + n);
                 ShortVector cc = ShortVector.fromArray(S, codes, at + 2 * n);
@@ -112,63 +112,15 @@ final class BitLinearLookup {
         d1.intoArray(s, 3 * L + L / 2);
     }
 
-    /**
-     * s[0 .. 8L) = the dot products of the eight tiles at a, a + n, ..., a + 7n (words ws apart): the
-     * two halves of four tiles take turns a block of FLUSH_WORDS words at a time, so all eight code
-     * streams stay in flight, while each call compiles to the register loop of four tiles (one
-     * method of eight lookups a step exceeds C2's node budget, and it then boxes vectors).
-     */
-    static void eightTiles(short[] codes, int a, int n, int ws, int words, short[] tables, int tab, int[] s) {
-        java.util.Arrays.fill(s, 0, 8 * L, 0);
-        for (int w0 = 0; w0 < words; w0 += FLUSH_WORDS) {
-            int w1 = Math.min(words, w0 + FLUSH_WORDS);
-            fourBlock(codes, a, n, ws, w0, w1, tables, tab, s, 0);
-            fourBlock(codes, a + 4 * n, n, ws, w0, w1, tables, tab, s, 4 * L);
-        }
-    }
-
-    /** s[sOff .. sOff + 4L) += the sums of words [w0, w1) of the four tiles at a, a + n, a + 2n, a + 3n. */
-    private static void fourBlock(short[] codes, int a, int n, int ws, int w0, int w1, short[] tables, int tab, int[] s, int sOff) {
-        ShortVector accA = ShortVector.zero(S);
-        ShortVector accB = ShortVector.zero(S);
-        ShortVector accC = ShortVector.zero(S);
-        ShortVector accD = ShortVector.zero(S);
-        for (int w = w0; w < w1; w++) {
-            int at = a + w * ws;
-            ShortVector ca = ShortVector.fromArray(S, codes, at);
-            ShortVector cb = ShortVector.fromArray(S, codes, at + n);
-            ShortVector cc = ShortVector.fromArray(S, codes, at + 2 * n);
-            ShortVector cd = ShortVector.fromArray(S, codes, at + 3 * n);
-            int t = tab + w * PER_WORD * L;
-            for (int m = 0; m < PER_WORD; m++) {
-                ShortVector table = ShortVector.fromArray(S, tables, t + m * L);
-                accA = accA.add(index(ca, m).selectFrom(table));
-                accB = accB.add(index(cb, m).selectFrom(table));
-                accC = accC.add(index(cc, m).selectFrom(table));
-                accD = accD.add(index(cd, m).selectFrom(table));
-            }
-        }
-        // widened into s here, not through a helper: C2 leaves a fifth call out at this size, and boxes
-        int h = L / 2;
-        IntVector.fromArray(I, s, sOff).add(accA.convertShape(VectorOperators.S2I, I, 0)).intoArray(s, sOff);
-        IntVector.fromArray(I, s, sOff + h).add(accA.convertShape(VectorOperators.S2I, I, 1)).intoArray(s, sOff + h);
-        IntVector.fromArray(I, s, sOff + L).add(accB.convertShape(VectorOperators.S2I, I, 0)).intoArray(s, sOff + L);
-        IntVector.fromArray(I, s, sOff + L + h).add(accB.convertShape(VectorOperators.S2I, I, 1)).intoArray(s, sOff + L + h);
-        IntVector.fromArray(I, s, sOff + 2 * L).add(accC.convertShape(VectorOperators.S2I, I, 0)).intoArray(s, sOff + 2 * L);
-        IntVector.fromArray(I, s, sOff + 2 * L + h).add(accC.convertShape(VectorOperators.S2I, I, 1)).intoArray(s, sOff + 2 * L + h);
-        IntVector.fromArray(I, s, sOff + 3 * L).add(accD.convertShape(VectorOperators.S2I, I, 0)).intoArray(s, sOff + 3 * L);
-        IntVector.fromArray(I, s, sOff + 3 * L + h).add(accD.convertShape(VectorOperators.S2I, I, 1)).intoArray(s, sOff + 3 * L + h);
-    }
-
     /** s[sOff .. sOff + L) = the dot products of tile a's rows. */
-    static void oneTile(short[] codes, int a, int ws, int words, short[] tables, int tab, int[] s, int sOff) {
+    static void oneTile(short[] codes, int a, int words, short[] tables, int tab, int[] s, int sOff) {
         IntVector a0 = IntVector.zero(I);
         IntVector a1 = IntVector.zero(I);
         for (int w0 = 0; w0 < words; w0 += FLUSH_WORDS) {
             int w1 = Math.min(words, w0 + FLUSH_WORDS);
             ShortVector acc = ShortVector.zero(S);
             for (int w = w0; w < w1; w++) {
-                ShortVector c = ShortVector.fromArray(S, codes, a + w * ws);
+                ShortVector c = ShortVector.fromArray(S, codes, a + w * L);
                 int t = tab + w * PER_WORD * L;
                 for (int m = 0; m < PER_WORD; m++) {
                     acc = acc.add(index(c, m).selectFrom(ShortVector.fromArray(S, tables, t + m * L)));

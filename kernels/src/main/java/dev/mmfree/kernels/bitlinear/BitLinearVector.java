@@ -75,10 +75,9 @@ public final class BitLinearVector {
     static final int FLUSH_WORDS = FLUSH_LIMIT / (PER_WORD * G * 128);
     static final int TOKENS_PER_PASS = 8;
     /** Row tiles a task runs together: four code streams a core keep the hardware prefetchers busy (see the class doc). */
-    static final int TILES_PER_TASK = Integer.getInteger("mmfree.cpu.tiles", 4);   // experiment: 4 or 8
+    static final int TILES_PER_TASK = 4;
     /** Groups of tiles whose code streams continue one another, handed out together (see the class doc). */
-    static final int SPAN = Integer.getInteger("mmfree.cpu.span", 2);   // experiment
-    static final boolean INTERLEAVE = Boolean.getBoolean("mmfree.cpu.interleave");   // experiment
+    static final int SPAN = 2;
     private static final AtomicLong PASSES = new AtomicLong();
     private static final ShortVector[] DIGITS = digitVectors();
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -94,7 +93,6 @@ public final class BitLinearVector {
     private final int[] pairSize;     // [pairs] 1 to 4 tiles
     private final int[] pairBase;     // [pairs] where the pair's first tile's codes start
     private final int[] pairStride;   // [pairs] from one of its tiles' codes to the next's
-    private final int[] pairWords;    // [pairs] from one word of a tile to its next
     private final short[] codes;      // tiles of [words, L], placed by pairBase and pairStride
     private final CpuPool pool;
     private final TileTask tileTask = new TileTask();
@@ -147,42 +145,27 @@ public final class BitLinearVector {
         int n = words * L;
         this.pairBase = new int[pairTile.length];
         this.pairStride = new int[pairTile.length];
-        this.pairWords = new int[pairTile.length];
         long at = 0;
-        if (INTERLEAVE) {
-            // each pair as [words][slot][L]: one stream a pair, pairs in order
-            for (int c = 0; c < pairTile.length; c++) {
-                pairBase[c] = (int) at;
-                pairStride[c] = L;
-                pairWords[c] = pairSize[c] * L;
-                at += (long) pairSize[c] * n;
+        for (int c = 0; c < pairTile.length; c += SPAN) {
+            int span = Math.min(SPAN, pairTile.length - c);
+            for (int i = 0; i < span; i++) {
+                pairBase[c + i] = (int) (at + (long) i * n);
+                pairStride[c + i] = span * n;
             }
-        } else {
-            for (int c = 0; c < pairTile.length; c += SPAN) {
-                int span = Math.min(SPAN, pairTile.length - c);
-                for (int i = 0; i < span; i++) {
-                    pairBase[c + i] = (int) (at + (long) i * n);
-                    pairStride[c + i] = span * n;
-                    pairWords[c + i] = L;
-                }
-                at += (long) (span == 1 ? pairSize[c] : TILES_PER_TASK * span) * n;   // a partial pair in a span leaves a hole
-            }
+            at += (long) (span == 1 ? pairSize[c] : TILES_PER_TASK * span) * n;   // a partial pair in a span leaves a hole
         }
         if (at > Integer.MAX_VALUE) {
             throw new MmfreeException("bitlinear: " + rows + " rows x in " + in + " too large for one CPU code array");
         }
         int[] tileAt = new int[(int) tiles];
-        int[] tileWords = new int[(int) tiles];
         for (int q = 0; q < pairTile.length; q++) {
             for (int slot = 0; slot < pairSize[q]; slot++) {
                 tileAt[pairTile[q] + slot] = pairBase[q] + slot * pairStride[q];
-                tileWords[pairTile[q] + slot] = pairWords[q];
             }
         }
         this.codes = LOOKUP ? new short[(int) at] : new short[0];
         for (int p = 0; LOOKUP && p < parts.length; p++) {
-            repack(parts[p], codes, Arrays.copyOfRange(tileAt, partTiles[p], partTiles[p + 1]),
-                    Arrays.copyOfRange(tileWords, partTiles[p], partTiles[p + 1]));
+            repack(parts[p], codes, Arrays.copyOfRange(tileAt, partTiles[p], partTiles[p + 1]), words);
         }
         this.spanTask = (from, to) -> tileTask.run(from * SPAN, Math.min(to * SPAN, pairTile.length));
     }
@@ -196,11 +179,10 @@ public final class BitLinearVector {
     }
 
     /** Reference layout to the lookup layout: each group of G weights becomes its base-3 index. */
-    static void repack(TernaryMatrix w, short[] dst, int[] tileAt, int[] tileWords) {
+    static void repack(TernaryMatrix w, short[] dst, int[] tileAt, int words) {
         for (int o = 0; o < w.out(); o++) {
             int lane = o % L;
             int base = tileAt[o / L] + lane;
-            int ws = tileWords[o / L];
             for (int g = 0; g * G < w.in(); g++) {
                 int index = 0;
                 for (int k = G - 1; k >= 0; k--) {
@@ -208,7 +190,7 @@ public final class BitLinearVector {
                     int t = c < w.in() ? w.get(o, c) : 0;
                     index = index * 3 + (t == 0 ? 0 : t > 0 ? 1 : 2);
                 }
-                dst[base + (g / PER_WORD) * ws] |= (short) (index << (IDX * (g % PER_WORD)));
+                dst[base + (g / PER_WORD) * L] |= (short) (index << (IDX * (g % PER_WORD)));
             }
         }
     }
@@ -393,22 +375,15 @@ public final class BitLinearVector {
                     int n = pairSize[pair];
                     int at = pairBase[pair];
                     int stride = pairStride[pair];
-                    int ws = pairWords[pair];
-                    if (n == 8) {
-                        BitLinearLookup.eightTiles(codes, at, stride, ws, words, tables, tab, s);
-                    } else if (n > 4) {
-                        for (int k = 0; k < n; k++) {
-                            BitLinearLookup.oneTile(codes, at + k * stride, ws, words, tables, tab, s, k * L);
-                        }
-                    } else if (n == 4) {
-                        BitLinearLookup.fourTiles(codes, at, stride, ws, words, tables, tab, s);
+                    if (n == 4) {
+                        BitLinearLookup.fourTiles(codes, at, stride, words, tables, tab, s);
                     } else if (n >= 2) {
-                        BitLinearLookup.twoTiles(codes, at, at + stride, ws, words, tables, tab, s);
+                        BitLinearLookup.twoTiles(codes, at, at + stride, words, tables, tab, s);
                         if (n == 3) {
-                            BitLinearLookup.oneTile(codes, at + 2 * stride, ws, words, tables, tab, s, 2 * L);
+                            BitLinearLookup.oneTile(codes, at + 2 * stride, words, tables, tab, s, 2 * L);
                         }
                     } else {
-                        BitLinearLookup.oneTile(codes, at, ws, words, tables, tab, s, 0);
+                        BitLinearLookup.oneTile(codes, at, words, tables, tab, s, 0);
                     }
                     store(p, tile, pairSize[pair], tok, s);
                 }
