@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 profile27 persist27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 persist27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -95,6 +95,15 @@ for step in $steps; do
             for m in default 1x2x8x2,1x2x2x4 1x2x8x2,1x1x8x4; do
                 MMFREE_OPENCL_MMA=$([ $m = default ] || echo $m) run nt8 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
                     --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/nt8-$m-2.7B"
+            done ;;
+        rowtile27)  # 2.7B batched decode under work-group shapes of the row kernels: ROWTILE_RUNS lists
+                    # env settings (e.g. MMFREE_OPENCL_TILING=32x4x8: norm-quantize at 128 work-items), "-" for none
+            i=0
+            for e in ${ROWTILE_RUNS:--}; do
+                i=$((i + 1))
+                env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn \
+                    --batch 64 --context 128 --decode-steps 100 --out "$out/rowtile-$i-2.7B" >>"$out/rowtile27.log" 2>&1
+                echo "=== rowtile27 run $i ($e): exit $?" | tee -a "$out/rowtile27.log"
             done ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
