@@ -100,6 +100,19 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
         return decodeShape(info, SWIGLU_ENV, new Tiling(64, 16, 8, forDevice(info).ptx()));
     }
 
+    /** Env override of {@link #normQuantForDevice}'s shape, {@code ROWSxSLICESxTOKENS}. */
+    public static final String NORM_QUANT_ENV = "MMFREE_OPENCL_TILING_NORMQUANT";
+
+    /**
+     * Norm-quantize of the GEMM path's d-wide inputs (one work-group a row): 512 work-items (64 x 8)
+     * on a GPU, 2.7B batch-64 decode 19,790 tokens/s against 19,045-19,115 at 256 and 19,032 at 128
+     * in one session on the H200 (bench/results/nvidia-h200/2026-11-28/pipeline/rowtile/); 1024 was
+     * slower before; the default shape elsewhere. {@value #NORM_QUANT_ENV} overrides.
+     */
+    public static Tiling normQuantForDevice(DeviceInfo info) {
+        return decodeShape(info, NORM_QUANT_ENV, new Tiling(64, 8, 8, forDevice(info).ptx()));
+    }
+
     /** {@code ROWSxSLICESxTOKENS}. */
     public static Tiling parse(String spec, boolean ptx) {
         String[] p = spec.trim().toLowerCase(Locale.ROOT).split("x");

@@ -105,7 +105,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
             swiglu = new SwiGluOpenCl(device, Tiling.swiGluForDevice(device.info()));
-            normQuant = new RmsNormQuantOpenCl(device, tiling);
+            normQuant = new RmsNormQuantOpenCl(device, Tiling.normQuantForDevice(device.info()));
             embedding = new EmbeddingOpenCl(device, tiling);
             sampler = new SamplerOpenCl(device, tiling);
             w = new HgrnBitOpenClWeights(device, weights);
