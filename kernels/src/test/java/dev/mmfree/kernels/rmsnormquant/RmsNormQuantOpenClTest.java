@@ -39,7 +39,11 @@ class RmsNormQuantOpenClTest {
     @Test
     void codesMatchReference() {
         Random r = new Random(21);
-        for (Tiling tiling : ClTesting.tilings(device)) {
+        // the GEMM tilings, and the norm-quantize's own: this device's and the GPU's 512 work-items
+        java.util.LinkedHashSet<Tiling> tilings = new java.util.LinkedHashSet<>(java.util.List.of(ClTesting.tilings(device)));
+        tilings.add(Tiling.normQuantForDevice(device.info()));
+        tilings.add(new Tiling(64, 8, 8, Tiling.forDevice(device.info()).ptx()));
+        for (Tiling tiling : tilings) {
             try (RmsNormQuantOpenCl k = new RmsNormQuantOpenCl(device, tiling)) {
                 for (int kIn : new int[]{100, 1000, 64, 3}) {
                     for (int rows : new int[]{1, 3}) {
