@@ -93,8 +93,8 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
     /**
      * SwiGLU + quantize of the GEMM path (one work-group a row of 2I, so a batch of 64 is 64 work-groups):
      * 1024 work-items (64 x 16) on a GPU, 14.4 against 21.3 us at 256 for 64 rows of the 2.7B shape on
-     * the H200 (the norm-quantize of d-wide rows was slower at 1024 and keeps the default); the default
-     * shape elsewhere. {@value #SWIGLU_ENV} overrides.
+     * the H200 (the norm-quantize of d-wide rows was slower at 1024: {@link #normQuantForDevice}); the
+     * default shape elsewhere. {@value #SWIGLU_ENV} overrides.
      */
     public static Tiling swiGluForDevice(DeviceInfo info) {
         return decodeShape(info, SWIGLU_ENV, new Tiling(64, 16, 8, forDevice(info).ptx()));
@@ -104,10 +104,11 @@ public record Tiling(int rows, int slices, int tokens, boolean ptx) {
     public static final String NORM_QUANT_ENV = "MMFREE_OPENCL_TILING_NORMQUANT";
 
     /**
-     * Norm-quantize of the GEMM path's d-wide inputs (one work-group a row): 512 work-items (64 x 8)
-     * on a GPU, 2.7B batch-64 decode 19,790 tokens/s against 19,045-19,115 at 256 and 19,032 at 128
-     * in one session on the H200 (bench/results/nvidia-h200/2026-11-28/pipeline/rowtile/); 1024 was
-     * slower before; the default shape elsewhere. {@value #NORM_QUANT_ENV} overrides.
+     * Norm-quantize of the GEMM path's d-wide inputs (one work-group a row, so a batch of 64 is 64
+     * work-groups): 512 work-items (64 x 8) on a GPU. 2.7B batch-64 decode on the H200 read
+     * 19,753-19,790 tokens/s against 19,045-19,457 at 256 (alternating, two machines), 19,032 at 128
+     * (bench/results/nvidia-h200/2026-11-28/pipeline/rowtile/); 1024 was slower before. The default
+     * shape elsewhere. {@value #NORM_QUANT_ENV} overrides.
      */
     public static Tiling normQuantForDevice(DeviceInfo info) {
         return decodeShape(info, NORM_QUANT_ENV, new Tiling(64, 8, 8, forDevice(info).ptx()));
