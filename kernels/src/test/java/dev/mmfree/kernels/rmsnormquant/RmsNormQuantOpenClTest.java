@@ -12,7 +12,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Random;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -40,7 +43,7 @@ class RmsNormQuantOpenClTest {
     void codesMatchReference() {
         Random r = new Random(21);
         // the GEMM tilings, and the norm-quantize's own: this device's and the GPU's 512 work-items
-        java.util.LinkedHashSet<Tiling> tilings = new java.util.LinkedHashSet<>(java.util.List.of(ClTesting.tilings(device)));
+        Set<Tiling> tilings = new LinkedHashSet<>(List.of(ClTesting.tilings(device)));
         tilings.add(Tiling.normQuantForDevice(device.info()));
         tilings.add(new Tiling(64, 8, 8, Tiling.forDevice(device.info()).ptx()));
         for (Tiling tiling : tilings) {
