@@ -23,6 +23,13 @@ run() {  # run NAME TIMEOUT_S CMD...
     echo "=== $name: exit $? after $((SECONDS - t0)) s" | tee -a "$out/$name.log"
 }
 
+ahead_e2e() {  # ahead_e2e LOG: 2.7B batched decode with -DMMA_AHEAD=1 and 2 (AHEAD_ORDER="2 1" swaps the order)
+    for a in ${AHEAD_ORDER:-1 2}; do
+        MMFREE_OPENCL_BUILD_OPTIONS=-DMMA_AHEAD=$a run "$1" 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
+            --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/ahead$a-2.7B"
+    done
+}
+
 { nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit --format=csv; java -version 2>&1 | head -1; } > "$out/machine.txt" 2>&1
 for step in $steps; do
     case $step in
@@ -73,21 +80,15 @@ for step in $steps; do
             run bwords 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 --context 128 \
                 --decode-steps 100 --out "$out/bwords4-2.7B" ;;
         ahead)      # the mma GEMM with its weight words loaded 1 or 2 steps ahead (-DMMA_AHEAD), the GEMMs, then
-                    # 2.7B batched decode with each (AHEAD_ORDER="2 1" swaps the order); build logs show registers and spills
+                    # 2.7B batched decode with each (as ahead27); build logs show registers and spills
             for a in 1 2; do
                 MMFREE_OPENCL_BUILD_OPTIONS="-DMMA_AHEAD=$a -cl-nv-verbose" MMFREE_OPENCL_BUILD_LOG=1 MMFREE_CACHE=$out/cl-cache-$a \
                     run ahead 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 \
                     --gemm-only --mma ${MMA_SHAPES:-1x4x4x2,1x2x2x4,1x2x2x2,2x2x4x2,1x4x4x4} --row-tilings 32x8x8
             done
-            for a in ${AHEAD_ORDER:-1 2}; do
-                MMFREE_OPENCL_BUILD_OPTIONS=-DMMA_AHEAD=$a run ahead 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
-                    --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/ahead$a-2.7B"
-            done ;;
+            ahead_e2e ahead ;;
         ahead27)    # only the end-to-end half of "ahead"
-            for a in ${AHEAD_ORDER:-1 2}; do
-                MMFREE_OPENCL_BUILD_OPTIONS=-DMMA_AHEAD=$a run ahead27 300 "${cli[@]}" bench --backend opencl --preset 2.7B \
-                    --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/ahead$a-2.7B"
-            done ;;
+            ahead_e2e ahead27 ;;
         nt8)        # one token group of 64 a warp (nTiles 8: each weight word read once at batch 64) against the
                     # defaults: the GEMMs, then 2.7B batched decode with the defaults and two nTiles-8 choices
             run nt8 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 30 \
@@ -97,13 +98,12 @@ for step in $steps; do
                     --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/nt8-$m-2.7B"
             done ;;
         rowtile27)  # 2.7B batched decode under work-group shapes of the row kernels: ROWTILE_RUNS lists
-                    # env settings (e.g. MMFREE_OPENCL_TILING=32x4x8: norm-quantize at 128 work-items), "-" for none
+                    # env settings (VAR=VALUE, several joined by commas; "-" for none), one run each, in order
             i=0
             for e in ${ROWTILE_RUNS:--}; do
                 i=$((i + 1))
-                env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn \
-                    --batch 64 --context 128 --decode-steps 100 --out "$out/rowtile-$i-2.7B" >>"$out/rowtile27.log" 2>&1
-                echo "=== rowtile27 run $i ($e): exit $?" | tee -a "$out/rowtile27.log"
+                run rowtile27 300 env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" bench --backend opencl --preset 2.7B \
+                    --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/rowtile-$i-2.7B"
             done ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
