@@ -61,6 +61,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup-steps", description = "Untimed decode steps first (default: ${DEFAULT-VALUE}).", defaultValue = "8")
     int warmupSteps;
 
+    @Option(names = "--sync-decode", description = "Wait for each decode step's ids before queueing the next (default: the next step is queued ahead, as generation does).")
+    boolean syncDecode;
+
     @Option(names = "--prefill-repeats", description = "Timed prefills per case (default: ${DEFAULT-VALUE}).", defaultValue = "3")
     int prefillRepeats;
 
@@ -125,7 +128,7 @@ public final class BenchCommand implements Callable<Integer> {
                     if (power == null && device.toUpperCase(Locale.ROOT).contains("NVIDIA")) {
                         power = PowerSampler.start().orElse(null);
                     }
-                    ModelBench bench = new ModelBench(lm, source, prefillRepeats, warmupSteps, decodeSteps, Optional.ofNullable(power));
+                    ModelBench bench = new ModelBench(lm, source, prefillRepeats, warmupSteps, decodeSteps, !syncDecode, Optional.ofNullable(power));
                     try (ProgressBar bar = new ProgressBarBuilder().setTaskName(lm.info().architecture()).setInitialMax(
                             (long) batches.size() * contexts.size()).setStyle(ProgressBarStyle.ASCII).setConsumer(
                             new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {

@@ -1,6 +1,8 @@
 package dev.mmfree.bench;
 
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
@@ -10,9 +12,11 @@ import java.util.SplittableRandom;
 
 /**
  * Measures one loaded model at one (batch, context): prefill of {@code context} random tokens per
- * sequence, then {@code decodeSteps} greedy decoding steps ({@link CausalLm#forwardGreedy}: the ids a
- * step picks are the next step's input, as in generation), each step timed on its own. Every case
- * starts from a fresh batch.
+ * sequence, then {@code decodeSteps} greedy decoding steps (the ids a step picks are the next step's
+ * input, as in generation), each timed on its own. The steps run through a {@link DecodeStream}, which
+ * keeps the next step queued on a device while the host takes the current one's ids, as generation does;
+ * with {@code ahead} false each step is a {@link CausalLm#forwardGreedy} call that waits for its ids
+ * before the next is queued. Every case starts from a fresh batch.
  */
 final class ModelBench {
     private final CausalLm model;
@@ -20,14 +24,17 @@ final class ModelBench {
     private final int prefillRepeats;
     private final int warmupSteps;
     private final int decodeSteps;
+    private final boolean ahead;
     private final Optional<PowerSampler> power;
 
-    ModelBench(CausalLm model, String source, int prefillRepeats, int warmupSteps, int decodeSteps, Optional<PowerSampler> power) {
+    ModelBench(CausalLm model, String source, int prefillRepeats, int warmupSteps, int decodeSteps, boolean ahead,
+               Optional<PowerSampler> power) {
         this.model = model;
         this.source = source;
         this.prefillRepeats = prefillRepeats;
         this.warmupSteps = warmupSteps;
         this.decodeSteps = decodeSteps;
+        this.ahead = ahead;
         this.power = power;
     }
 
@@ -51,18 +58,26 @@ final class ModelBench {
         }
         try (CausalLm.Batch b = kept) {
             // greedy decoding: each step feeds the ids the last one picked (on the device where the backend can)
-            int[][] next = column(model.forwardGreedy(b, randomTokens(rnd, batch, 1, info.vocab())));
-            for (int s = 0; s < warmupSteps; s++) {
-                next = column(model.forwardGreedy(b, next));
-            }
+            int[] first = model.forwardGreedy(b, randomTokens(rnd, batch, 1, info.vocab()));
             double[] stepSeconds = new double[decodeSteps];
-            long start = System.nanoTime();
-            for (int s = 0; s < decodeSteps; s++) {
-                long t0 = System.nanoTime();
-                next = column(model.forwardGreedy(b, next));
-                stepSeconds[s] = (System.nanoTime() - t0) * 1e-9;
+            long start;
+            long end;
+            try (DecodeStream steps = ahead
+                    ? model.decodeStream(b, first, SamplingParams.greedy(), new SplittableRandom(seed))
+                    : new Synchronous(model, b, first)) {
+                for (int s = 0; s < warmupSteps; s++) {
+                    steps.next();
+                }
+                start = System.nanoTime();
+                long t0 = start;
+                for (int s = 0; s < decodeSteps; s++) {
+                    steps.next();
+                    long t1 = System.nanoTime();
+                    stepSeconds[s] = (t1 - t0) * 1e-9;
+                    t0 = t1;
+                }
+                end = t0;
             }
-            long end = System.nanoTime();
             double joules = Double.NaN;
             if (power.isPresent()) {
                 power.get().awaitSample();
@@ -86,13 +101,27 @@ final class ModelBench {
         return t;
     }
 
-    /** ids [b] as a one-token step [b][1]. */
-    private static int[][] column(int[] ids) {
-        int[][] t = new int[ids.length][1];
-        for (int i = 0; i < ids.length; i++) {
-            t[i][0] = ids[i];
+    /** One {@link CausalLm#forwardGreedy} call a step: each waits for its ids before the next is queued. */
+    private static final class Synchronous implements DecodeStream {
+        private final CausalLm model;
+        private final CausalLm.Batch batch;
+        private int[] ids;
+
+        Synchronous(CausalLm model, CausalLm.Batch batch, int[] first) {
+            this.model = model;
+            this.batch = batch;
+            this.ids = first;
         }
-        return t;
+
+        @Override
+        public int[] next() {
+            ids = model.forwardGreedy(batch, CausalLm.column(ids));
+            return ids;
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     private static long heapInUse() {

@@ -3,6 +3,9 @@ package dev.mmfree.model;
 import dev.mmfree.kernels.sampling.SamplerReference;
 import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.runtime.MemoryLedger;
+import dev.mmfree.runtime.MmfreeException;
+
+import java.util.random.RandomGenerator;
 
 /**
  * A loaded causal language model on one backend: what generation, the CLI and the benchmarks drive.
@@ -58,6 +61,50 @@ public interface CausalLm extends AutoCloseable {
     /** {@link #forwardSample} with greedy decoding: the argmax, lowest index on ties. */
     default int[] forwardGreedy(Batch batch, int[][] tokens) {
         return forwardSample(batch, tokens, SamplingParams.greedy(), new double[tokens.length]);
+    }
+
+    /**
+     * Decode steps from {@code last} (the ids the batch's last {@link #forwardSample} returned, one a
+     * sequence, not yet fed): each {@link DecodeStream#next} call returns what {@link #forwardSample} of the
+     * previous ids would, drawing the step's uniforms from {@code uniforms}, one a sequence in order.
+     * Backends on a device run one step ahead and undo it on close; this default runs each step when asked.
+     */
+    default DecodeStream decodeStream(Batch batch, int[] last, SamplingParams params, RandomGenerator uniforms) {
+        if (last.length != batch.size()) {
+            throw new MmfreeException("decodeStream: " + last.length + " ids for a batch of " + batch.size());
+        }
+        return new DecodeStream() {
+            private int[][] ids = column(last);
+            private boolean closed;
+
+            @Override
+            public int[] next() {
+                if (closed) {
+                    throw new MmfreeException("decodeStream: the stream is closed");
+                }
+                double[] u = new double[ids.length];
+                for (int b = 0; b < u.length; b++) {
+                    u[b] = uniforms.nextDouble();
+                }
+                int[] next = forwardSample(batch, ids, params, u);
+                ids = column(next);
+                return next;
+            }
+
+            @Override
+            public void close() {
+                closed = true;
+            }
+        };
+    }
+
+    /** ids [b] as one step's tokens [b][1]. */
+    static int[][] column(int[] ids) {
+        int[][] t = new int[ids.length][1];
+        for (int b = 0; b < ids.length; b++) {
+            t[b][0] = ids[b];
+        }
+        return t;
     }
 
     @Override

@@ -1,8 +1,11 @@
 package dev.mmfree.runtime;
 
+import java.nio.ByteBuffer;
+
 /**
  * A compute device: buffers (each recorded in {@link #memory()} under a {@link MemoryCategory}),
- * programs built from source, kernel launches on one in-order queue, and blocking transfers.
+ * programs built from source, kernel launches on one in-order queue, blocking transfers and,
+ * for pipelining, asynchronous ones between direct buffers and the device.
  *
  * <p>Kernels are not methods of the device: a kernel family builds its own program and launches its
  * kernels through this interface, so new kernels never change it. Closing the device releases every
@@ -40,6 +43,23 @@ public interface Device extends AutoCloseable {
     void read(DeviceBuffer src, long offsetBytes, int[] dst, int from, int count);
 
     void read(DeviceBuffer src, long offsetBytes, byte[] dst, int from, int count);
+
+    /**
+     * Enqueues a read of {@code dst.remaining()} bytes at {@code offsetBytes} into {@code dst}, a direct
+     * buffer, and returns without waiting: the bytes are there once the event's {@link DeviceEvent#await}
+     * returns, and dst must be left alone until then. Commands enqueued later run after it.
+     */
+    DeviceEvent readAsync(DeviceBuffer src, long offsetBytes, ByteBuffer dst);
+
+    /**
+     * Enqueues a write of {@code src.remaining()} bytes from {@code src}, a direct buffer, to {@code offsetBytes}
+     * and returns without waiting: src must be left alone until the event's {@link DeviceEvent#await} returns.
+     * Commands enqueued later see the written bytes.
+     */
+    DeviceEvent writeAsync(DeviceBuffer dst, long offsetBytes, ByteBuffer src);
+
+    /** Submits every enqueued command to the device without waiting for any. */
+    void flush();
 
     /** Sets every 32-bit word of the buffer to {@code pattern} (poison a buffer with a NaN's bits, or zero it). */
     void fill(DeviceBuffer dst, int pattern);

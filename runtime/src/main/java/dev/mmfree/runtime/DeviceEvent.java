@@ -1,8 +1,11 @@
 package dev.mmfree.runtime;
 
-/** A launched command; {@link #elapsedNanos} waits for it and reads the device's own timer. */
+/** An enqueued command: {@link #await} waits for it, {@link #elapsedNanos} also reads the device's own timer. */
 public interface DeviceEvent extends AutoCloseable {
-    /** Device time from the command's start to its end, in nanoseconds. */
+    /** Waits until the command has finished. */
+    void await();
+
+    /** Device time from the command's start to its end, in nanoseconds (needs a profiling device). */
     long elapsedNanos();
 
     @Override

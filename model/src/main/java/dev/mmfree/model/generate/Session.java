@@ -3,6 +3,7 @@ package dev.mmfree.model.generate;
 import dev.mmfree.kernels.sampling.SamplerReference;
 import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.DecodeStream;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -13,7 +14,9 @@ import java.util.SplittableRandom;
  * <p>A turn feeds the pending tokens and the prompt in one prefill, then samples and feeds one token
  * per decode step. The last sampled token (the stop token too) is not fed at once: it stays pending
  * and opens the next turn's prefill, so a turn that ends never pays for a forward it does not use,
- * and the next turn continues exactly where this one stopped. Each turn draws its uniforms from
+ * and the next turn continues exactly where this one stopped. Decode steps run through a
+ * {@link DecodeStream}: on a device the next step is queued while the listener takes this one, and
+ * closing the stream at the end of the turn undoes it. Each turn draws its uniforms from
  * {@code new SplittableRandom(seed)}, one per sampled token (see {@link SamplerReference}).
  */
 public final class Session implements AutoCloseable {
@@ -75,25 +78,40 @@ public final class Session implements AutoCloseable {
         int count = 0;
         int generated = 1;
         StopReason reason;
-        while (true) {
-            append(new int[]{token});
-            if (contains(stops, token)) {
-                reason = StopReason.STOP_TOKEN;
-                break;
+        DecodeStream steps = null;
+        try {
+            while (true) {
+                append(new int[]{token});
+                if (contains(stops, token)) {
+                    reason = StopReason.STOP_TOKEN;
+                    break;
+                }
+                out[count++] = token;
+                if (!listener.onToken(token)) {
+                    reason = StopReason.CANCELLED;
+                    break;
+                }
+                if (generated == n) {
+                    reason = StopReason.MAX_TOKENS;
+                    break;
+                }
+                long t = System.nanoTime();
+                synchronized (model) {
+                    if (steps == null) {
+                        steps = model.decodeStream(batch, new int[]{token}, params, uniforms);
+                    }
+                    token = steps.next()[0];
+                }
+                fed++;
+                decodeNanos += System.nanoTime() - t;
+                generated++;
             }
-            out[count++] = token;
-            if (!listener.onToken(token)) {
-                reason = StopReason.CANCELLED;
-                break;
+        } finally {
+            if (steps != null) {
+                synchronized (model) {
+                    steps.close();   // undoes a step queued ahead: the last token stays pending
+                }
             }
-            if (generated == n) {
-                reason = StopReason.MAX_TOKENS;
-                break;
-            }
-            long t = System.nanoTime();
-            token = forwardSample(new int[]{token}, params, uniforms.nextDouble());
-            decodeNanos += System.nanoTime() - t;
-            generated++;
         }
         return new GenerationResult(Arrays.copyOf(out, count), reason, reason == StopReason.STOP_TOKEN ? token : -1,
                 prefill.length, generated, prefillNanos, decodeNanos);

@@ -12,11 +12,13 @@ import dev.mmfree.kernels.sampling.SamplerOpenCl;
 import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.HgrnBitConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceEvent;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.LaunchProfile;
 import dev.mmfree.runtime.MemoryCategory;
@@ -33,6 +35,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.random.RandomGenerator;
 
 /**
  * HGRNBit on an OpenCL device ({@code ../shared/spec/hgrnbit.md}; {@link HgrnBitReference} is the
@@ -207,6 +210,131 @@ public final class HgrnBitOpenCl implements CausalLm {
         return continueSample(batch, SamplingParams.greedy(), new double[state(batch).size]);
     }
 
+    /**
+     * Decode steps run one ahead: while the caller handles a step's ids, the next step is queued on the
+     * device behind it, and its ids come back by an asynchronous read. Closing undoes that queued step
+     * (the MLGRU state is double-buffered, so the parity flips back) and leaves the last returned ids in
+     * the batch's id buffer, as {@link #continueSample} would.
+     */
+    @Override
+    public DecodeStream decodeStream(Batch batch, int[] last, SamplingParams params, RandomGenerator uniforms) {
+        State s = state(batch);
+        TokenChecks.check(CausalLm.column(last), s.size, c.vocab());
+        s.stream = new Stream(s, last, params, uniforms);
+        return s.stream;
+    }
+
+    private final class Stream implements DecodeStream {
+        /** Steps queued beyond the one {@link #next} waits for; undoing more than one would need more state buffers. */
+        private static final int AHEAD = 1;
+        private final State s;
+        private final SamplingParams params;
+        private final RandomGenerator uniforms;
+        private final ByteBuffer[] ids = new ByteBuffer[2];     // each slot's ids, read back
+        private final ByteBuffer[] u = new ByteBuffer[2];       // each slot's uniforms, uploaded
+        private final DeviceEvent[] idsRead = new DeviceEvent[2];
+        private final DeviceEvent[] uWritten = new DeviceEvent[2];
+        private int[] last;
+        private long submitted;
+        private long returned;
+        private boolean closed;
+
+        Stream(State s, int[] last, SamplingParams params, RandomGenerator uniforms) {
+            this.s = s;
+            this.params = params;
+            this.uniforms = uniforms;
+            this.last = last.clone();
+            s.ensure(s.size);
+            if (!params.isGreedy()) {
+                s.allocateSampling();
+            }
+            for (int slot = 0; slot < 2; slot++) {
+                ids[slot] = ByteBuffer.allocateDirect(4 * s.size).order(ByteOrder.nativeOrder());
+                u[slot] = ByteBuffer.allocateDirect(8 * s.size).order(ByteOrder.nativeOrder());
+            }
+            device.write(s.ws.ids, 0, this.last, 0, s.size);
+            s.idsOnDevice = true;
+        }
+
+        @Override
+        public int[] next() {
+            if (closed) {
+                throw new MmfreeException("hgrn_bit opencl: the decode stream is closed");
+            }
+            checkOpen();
+            while (submitted <= returned + AHEAD) {
+                submit();
+            }
+            int slot = (int) (returned & 1);
+            idsRead[slot].await();
+            idsRead[slot].close();
+            idsRead[slot] = null;
+            int[] out = new int[s.size];
+            ids[slot].asIntBuffer().get(out);
+            returned++;
+            last = SamplerOpenCl.check(out);
+            return out.clone();
+        }
+
+        /** Queues one step behind the last: its uniforms up, the pass, its ids back. */
+        private void submit() {
+            int slot = (int) (submitted & 1);
+            if (!params.isGreedy()) {
+                if (uWritten[slot] != null) {
+                    uWritten[slot].await();
+                    uWritten[slot].close();
+                }
+                ByteBuffer b = u[slot].clear();
+                for (int q = 0; q < s.size; q++) {
+                    b.putDouble(8 * q, uniforms.nextDouble());
+                }
+                uWritten[slot] = device.writeAsync(s.u[s.parity], 0, b);
+            } else {
+                for (int q = 0; q < s.size; q++) {
+                    uniforms.nextDouble();   // drawn all the same, as forwardSample's callers do
+                }
+            }
+            s.params = params;
+            pass(s, 1, Head.SAMPLE);
+            idsRead[slot] = device.readAsync(s.ws.ids, 0, ids[slot].clear());
+            device.flush();
+            s.position++;
+            submitted++;
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            try {
+                if (submitted > returned && !HgrnBitOpenCl.this.closed) {
+                    device.synchronize();
+                    s.parity ^= 1;
+                    s.position--;
+                    device.write(s.ws.ids, 0, last, 0, s.size);
+                    s.idsOnDevice = true;
+                }
+            } finally {
+                release();
+            }
+        }
+
+        /** Frees the events and detaches from the batch, without undoing anything (the batch is closing). */
+        void release() {
+            closed = true;
+            for (DeviceEvent[] events : List.of(idsRead, uWritten)) {
+                for (int slot = 0; slot < 2; slot++) {
+                    if (events[slot] != null) {
+                        events[slot].close();
+                        events[slot] = null;
+                    }
+                }
+            }
+            s.stream = null;
+        }
+    }
+
     private enum Head { NONE, LAST, ALL, SAMPLE }
 
     private interface Collect {
@@ -285,7 +413,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         if (head != Head.NONE) {
             plan.add(decode.gemv(w.lmHead, ws.x, w.norm, eps, null, w.lmHeadNorm, BITLINEAR_EPS, ws.logits, false));
             if (head == Head.SAMPLE) {
-                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u, s.sampleScratch, ws.ids, 1));
+                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u[p], s.sampleScratch, ws.ids, 1));
             }
         }
         return plan;
@@ -319,13 +447,22 @@ public final class HgrnBitOpenCl implements CausalLm {
                     BITLINEAR_EPS, ws.qD, headRows));
             plan.add(bitLinear.gemm(w.lmHead, ws.qD, headRows, ws.logits, false));
             if (head == Head.SAMPLE) {
-                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u, s.sampleScratch, ws.ids, headRows));
+                plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u[p], s.sampleScratch, ws.ids, headRows));
             }
         }
         return plan;
     }
 
+    /** The batch as this model's, open and not driven by a decode stream. */
     private State state(Batch batch) {
+        State s = owned(batch);
+        if (s.stream != null) {
+            throw new MmfreeException("hgrn_bit opencl: a decode stream is open on this batch; close it first");
+        }
+        return s;
+    }
+
+    private State owned(Batch batch) {
         checkOpen();
         if (!(batch instanceof State s) || !batches.contains(s)) {
             throw new MmfreeException("hgrn_bit opencl: the batch is closed or belongs to another model");
@@ -409,11 +546,12 @@ public final class HgrnBitOpenCl implements CausalLm {
         final Map<String, List<Launch>> plans = new HashMap<>();
         Workspace ws;
         SamplingParams params = SamplingParams.greedy();
-        DeviceBuffer u;               // [b] double: this step's uniforms
+        final DeviceBuffer[] u = new DeviceBuffer[2];  // [b] double: the uniforms of the step of each parity
         DeviceBuffer sampleScratch;   // [b][V] double: the top-k/top-p sampler's weights
         int parity;
         int position;
         boolean idsOnDevice;
+        Stream stream;                // the open decode stream, which alone may drive the batch
 
         State(int size) {
             this.size = size;
@@ -448,15 +586,20 @@ public final class HgrnBitOpenCl implements CausalLm {
             if (p.isGreedy()) {
                 return;
             }
-            if (u == null) {
-                u = device.allocate(MemoryCategory.WORKSPACE, 8L * size, "sampling u");
-                sampleScratch = device.allocate(MemoryCategory.WORKSPACE, 8L * size * c.vocab(), "sampling weights");
-            }
+            allocateSampling();
             ByteBuffer b = ByteBuffer.allocate(8 * size).order(ByteOrder.nativeOrder());
             for (double x : uniforms) {
                 b.putDouble(x);
             }
-            device.write(u, 0, b.array(), 0, 8 * size);
+            device.write(u[parity], 0, b.array(), 0, 8 * size);
+        }
+
+        void allocateSampling() {
+            if (sampleScratch == null) {
+                u[0] = device.allocate(MemoryCategory.WORKSPACE, 8L * size, "sampling u, even steps");
+                u[1] = device.allocate(MemoryCategory.WORKSPACE, 8L * size, "sampling u, odd steps");
+                sampleScratch = device.allocate(MemoryCategory.WORKSPACE, 8L * size * c.vocab(), "sampling weights");
+            }
         }
 
         void closePlans() {
@@ -481,10 +624,14 @@ public final class HgrnBitOpenCl implements CausalLm {
             if (!batches.remove(this)) {
                 return;
             }
+            if (stream != null) {
+                stream.release();
+            }
             closePlans();
             ws.close();
-            if (u != null) {
-                u.close();
+            if (sampleScratch != null) {
+                u[0].close();
+                u[1].close();
                 sampleScratch.close();
             }
             for (DeviceBuffer[] pair : state) {

@@ -4,26 +4,37 @@ import dev.mmfree.kernels.attention.AttentionOpenCl;
 import dev.mmfree.kernels.gemv.DenseShape;
 import dev.mmfree.kernels.gemv.GemvOpenCl;
 import dev.mmfree.kernels.gemv.Storage;
+import dev.mmfree.kernels.opencl.Tiling;
+import dev.mmfree.kernels.sampling.SamplerOpenCl;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.LlamaConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
 import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.opencl.OpenCl;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.random.RandomGenerator;
 
 /**
  * The Transformer++ baseline ({@link LlamaReference}'s function) on an OpenCL device: weights resident
  * (matrices fp16 or fp32, {@link Storage}; norms float32), a KV cache per batch on the device, and per
- * call only token ids in and logits out. One forward call runs R = b * t activation rows at once
+ * call only token ids in and logits out, or, sampling on the device, sampled ids out. One forward call runs R = b * t activation rows at once
  * (GEMV kernels for R = 1, tiled GEMM otherwise, split along K when there are few tiles: prefill and
  * batched decode), in chunks of at most
  * {@value #MAX_ROWS} rows, so the workspace stays bounded for long prompts.
@@ -38,6 +49,7 @@ import java.util.Set;
  *   act ─► gemv/gemm_add(Wd) ─► x +=                                                 (5 launches, 6 when S > 1;
  *                                                 a GEMM split along K adds its gemm_reduce launch)
  * x (wanted rows) ─► gemv/gemm_norm(model.norm, lm_head) ─► logits                   (1 launch)
+ * logits ─► argmax or top-k/top-p sampling ─► ids, which the next step gathers       (1 launch, sampling calls)
  * </pre>
  *
  * <p>KV cache: per layer keys and values [b, cap, KV*hd] in the storage type, category STATE. cap grows
@@ -57,8 +69,8 @@ public final class LlamaOpenCl implements CausalLm {
     static final int MAX_ROWS = 512;
     /** Positions by which a KV cache grows. */
     static final int KV_BLOCK = 256;
-    /** meta: [pos0, tps, rows, splits, ids...] */
-    private static final int META_IDS = 4;
+    /** meta: [pos0, tps, rows, splits] */
+    private static final int META_INTS = 4;
 
     private final Device device;
     private final boolean ownsDevice;
@@ -68,6 +80,7 @@ public final class LlamaOpenCl implements CausalLm {
     private final MemoryLedger memory = new MemoryLedger();
     private final GemvOpenCl dense;
     private final AttentionOpenCl attention;
+    private final SamplerOpenCl sampler;
     private final LlamaDeviceWeights w;
     private final Set<Sequences> open = Collections.newSetFromMap(new IdentityHashMap<>());
     private Workspace ws;
@@ -105,21 +118,27 @@ public final class LlamaOpenCl implements CausalLm {
         }
         GemvOpenCl g = null;
         AttentionOpenCl a = null;
+        SamplerOpenCl sa = null;
         try {
             g = new GemvOpenCl(device, storage, DenseShape.forDevice(device.info()));
             a = new AttentionOpenCl(device, storage, c.headDim(), c.groupSize(), as);
+            sa = new SamplerOpenCl(device, Tiling.forDevice(device.info()));
             this.w = new LlamaDeviceWeights(device, weights, storage);
         } catch (RuntimeException e) {
-            if (g != null) {
-                g.close();
-            }
-            if (a != null) {
-                a.close();
+            for (AutoCloseable k : new AutoCloseable[]{g, a, sa}) {
+                if (k != null) {
+                    try {
+                        k.close();
+                    } catch (Exception ignored) {
+                        // the device's close releases it anyway
+                    }
+                }
             }
             throw e;
         }
         this.dense = g;
         this.attention = a;
+        this.sampler = sa;
         memory.allocated(MemoryCategory.WEIGHTS, w.bytes());
         long kvPerToken = 2L * c.layers() * c.kvHeads() * c.headDim() * storage.bytes();
         this.info = new ModelInfo(LlamaConfig.MODEL_TYPE, c.vocab(), c.hidden(), c.layers(), weights.parameterCount(),
@@ -163,10 +182,7 @@ public final class LlamaOpenCl implements CausalLm {
 
     @Override
     public float[][][] forward(Batch batch, int[][] tokens, boolean allPositions) {
-        checkOpen();
-        if (!(batch instanceof Sequences s) || !open.contains(s)) {
-            throw new MmfreeException("llama opencl: the batch is closed or belongs to another model");
-        }
+        Sequences s = idle(batch);
         int t = TokenChecks.check(tokens, s.size, c.vocab());
         int chunk = Math.max(1, Math.min(t, MAX_ROWS / s.size));
         float[][][] logits = new float[s.size][allPositions ? t : 1][];
@@ -189,6 +205,170 @@ public final class LlamaOpenCl implements CausalLm {
         return logits;
     }
 
+    /**
+     * Feeds tokens like {@link #forward} and samples each sequence's next id on the device, so only ids
+     * cross the bus; top-k/top-p on a device without fp64 falls back to sampling the logits on the host.
+     */
+    @Override
+    public int[] forwardSample(Batch batch, int[][] tokens, SamplingParams params, double[] u) {
+        if (!params.isGreedy() && !device.info().fp64()) {
+            return CausalLm.super.forwardSample(batch, tokens, params, u);
+        }
+        Sequences s = idle(batch);
+        int t = TokenChecks.check(tokens, s.size, c.vocab());
+        if (u.length != s.size) {
+            throw new MmfreeException("llama opencl: " + u.length + " uniforms for a batch of " + s.size);
+        }
+        int chunk = Math.max(1, Math.min(t, MAX_ROWS / s.size));
+        for (int c0 = 0; c0 < t; c0 += chunk) {
+            int tc = Math.min(chunk, t - c0);
+            if (c0 + tc < t) {
+                s.run(tokens, c0, tc, 0);
+            } else {
+                s.uploadUniforms(0, u);
+                s.runAndSample(tokens, c0, tc, params);
+            }
+        }
+        int[] ids = new int[s.size];
+        device.read(s.ids, 0, ids, 0, s.size);
+        return SamplerOpenCl.check(ids);
+    }
+
+    /**
+     * Decode steps run one ahead, like {@link HgrnBitOpenCl#decodeStream}: each step's header (position,
+     * splits) goes up and its ids come back by asynchronous copies, and the ids never leave the device in
+     * between. Closing undoes the queued step: its position is taken back, so the next call overwrites
+     * the KV cache entries it wrote.
+     */
+    @Override
+    public DecodeStream decodeStream(Batch batch, int[] last, SamplingParams params, RandomGenerator uniforms) {
+        if (!params.isGreedy() && !device.info().fp64()) {
+            return CausalLm.super.decodeStream(batch, last, params, uniforms);
+        }
+        Sequences s = idle(batch);
+        TokenChecks.check(CausalLm.column(last), s.size, c.vocab());
+        s.stream = new Stream(s, last, params, uniforms);
+        return s.stream;
+    }
+
+    private final class Stream implements DecodeStream {
+        private final Sequences s;
+        private final SamplingParams params;
+        private final RandomGenerator uniforms;
+        private final ByteBuffer[] header = new ByteBuffer[2];
+        private final ByteBuffer[] ids = new ByteBuffer[2];
+        private final ByteBuffer[] u = new ByteBuffer[2];
+        private final DeviceEvent[][] events = new DeviceEvent[2][];   // a slot's header and u writes, ids read
+        private long submitted;
+        private long returned;
+        private boolean closed;
+
+        Stream(Sequences s, int[] last, SamplingParams params, RandomGenerator uniforms) {
+            this.s = s;
+            this.params = params;
+            this.uniforms = uniforms;
+            for (int slot = 0; slot < 2; slot++) {
+                header[slot] = ByteBuffer.allocateDirect(4 * META_INTS).order(ByteOrder.nativeOrder());
+                ids[slot] = ByteBuffer.allocateDirect(4 * s.size).order(ByteOrder.nativeOrder());
+                u[slot] = ByteBuffer.allocateDirect(8 * s.size).order(ByteOrder.nativeOrder());
+            }
+            device.write(s.ids, 0, last, 0, s.size);
+        }
+
+        @Override
+        public int[] next() {
+            if (closed) {
+                throw new MmfreeException("llama opencl: the decode stream is closed");
+            }
+            checkOpen();
+            while (submitted <= returned + 1) {
+                submit();
+            }
+            int slot = (int) (returned & 1);
+            awaitSlot(slot);
+            int[] out = new int[s.size];
+            ids[slot].asIntBuffer().get(out);
+            returned++;
+            return SamplerOpenCl.check(out);
+        }
+
+        private void submit() {
+            int slot = (int) (submitted & 1);
+            awaitSlot(slot);
+            int splits = s.prepare(1);
+            ByteBuffer h = header[slot].clear();
+            h.putInt(0, s.position).putInt(4, 1).putInt(8, s.size).putInt(12, splits);
+            DeviceEvent headerUp = device.writeAsync(s.boundTo.meta, 0, h);
+            DeviceEvent uUp = null;
+            ByteBuffer ub = u[slot].clear();
+            for (int q = 0; q < s.size; q++) {
+                ub.putDouble(8 * q, uniforms.nextDouble());
+            }
+            if (!params.isGreedy()) {
+                s.allocateSampling();
+                uUp = device.writeAsync(s.u[slot], 0, ub);
+            }
+            s.enqueueStep(s.size, 1, splits, params, slot);
+            DeviceEvent idsBack = device.readAsync(s.ids, 0, ids[slot].clear());
+            events[slot] = uUp == null ? new DeviceEvent[]{headerUp, idsBack} : new DeviceEvent[]{headerUp, uUp, idsBack};
+            device.flush();
+            s.position++;
+            submitted++;
+        }
+
+        /** Waits for a slot's copies (so its host buffers may be reused) and frees their events. */
+        private void awaitSlot(int slot) {
+            if (events[slot] != null) {
+                for (DeviceEvent e : events[slot]) {
+                    e.await();
+                }
+                freeSlot(slot);
+            }
+        }
+
+        private void freeSlot(int slot) {
+            if (events[slot] != null) {
+                for (DeviceEvent e : events[slot]) {
+                    e.close();
+                }
+                events[slot] = null;
+            }
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            try {
+                if (submitted > returned && !LlamaOpenCl.this.closed) {
+                    device.synchronize();
+                    s.position--;
+                }
+            } finally {
+                release();
+            }
+        }
+
+        void release() {
+            closed = true;
+            freeSlot(0);
+            freeSlot(1);
+            s.stream = null;
+        }
+    }
+
+    private Sequences idle(Batch batch) {
+        checkOpen();
+        if (!(batch instanceof Sequences s) || !open.contains(s)) {
+            throw new MmfreeException("llama opencl: the batch is closed or belongs to another model");
+        }
+        if (s.stream != null) {
+            throw new MmfreeException("llama opencl: a decode stream is open on this batch; close it first");
+        }
+        return s;
+    }
+
     private float[] slice(float[] rows, int r) {
         float[] v = new float[c.vocab()];
         System.arraycopy(rows, r * c.vocab(), v, 0, c.vocab());
@@ -198,7 +378,7 @@ public final class LlamaOpenCl implements CausalLm {
     /** Model-level scratch for up to {@code rows} activation rows, shared by all batches (calls do not overlap). */
     private final class Workspace {
         final int rows;
-        final DeviceBuffer meta;    // [4 + rows] int: pos0, tps, rows, splits, ids
+        final DeviceBuffer meta;    // [4] int: pos0, tps, rows, splits
         final DeviceBuffer x;       // [rows, d] the residual stream
         final DeviceBuffer q;       // [rows, H*hd] rotated queries
         final DeviceBuffer attn;    // [rows, H*hd] concatenated head outputs
@@ -210,7 +390,7 @@ public final class LlamaOpenCl implements CausalLm {
         Workspace(int rows) {
             this.rows = rows;
             int qw = c.heads() * c.headDim();
-            meta = allocate(MemoryCategory.WORKSPACE, 4L * (META_IDS + rows), "meta and token ids");
+            meta = allocate(MemoryCategory.WORKSPACE, 4L * META_INTS, "meta");
             x = allocate(MemoryCategory.WORKSPACE, 4L * rows * c.hidden(), "x");
             q = allocate(MemoryCategory.WORKSPACE, 4L * rows * qw, "q");
             attn = allocate(MemoryCategory.WORKSPACE, 4L * rows * qw, "attn");
@@ -251,20 +431,103 @@ public final class LlamaOpenCl implements CausalLm {
         memory.released(b.category(), b.bytes());
     }
 
-    /** A batch: its KV caches and the kernels bound to them and to the current workspace. */
+    /** A batch: its KV caches, token ids, sampling buffers, and the kernels bound to them and to the current workspace. */
     private final class Sequences implements Batch {
         private final int size;
         private final DeviceBuffer[] keys;      // [L] each [b, cap, KV*hd]
         private final DeviceBuffer[] values;    // [L] each [b, cap, KV*hd]
+        private final DeviceBuffer ids;         // [MAX_ROWS] int: token ids in, sampled ids out
+        private final DeviceBuffer[] u = new DeviceBuffer[2];   // [b] double: a step's uniforms, two slots
+        private DeviceBuffer sampleScratch;     // [b][V] double: the top-k/top-p sampler's weights
+        private final Map<String, Launch> samplers = new HashMap<>();
         private int cap;
         private int position;
         private LlamaOpenClSteps steps;
         private Workspace boundTo;
+        private Stream stream;
 
         Sequences(int size) {
             this.size = size;
             this.keys = new DeviceBuffer[c.layers()];
             this.values = new DeviceBuffer[c.layers()];
+            this.ids = allocate(MemoryCategory.WORKSPACE, 4L * Math.max(MAX_ROWS, size), "token ids");
+        }
+
+        /** Grows the caches and the workspace for tc more tokens a sequence, binds the kernels, and returns the attention splits. */
+        int prepare(int tc) {
+            int rows = size * tc;
+            grow(position + tc);
+            Workspace space = workspace(rows);
+            if (steps == null || boundTo != space) {
+                if (steps != null) {
+                    steps.close();
+                }
+                closeSamplers();
+                steps = new LlamaOpenClSteps(device, c, dense, attention, w, space.meta, ids, space.x, space.q,
+                        space.attn, space.act, space.logits, space.part, space.split, keys, values, cap);
+                boundTo = space;
+            }
+            return attention.splits(rows, c.kvHeads(), position + tc);
+        }
+
+        /** Feeds tokens[b][c0, c0 + tc) and samples each sequence's next id into {@link #ids}, with uniforms in slot 0. */
+        void runAndSample(int[][] tokens, int c0, int tc, SamplingParams params) {
+            int splits = upload(tokens, c0, tc);
+            enqueueStep(size * tc, tc, splits, params, 0);
+            position += tc;
+        }
+
+        /** The layers, the head on each sequence's last row, and the sampler (uniforms from slot). */
+        void enqueueStep(int rows, int tc, int splits, SamplingParams params, int slot) {
+            steps.layers(rows, splits);
+            steps.head(rows, tc, false);
+            String key = params + ":" + slot;
+            Launch l = samplers.get(key);
+            if (l == null) {
+                if (samplers.size() > 8) {
+                    closeSamplers();
+                }
+                l = sampler.sample(boundTo.logits, c.vocab(), c.vocab(), params, u[slot], sampleScratch, ids, size);
+                samplers.put(key, l);
+            }
+            l.enqueue(device);
+        }
+
+        /** Writes the call's meta and tokens[b][c0, c0 + tc), after binding everything; returns the splits. */
+        private int upload(int[][] tokens, int c0, int tc) {
+            int rows = size * tc;
+            int splits = prepare(tc);
+            device.write(boundTo.meta, new int[]{position, tc, rows, splits});
+            int[] flat = new int[rows];
+            for (int b = 0; b < size; b++) {
+                System.arraycopy(tokens[b], c0, flat, b * tc, tc);
+            }
+            device.write(ids, flat);
+            return splits;
+        }
+
+        void allocateSampling() {
+            if (sampleScratch == null) {
+                u[0] = allocate(MemoryCategory.WORKSPACE, 8L * size, "sampling u, slot 0");
+                u[1] = allocate(MemoryCategory.WORKSPACE, 8L * size, "sampling u, slot 1");
+                sampleScratch = allocate(MemoryCategory.WORKSPACE, 8L * size * c.vocab(), "sampling weights");
+            }
+        }
+
+        void uploadUniforms(int slot, double[] uniforms) {
+            if (sampleScratch == null) {
+                allocateSampling();
+            }
+            ByteBuffer b = ByteBuffer.allocate(8 * size).order(ByteOrder.nativeOrder());
+            for (double x : uniforms) {
+                b.putDouble(x);
+            }
+            device.write(u[slot], 0, b.array(), 0, 8 * size);
+        }
+
+        private void closeSamplers() {
+            samplers.values().forEach(Launch::close);
+            samplers.clear();
         }
 
         /**
@@ -273,26 +536,8 @@ public final class LlamaOpenCl implements CausalLm {
          */
         float[] run(int[][] tokens, int c0, int tc, int logits) {
             int rows = size * tc;
-            grow(position + tc);
-            Workspace space = workspace(rows);
-            if (steps == null || boundTo != space) {
-                if (steps != null) {
-                    steps.close();
-                }
-                steps = new LlamaOpenClSteps(device, c, dense, attention, w, space.meta, META_IDS, space.x, space.q,
-                        space.attn, space.act, space.logits, space.part, space.split, keys, values, cap);
-                boundTo = space;
-            }
-            int splits = attention.splits(rows, c.kvHeads(), position + tc);
-            int[] meta = new int[META_IDS + rows];
-            meta[0] = position;
-            meta[1] = tc;
-            meta[2] = rows;
-            meta[3] = splits;
-            for (int b = 0; b < size; b++) {
-                System.arraycopy(tokens[b], c0, meta, META_IDS + b * tc, tc);
-            }
-            device.write(space.meta, meta);
+            int splits = upload(tokens, c0, tc);
+            Workspace space = boundTo;
             steps.layers(rows, splits);
             position += tc;
             if (logits == 0) {
@@ -350,8 +595,18 @@ public final class LlamaOpenCl implements CausalLm {
             if (!open.remove(this)) {
                 return;
             }
+            if (stream != null) {
+                stream.release();
+            }
             if (steps != null) {
                 steps.close();
+            }
+            closeSamplers();
+            release(ids);
+            if (sampleScratch != null) {
+                release(u[0]);
+                release(u[1]);
+                release(sampleScratch);
             }
             for (int l = 0; l < c.layers(); l++) {
                 if (keys[l] != null) {
@@ -384,6 +639,7 @@ public final class LlamaOpenCl implements CausalLm {
         memory.released(MemoryCategory.WEIGHTS, w.bytes());
         dense.close();
         attention.close();
+        sampler.close();
         closed = true;
         if (ownsDevice) {
             device.close();

@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * The kernels of one {@link LlamaOpenCl} batch with their arguments bound once (weights, workspace,
- * KV caches), so a call only enqueues: the per-call values (position, tokens per sequence, splits,
- * ids) come from the meta buffer the model writes. See {@link LlamaOpenCl} for the data flow.
+ * KV caches), so a call only enqueues: the per-call values (position, tokens per sequence, splits)
+ * come from the meta buffer the model writes, the token ids from the batch's id buffer. See {@link LlamaOpenCl} for the data flow.
  */
 final class LlamaOpenClSteps implements AutoCloseable {
     private final Device device;
@@ -31,13 +31,14 @@ final class LlamaOpenClSteps implements AutoCloseable {
     private final List<AutoCloseable> held = new ArrayList<>();
 
     /**
-     * @param meta   [metaIds + rows] int: pos0, tps, rows, splits, then the token ids
+     * @param meta   [4] int: pos0, tps, rows, splits
+     * @param ids    [rows] int: the token ids
      * @param x      [rows, d] residual stream; q, attn [rows, H*hd]; act [rows, I]; logits [rows, V]
      * @param part   attention split results; split: the GEMMs' split-K scratch
      * @param keys   [L] caches [b, cap, KV*hd]; values likewise
      */
     LlamaOpenClSteps(Device device, LlamaConfig c, GemvOpenCl dense, AttentionOpenCl attention, LlamaDeviceWeights w,
-                     DeviceBuffer meta, int metaIds, DeviceBuffer x, DeviceBuffer q, DeviceBuffer attn, DeviceBuffer act,
+                     DeviceBuffer meta, DeviceBuffer ids, DeviceBuffer x, DeviceBuffer q, DeviceBuffer attn, DeviceBuffer act,
                      DeviceBuffer logits, DeviceBuffer part, DeviceBuffer split, DeviceBuffer[] keys, DeviceBuffer[] values,
                      int cap) {
         this.device = device;
@@ -55,7 +56,7 @@ final class LlamaOpenClSteps implements AutoCloseable {
         mlp = new GemvOpenCl.Op[l];
         down = new GemvOpenCl.Op[l];
         try {
-            embed = hold(dense.gather(w.embedTokens, meta, metaIds, x));
+            embed = hold(dense.gather(w.embedTokens, ids, 0, x));
             for (int i = 0; i < l; i++) {
                 LlamaDeviceWeights.Layer y = w.layers.get(i);
                 qkv[i] = hold(dense.op(Variant.NORM_ROPE_KV, y.qkvProj()).input(x, 0, d).output(q).norm(y.inputLayernorm(), eps)

@@ -4,9 +4,10 @@ import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.Fixtures;
 import dev.mmfree.model.ModelLoader;
+import dev.mmfree.model.hgrn.OpenClTesting;
 import dev.mmfree.runtime.MemoryCategory;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -16,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Sessions on the reference checkpoints with the reference backend. Token sequences are compared
+ * Sessions on the reference checkpoints with the reference backend, and with the opencl backend, whose
+ * decode streams run a step ahead and undo it at the end of a turn. Token sequences are compared
  * only between runs that make the same model calls in the same order on the same batch shapes
  * (bit-identical logits), never against golden argmax (the fixtures have near-ties).
  */
@@ -24,12 +26,15 @@ class GeneratorFixtureTest {
     private static final int[] PROMPT = {1, 17, 300, 42, 5};
 
     @ParameterizedTest
-    @ValueSource(strings = {"hgrn-tiny-a", "llama-tiny"})
-    void sessionsOnARealModel(String fixture) {
+    @CsvSource({"hgrn-tiny-a, reference", "llama-tiny, reference", "hgrn-tiny-a, opencl", "llama-tiny, opencl"})
+    void sessionsOnARealModel(String fixture, String backend) {
+        if (backend.equals("opencl")) {
+            OpenClTesting.selectDefaultDeviceOrSkip();
+        }
         Path dir = Fixtures.dir().resolve(fixture);
         assertArrayEquals(new int[]{2}, Generator.eosTokens(dir));
         SamplingParams sampled = new SamplingParams(0.8, 40, 0.9, 11);
-        try (CausalLm lm = ModelLoader.load(dir, "reference")) {
+        try (CausalLm lm = ModelLoader.load(dir, backend)) {
             Generator gen = new Generator(lm, Generator.eosTokens(dir));
             GenerationRequest greedy = GenerationRequest.of(PROMPT, 10).withStopTokens();
             GenerationRequest sample = GenerationRequest.of(PROMPT, 10).withStopTokens().withSampling(sampled);

@@ -3,10 +3,12 @@ package dev.mmfree.model.hgrn;
 import dev.mmfree.kernels.sampling.SamplerReference;
 import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.MemoryTensorSource;
 import dev.mmfree.model.OpenClBackend;
 import dev.mmfree.model.config.HgrnBitConfig;
 import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.opencl.OpenCl;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,6 +18,7 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -136,6 +139,54 @@ class HgrnBitOpenClTest {
                 logits = m.forward(logitsBatch, next, false);
                 u = new double[]{r.nextDouble(), r.nextDouble()};
                 ids = m.continueSample(sampleBatch, params, u);
+            }
+        }
+    }
+
+    /**
+     * A decode stream runs a step ahead: its ids must be those of continueSample step by step with the
+     * same uniforms, and closing it must undo the queued step, so that the batch continues (logits and
+     * position) exactly as the step-by-step batch does. Batch 1 takes the fused decode, batch 3 the GEMM path.
+     */
+    @Test
+    void decodeStreamMatchesStepByStepAndUndoesItsQueuedStep() {
+        HgrnBitWeights w = weights(ODD, 15);
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true)) {
+            for (int b : new int[]{1, 3}) {
+                for (SamplingParams params : new SamplingParams[]{SamplingParams.greedy(), new SamplingParams(1.1, 0, 0.95, 3)}) {
+                    String what = "batch " + b + ", " + params;
+                    int[][] prompt = randomTokens(new Random(16 + b), b, 4, ODD.vocab());
+                    int steps = 5;
+                    double[][] u = new double[steps + 2][b];
+                    SplittableRandom draws = new SplittableRandom(17);
+                    for (double[] step : u) {
+                        for (int q = 0; q < b; q++) {
+                            step[q] = draws.nextDouble();
+                        }
+                    }
+                    try (CausalLm.Batch stepwise = m.newBatch(b); CausalLm.Batch streamed = m.newBatch(b)) {
+                        int[] ids = m.forwardSample(stepwise, prompt, params, u[0]);
+                        int[] first = m.forwardSample(streamed, prompt, params, u[0]);
+                        assertArrayEquals(ids, first, what + ": after the prompt");
+                        m.decodeStream(streamed, first, params, new SplittableRandom(0)).close();   // no step, nothing to undo
+                        // the stream draws its own uniforms: the same sequence, from u[1] on
+                        SplittableRandom again = new SplittableRandom(17);
+                        for (int q = 0; q < b; q++) {
+                            again.nextDouble();
+                        }
+                        try (DecodeStream stream = m.decodeStream(streamed, first, params, again)) {
+                            assertThrows(MmfreeException.class, () -> m.forward(streamed, prompt, false), what + ": a busy batch");
+                            for (int step = 1; step <= steps; step++) {
+                                ids = m.continueSample(stepwise, params, u[step]);
+                                assertArrayEquals(ids, stream.next(), what + ": step " + step);
+                            }
+                        }
+                        assertEquals(stepwise.position(), streamed.position(), what + ": position after close");
+                        check(what + ": logits after close", m.forward(stepwise, CausalLm.column(ids), false),
+                                m.forward(streamed, CausalLm.column(ids), false));
+                        assertEquals(stepwise.position(), streamed.position(), what + ": position after a forward");
+                    }
+                }
             }
         }
     }

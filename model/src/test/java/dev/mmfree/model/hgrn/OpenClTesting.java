@@ -5,7 +5,7 @@ import dev.mmfree.runtime.opencl.OpenCl;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Test setup shared by the OpenCL model tests. */
-final class OpenClTesting {
+public final class OpenClTesting {
     private OpenClTesting() {
     }
 
@@ -13,7 +13,7 @@ final class OpenClTesting {
      * Skips without OpenCL; otherwise, unless a selector is configured, selects the default device
      * (first GPU, else the first CPU) so the opencl backend also runs on a PoCL-only machine.
      */
-    static void selectDefaultDeviceOrSkip() {
+    public static void selectDefaultDeviceOrSkip() {
         assumeTrue(OpenCl.unavailableReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
         if (OpenCl.configuredSelector() == null) {
             System.setProperty(OpenCl.DEVICE_PROPERTY, String.valueOf(OpenCl.select(null).index()));

@@ -1,10 +1,14 @@
 package dev.mmfree.model.llama;
 
 import dev.mmfree.kernels.gemv.Storage;
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.config.LlamaConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.opencl.OpenCl;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -15,8 +19,11 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -142,6 +149,64 @@ class LlamaOpenClTest {
             }
             LlamaOpenClFixtureTest.check(s + " batch-1 decode past 256", expect, out, s == Storage.F32 ? TOL_F32 : TOL_F16);
         }
+    }
+
+    /**
+     * Sampling on the device (forwardSample) and the decode stream, which runs a step ahead across the
+     * KV cache's growth at 256 positions, against the reference sampler on the logits of a batch fed
+     * step by step; closing the stream undoes its queued step (position and later logits agree).
+     */
+    @Test
+    void deviceSamplingAndTheDecodeStreamFollowTheReferenceSampler() {
+        Random r = new Random(44);
+        LlamaConfig c = new LlamaConfig(47, 32, 48, 2, 4, 2, 8, 10000, 1e-6, false, 1, 2);
+        LlamaWeights w = random(r, c, Storage.F32);
+        SamplerReference ref = new SamplerReference();
+        try (LlamaOpenCl m = new LlamaOpenCl(device, w, Storage.F32)) {
+            for (int b : new int[]{1, 2}) {
+                for (SamplingParams params : new SamplingParams[]{SamplingParams.greedy(), new SamplingParams(0.8, 20, 0.9, 1)}) {
+                    String what = "batch " + b + ", " + params;
+                    int[][] prompt = tokens(r, b, 250, c.vocab());
+                    SplittableRandom draws = new SplittableRandom(45);
+                    try (CausalLm.Batch stepwise = m.newBatch(b); CausalLm.Batch sampled = m.newBatch(b)) {
+                        float[][][] logits = m.forward(stepwise, prompt, false);
+                        double[] u = uniforms(draws, b);
+                        int[] ids = m.forwardSample(sampled, prompt, params, u);
+                        for (int q = 0; q < b; q++) {
+                            assertEquals(ref.sample(logits[q][0], 0, c.vocab(), params, u[q]), ids[q], what + ": after the prompt, sequence " + q);
+                        }
+                        SplittableRandom streamDraws = new SplittableRandom(46);
+                        SplittableRandom stepDraws = new SplittableRandom(46);
+                        try (DecodeStream stream = m.decodeStream(sampled, ids, params, streamDraws)) {
+                            assertThrows(MmfreeException.class, () -> m.forward(sampled, prompt, false), what + ": a busy batch");
+                            for (int step = 0; step < 10; step++) {
+                                logits = m.forward(stepwise, CausalLm.column(ids), false);
+                                u = uniforms(stepDraws, b);
+                                int[] got = stream.next();
+                                for (int q = 0; q < b; q++) {
+                                    ids[q] = ref.sample(logits[q][0], 0, c.vocab(), params, u[q]);
+                                }
+                                assertArrayEquals(ids, got, what + ": step " + step);
+                            }
+                        }
+                        assertEquals(stepwise.position(), sampled.position(), what + ": position after close");
+                        float[][][] expect = m.forward(stepwise, CausalLm.column(ids), false);
+                        float[][][] after = m.forward(sampled, CausalLm.column(ids), false);
+                        for (int q = 0; q < b; q++) {
+                            assertArrayEquals(expect[q][0], after[q][0], what + ": logits after close, sequence " + q);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static double[] uniforms(SplittableRandom r, int b) {
+        double[] u = new double[b];
+        for (int q = 0; q < b; q++) {
+            u[q] = r.nextDouble();
+        }
+        return u;
     }
 
     @Test

@@ -20,6 +20,7 @@ import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 import org.jocl.cl_program;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -250,6 +251,46 @@ public final class OpenClDevice implements Device {
         } else {
             Cl.run("clEnqueueReadBuffer", what, () -> CL.clEnqueueReadBuffer(queue, b.mem, true, offset, bytes, host, 0, null, null));
         }
+    }
+
+    @Override
+    public DeviceEvent readAsync(DeviceBuffer src, long offsetBytes, ByteBuffer dst) {
+        return transferAsync(src, offsetBytes, dst, false);
+    }
+
+    @Override
+    public DeviceEvent writeAsync(DeviceBuffer dst, long offsetBytes, ByteBuffer src) {
+        return transferAsync(dst, offsetBytes, src, true);
+    }
+
+    private DeviceEvent transferAsync(DeviceBuffer buffer, long offset, ByteBuffer host, boolean write) {
+        checkOpen();
+        OpenClBuffer b = own(buffer);
+        long bytes = host.remaining();
+        String what = (write ? "async write " : "async read ") + bytes + " bytes at " + offset + " of " + b;
+        if (!host.isDirect()) {
+            throw new DeviceException(what + ": the host buffer is not direct");
+        }
+        if (!write && host.isReadOnly()) {
+            throw new DeviceException(what + ": the host buffer is read-only");
+        }
+        if (offset < 0 || offset + bytes > b.bytes()) {
+            throw new DeviceException(what + ": out of bounds");
+        }
+        Pointer p = Pointer.to(host.slice());   // a slice starts at host's position, however JOCL reads positions
+        cl_event e = new cl_event();
+        if (write) {
+            Cl.run("clEnqueueWriteBuffer", what, () -> CL.clEnqueueWriteBuffer(queue, b.mem, false, offset, bytes, p, 0, null, e));
+        } else {
+            Cl.run("clEnqueueReadBuffer", what, () -> CL.clEnqueueReadBuffer(queue, b.mem, false, offset, bytes, p, 0, null, e));
+        }
+        return new OpenClEvent(e, what);
+    }
+
+    @Override
+    public void flush() {
+        checkOpen();
+        Cl.run("clFlush", info.name(), () -> CL.clFlush(queue));
     }
 
     @Override

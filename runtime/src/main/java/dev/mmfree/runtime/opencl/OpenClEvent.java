@@ -1,12 +1,13 @@
 package dev.mmfree.runtime.opencl;
 
 import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.DeviceException;
 import org.jocl.CL;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
 import org.jocl.cl_event;
 
-/** A cl_event of a command on a profiling queue. */
+/** A cl_event of an enqueued command; its timer works on a profiling queue only. */
 final class OpenClEvent implements DeviceEvent {
     private final cl_event event;
     private final String what;
@@ -18,8 +19,16 @@ final class OpenClEvent implements DeviceEvent {
     }
 
     @Override
-    public long elapsedNanos() {
+    public void await() {
+        if (closed) {
+            throw new DeviceException(what + ": the event is closed");
+        }
         Cl.run("clWaitForEvents", what, () -> CL.clWaitForEvents(1, new cl_event[]{event}));
+    }
+
+    @Override
+    public long elapsedNanos() {
+        await();
         long[] start = new long[1];
         long[] end = new long[1];
         Cl.run("clGetEventProfilingInfo", what, () -> {

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -89,6 +91,45 @@ class OpenClDeviceTest {
             }
             ClException bad = assertThrows(ClException.class, () -> d.launch(k, new long[]{1000}, new long[]{1 << 20}));
             assertTrue(bad.getMessage().contains("scale_f32") && bad.getMessage().contains("clEnqueueNDRangeKernel"), bad.getMessage());
+        }
+    }
+
+    @Test
+    void asyncTransfersRunInQueueOrderAroundKernels() {
+        try (OpenClDevice d = OpenCl.open(null, false)) {
+            DeviceProgram p = d.build("scale", SCALE, "");
+            int n = 301;
+            DeviceBuffer xb = d.allocate(MemoryCategory.WORKSPACE, 4L * n, "x");
+            DeviceBuffer yb = d.allocate(MemoryCategory.WORKSPACE, 4L * n, "y");
+            d.fill(yb, Float.floatToRawIntBits(Float.NaN));
+            DeviceKernel k = p.kernel("scale_f32").args(xb, yb, -3f, n);
+            // the host data starts 12 bytes into its buffer: the transfers must start at the position
+            ByteBuffer in = ByteBuffer.allocateDirect(12 + 4 * n).order(ByteOrder.nativeOrder());
+            ByteBuffer out = ByteBuffer.allocateDirect(8 + 4 * n).order(ByteOrder.nativeOrder());
+            Random r = new Random(7);
+            float[] x = new float[n];
+            for (int round = 0; round < 3; round++) {
+                in.clear().position(12);
+                for (int i = 0; i < n; i++) {
+                    x[i] = r.nextFloat() - 0.5f;
+                    in.putFloat(12 + 4 * i, x[i]);
+                }
+                out.clear().position(8);
+                try (DeviceEvent w = d.writeAsync(xb, 0, in)) {
+                    d.launch(k, new long[]{320}, new long[]{32});
+                    try (DeviceEvent rd = d.readAsync(yb, 0, out)) {
+                        d.flush();
+                        rd.await();
+                        w.await();
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    assertEquals(-3f * x[i], out.getFloat(8 + 4 * i), "round " + round + ", y[" + i + "]");
+                }
+            }
+            assertThrows(DeviceException.class, () -> d.readAsync(yb, 0, ByteBuffer.allocate(8)), "a heap buffer");
+            assertThrows(DeviceException.class, () -> d.readAsync(yb, 4L * n - 4, ByteBuffer.allocateDirect(8)), "past the end");
+            assertThrows(DeviceException.class, () -> d.writeAsync(yb, -4, ByteBuffer.allocateDirect(8)), "a negative offset");
         }
     }
 
