@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 persist27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 persist27 stream27 sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -34,8 +34,9 @@ ahead_e2e() {  # ahead_e2e LOG: 2.7B batched decode with -DMMA_AHEAD=1 and 2 (AH
 for step in $steps; do
     case $step in
         tests)
-            for c in $(cd .gpu/tests/kernels && ls dev/mmfree/kernels/*/*OpenClTest.class) \
-                     $(cd .gpu/tests/model && ls dev/mmfree/model/*/*OpenCl*Test.class); do
+            for c in $(cd .gpu/tests/runtime && ls dev/mmfree/runtime/opencl/*Test.class) \
+                     $(cd .gpu/tests/kernels && ls dev/mmfree/kernels/*/*OpenClTest.class) \
+                     $(cd .gpu/tests/model && ls dev/mmfree/model/*/*OpenCl*Test.class dev/mmfree/model/generate/GeneratorFixtureTest.class); do
                 c=${c%.class}; c=${c//\//.}
                 # one JVM a class: a kernel that faults would poison the context for the rest
                 run tests 180 java -Dmmfree.fixtures=.gpu/fixtures -cp ".gpu/tests/junit-platform-console-standalone-1.11.4.jar:.gpu/lib/*:.gpu/tests/runtime:.gpu/tests/kernels:.gpu/tests/model" \
@@ -104,6 +105,14 @@ for step in $steps; do
                 i=$((i + 1))
                 run rowtile27 300 env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" bench --backend opencl --preset 2.7B \
                     --models hgrn --batch 64 --context 128 --decode-steps 100 --out "$out/rowtile-$i-2.7B"
+            done ;;
+        stream27)   # 2.7B decode at batch 1 and 64 with the next step queued ahead (default) and step by step
+                    # (--sync-decode), alternating; STREAM_ORDER lists the runs (default "ahead sync ahead sync")
+            i=0
+            for m in ${STREAM_ORDER:-ahead sync ahead sync}; do
+                i=$((i + 1))
+                run stream27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1,64 --context 128 \
+                    --decode-steps 100 $([ $m = sync ] && echo --sync-decode) --out "$out/stream-$i-$m-2.7B"
             done ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
