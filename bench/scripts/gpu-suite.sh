@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 persist27 stream27 sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -117,6 +117,11 @@ for step in $steps; do
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \
                 --context 128 --decode-steps 20 --out "$out/profile-2.7B" ;;
+        profile1)   # device time by kernel of a 2.7B batch-1 decode (fused path; launches serialized)
+            MMFREE_OPENCL_PROFILE=1 run profile1 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1 \
+                --context 128 --decode-steps 50 --out "$out/profile1-2.7B" ;;
+        info)
+            run info 60 "${cli[@]}" info -v ;;
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
         bench370)

@@ -32,6 +32,9 @@ final class InfoCommand implements Callable<Integer> {
             description = "Backend to load the model on (sizes are as it holds the weights); default ${DEFAULT-VALUE}.")
     String backend;
 
+    @Option(names = {"-v", "--verbose"}, description = "Also each OpenCL device's version and extensions.")
+    boolean verbose;
+
     @Spec
     CommandSpec spec;
 
@@ -53,8 +56,12 @@ final class InfoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  %-10s %s%n", b.name(), why.map(w -> "unavailable: " + w).orElse("available"));
         }
         out.println("opencl devices (" + OpenCl.DEVICE_ENV + " picks one):");
-        OpenCl.unavailableReason().ifPresentOrElse(why -> out.println("  none: " + why), () -> OpenCl.devices().forEach(d ->
-                out.printf(Locale.ROOT, "  %d  %s (%s)%n", d.index(), d.name(), d.gpu() ? "GPU" : d.cpu() ? "CPU" : "other")));
+        OpenCl.unavailableReason().ifPresentOrElse(why -> out.println("  none: " + why), () -> OpenCl.devices().forEach(d -> {
+            out.printf(Locale.ROOT, "  %d  %s (%s)%n", d.index(), d.name(), d.gpu() ? "GPU" : d.cpu() ? "CPU" : "other");
+            if (verbose) {
+                out.printf(Locale.ROOT, "     %s%n", d.capabilities());
+            }
+        }));
         out.flush();
         return 0;
     }

@@ -35,6 +35,11 @@ public final class OpenCl {
             return platformName + " / " + deviceName;
         }
 
+        /** The device's OpenCL version and extensions, as the driver reports them. */
+        public String capabilities() {
+            return deviceString(device, CL.CL_DEVICE_VERSION) + "; " + deviceString(device, CL.CL_DEVICE_EXTENSIONS).trim();
+        }
+
         @Override
         public String toString() {
             return "#" + index + " " + name() + (gpu ? " [gpu]" : cpu ? " [cpu]" : "");
