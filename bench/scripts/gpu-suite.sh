@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 split27 affinity27 info sweep
+#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -34,10 +34,9 @@ ahead_e2e() {  # ahead_e2e LOG: 2.7B batched decode with -DMMA_AHEAD=1 and 2 (AH
 for step in $steps; do
     case $step in
         tests)
-            # TEST_CLASSES (class names, space-separated) runs only those
-            for c in ${TEST_CLASSES:-$(cd .gpu/tests/runtime && ls dev/mmfree/runtime/opencl/*Test.class) \
+            for c in $(cd .gpu/tests/runtime && ls dev/mmfree/runtime/opencl/*Test.class) \
                      $(cd .gpu/tests/kernels && ls dev/mmfree/kernels/*/*OpenClTest.class) \
-                     $(cd .gpu/tests/model && ls dev/mmfree/model/*/*OpenCl*Test.class dev/mmfree/model/generate/GeneratorFixtureTest.class)}; do
+                     $(cd .gpu/tests/model && ls dev/mmfree/model/*/*OpenCl*Test.class dev/mmfree/model/generate/GeneratorFixtureTest.class); do
                 c=${c%.class}; c=${c//\//.}
                 # one JVM a class: a kernel that faults would poison the context for the rest
                 run tests 180 java -Dmmfree.fixtures=.gpu/fixtures -cp ".gpu/tests/junit-platform-console-standalone-1.11.4.jar:.gpu/lib/*:.gpu/tests/runtime:.gpu/tests/kernels:.gpu/tests/model" \
@@ -114,22 +113,6 @@ for step in $steps; do
                 i=$((i + 1))
                 run stream27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1,64 --context 128 \
                     --decode-steps 100 $([ $m = sync ] && echo --sync-decode) --out "$out/stream-$i-$m-2.7B"
-            done ;;
-        split27)    # 2.7B batch-64 decode as one batch, or as two of 32 on two device queues (--split 2), alternating;
-                    # SPLIT_ORDER lists the runs (default "2 1 2 1")
-            i=0
-            for n in ${SPLIT_ORDER:-2 1 2 1}; do
-                i=$((i + 1))
-                run split27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 --context 128 \
-                    --decode-steps 100 --split $n --out "$out/split-$i-$n-2.7B"
-            done ;;
-        affinity27) # the host's CPU and NUMA layout against the GPU's, then 2.7B batch-1 decode pinned to the GPU's
-                    # CPUs (taskset), twice
-            { lscpu; nvidia-smi topo -m; } > "$out/topology.txt" 2>&1
-            cpus=$(nvidia-smi topo -m 2>/dev/null | awk '$1 == "GPU0" { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/) { print $i; exit } }')
-            for i in 1 2; do
-                run affinity27 300 taskset -c "${cpus:-0-7}" "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1 \
-                    --context 128 --decode-steps 100 --out "$out/affinity-$i-2.7B"
             done ;;
         profile27)  # device time by kernel of a 2.7B batch-64 run (MMFREE_OPENCL_PROFILE=1: launches serialized)
             MMFREE_OPENCL_PROFILE=1 run profile27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 64 \

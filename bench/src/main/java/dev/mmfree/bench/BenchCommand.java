@@ -64,9 +64,6 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--sync-decode", description = "Wait for each decode step's ids before queueing the next (default: the next step is queued ahead, as generation does).")
     boolean syncDecode;
 
-    @Option(names = "--split", paramLabel = "N", description = "Run each batch size that N divides as N batches, their decode steps interleaved; on the opencl backend each batch takes its own device queue, so their kernels can overlap (default: ${DEFAULT-VALUE}).", defaultValue = "1")
-    int split;
-
     @Option(names = "--prefill-repeats", description = "Timed prefills per case (default: ${DEFAULT-VALUE}).", defaultValue = "3")
     int prefillRepeats;
 
@@ -102,7 +99,6 @@ public final class BenchCommand implements Callable<Integer> {
         check(decodeSteps >= 1, "--decode-steps must be >= 1, got " + decodeSteps);
         check(prefillRepeats >= 1, "--prefill-repeats must be >= 1, got " + prefillRepeats);
         check(warmupSteps >= 0, "--warmup-steps must be >= 0, got " + warmupSteps);
-        check(split >= 1, "--split must be >= 1, got " + split);
         batches.forEach(b -> check(b >= 1, "--batch values must be >= 1, got " + b));
         contexts.forEach(c -> check(c >= 1, "--context values must be >= 1, got " + c));
 
@@ -132,7 +128,7 @@ public final class BenchCommand implements Callable<Integer> {
                     if (power == null && device.toUpperCase(Locale.ROOT).contains("NVIDIA")) {
                         power = PowerSampler.start().orElse(null);
                     }
-                    ModelBench bench = new ModelBench(lm, source, prefillRepeats, warmupSteps, decodeSteps, !syncDecode, split, Optional.ofNullable(power));
+                    ModelBench bench = new ModelBench(lm, source, prefillRepeats, warmupSteps, decodeSteps, !syncDecode, Optional.ofNullable(power));
                     try (ProgressBar bar = new ProgressBarBuilder().setTaskName(lm.info().architecture()).setInitialMax(
                             (long) batches.size() * contexts.size()).setStyle(ProgressBarStyle.ASCII).setConsumer(
                             new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {

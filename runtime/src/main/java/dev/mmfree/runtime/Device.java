@@ -58,14 +58,6 @@ public interface Device extends AutoCloseable {
      */
     DeviceEvent writeAsync(DeviceBuffer dst, long offsetBytes, ByteBuffer src);
 
-    /**
-     * A view of this device with its own in-order queue, where the device has several: buffers,
-     * programs and kernels are shared with the device, and commands on different lanes may run at the
-     * same time, so lanes must not touch the same buffers without a {@link #synchronize}. Closing the lane
-     * releases only its queue; closing the device closes its lanes.
-     */
-    Device lane();
-
     /** Submits every enqueued command to the device without waiting for any. */
     void flush();
 

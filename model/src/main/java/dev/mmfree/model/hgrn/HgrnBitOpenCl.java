@@ -85,26 +85,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final HgrnBitOpenClWeights w;
     private final ModelInfo info;
     private final Set<State> batches = Collections.newSetFromMap(new IdentityHashMap<>());
-    private final Device[] lanes;          // queues of the device, taken by new batches in turn
-    private int nextLane;
     private boolean closed;
-
-    /** Env: device queues of a model on a GPU (default {@value #GPU_LANES}; 1 elsewhere). */
-    public static final String LANES_ENV = "MMFREE_OPENCL_LANES";
-    static final int GPU_LANES = 2;
-
-    private static int lanesFromEnvironment(Device device) {
-        String v = System.getenv(LANES_ENV);
-        if (v == null || v.isBlank()) {
-            return device.info().gpu() ? GPU_LANES : 1;
-        }
-        try {
-            return Integer.parseInt(v.trim());
-        } catch (NumberFormatException e) {
-            device.close();
-            throw new MmfreeException(LANES_ENV + " must be a positive integer, got '" + v + "'");
-        }
-    }
 
     /**
      * Uploads the weights to the device, which this model then owns (closing the model closes it).
@@ -112,18 +93,6 @@ public final class HgrnBitOpenCl implements CausalLm {
      * @param fusedDecode false: batch-1 decode steps take the GEMM path too (for comparisons)
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode) {
-        this(weights, device, fusedDecode, lanesFromEnvironment(device));
-    }
-
-    /**
-     * As {@link #HgrnBitOpenCl(HgrnBitWeights, Device, boolean)} with {@code lanes} device queues: new
-     * batches take them in turn, so the steps of different batches can run on the device at once.
-     */
-    public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int lanes) {
-        if (lanes < 1) {
-            device.close();
-            throw new MmfreeException("hgrn_bit opencl: lanes must be >= 1, got " + lanes);
-        }
         this.device = device;
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
@@ -131,9 +100,6 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile() : null;
         this.layerGroups = device.info().gpu() && "1".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
                 ? device.info().computeUnits() : 0;
-        // the one-launch layer's grid barriers need the whole device: its batches share one queue
-        this.lanes = new Device[layerGroups > 0 ? 1 : lanes];
-        this.lanes[0] = device;
         try {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
@@ -146,9 +112,6 @@ public final class HgrnBitOpenCl implements CausalLm {
             embedding = new EmbeddingOpenCl(device, tiling);
             sampler = new SamplerOpenCl(device, tiling);
             w = new HgrnBitOpenClWeights(device, weights);
-            for (int i = 1; i < this.lanes.length; i++) {
-                this.lanes[i] = device.lane();
-            }
         } catch (RuntimeException e) {
             device.close();
             throw e;
@@ -183,7 +146,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         if (size < 1) {
             throw new MmfreeException("hgrn_bit opencl: batch size must be >= 1, got " + size);
         }
-        State s = new State(size, lanes[nextLane++ % lanes.length]);
+        State s = new State(size);
         batches.add(s);
         return s;
     }
@@ -196,7 +159,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         run(s, tokens, t, allPositions ? Head.ALL : Head.LAST, (rows, from, n) -> {
             int v = c.vocab();
             float[] all = new float[rows * v];
-            s.q.read(s.ws.logits, 0, all, 0, all.length);
+            device.read(s.ws.logits, 0, all, 0, all.length);
             for (int b = 0; b < s.size; b++) {
                 for (int p = 0; p < (allPositions ? n : 1); p++) {
                     int row = allPositions ? b * n + p : b;
@@ -217,7 +180,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         int t = TokenChecks.check(tokens, s.size, c.vocab());
         int[] ids = new int[s.size];
         s.sampling(params, u);
-        run(s, tokens, t, Head.SAMPLE, (rows, from, n) -> s.q.read(s.ws.ids, 0, ids, 0, s.size));
+        run(s, tokens, t, Head.SAMPLE, (rows, from, n) -> device.read(s.ws.ids, 0, ids, 0, s.size));
         s.idsOnDevice = true;
         return SamplerOpenCl.check(ids);
     }
@@ -231,7 +194,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         s.sampling(params, u);
         int[] ids = new int[s.size];
         pass(s, 1, Head.SAMPLE);
-        s.q.read(s.ws.ids, 0, ids, 0, s.size);
+        device.read(s.ws.ids, 0, ids, 0, s.size);
         s.position++;
         return SamplerOpenCl.check(ids);
     }
@@ -289,7 +252,7 @@ public final class HgrnBitOpenCl implements CausalLm {
                 ids[slot] = ByteBuffer.allocateDirect(4 * s.size).order(ByteOrder.nativeOrder());
                 u[slot] = ByteBuffer.allocateDirect(8 * s.size).order(ByteOrder.nativeOrder());
             }
-            s.q.write(s.ws.ids, 0, this.last, 0, s.size);
+            device.write(s.ws.ids, 0, this.last, 0, s.size);
             s.idsOnDevice = true;
         }
 
@@ -325,7 +288,7 @@ public final class HgrnBitOpenCl implements CausalLm {
                 for (int q = 0; q < s.size; q++) {
                     b.putDouble(8 * q, uniforms.nextDouble());
                 }
-                uWritten[slot] = s.q.writeAsync(s.u[s.parity], 0, b);
+                uWritten[slot] = device.writeAsync(s.u[s.parity], 0, b);
             } else {
                 for (int q = 0; q < s.size; q++) {
                     uniforms.nextDouble();   // drawn all the same, as forwardSample's callers do
@@ -333,8 +296,8 @@ public final class HgrnBitOpenCl implements CausalLm {
             }
             s.params = params;
             pass(s, 1, Head.SAMPLE);
-            idsRead[slot] = s.q.readAsync(s.ws.ids, 0, ids[slot].clear());
-            s.q.flush();
+            idsRead[slot] = device.readAsync(s.ws.ids, 0, ids[slot].clear());
+            device.flush();
             s.position++;
             submitted++;
         }
@@ -346,10 +309,10 @@ public final class HgrnBitOpenCl implements CausalLm {
             }
             try {
                 if (submitted > returned && !HgrnBitOpenCl.this.closed) {
-                    s.q.synchronize();
+                    device.synchronize();
                     s.parity ^= 1;
                     s.position--;
-                    s.q.write(s.ws.ids, 0, last, 0, s.size);
+                    device.write(s.ws.ids, 0, last, 0, s.size);
                     s.idsOnDevice = true;
                 }
             } finally {
@@ -391,7 +354,7 @@ public final class HgrnBitOpenCl implements CausalLm {
                 System.arraycopy(tokens[q], from, ids, q * n, n);
             }
             s.ensure(b * n);
-            s.q.write(s.ws.ids, 0, ids, 0, ids.length);
+            device.write(s.ws.ids, 0, ids, 0, ids.length);
             s.idsOnDevice = false;
             pass(s, n, h);
             if (h != Head.NONE) {
@@ -416,9 +379,9 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
         for (Launch l : plan) {
             if (profile != null) {
-                profile.run(l, s.q);
+                profile.run(l, device);
             } else {
-                l.enqueue(s.q);
+                l.enqueue(device);
             }
         }
         if (fused && layerGroups > 0) {
@@ -579,7 +542,6 @@ public final class HgrnBitOpenCl implements CausalLm {
     /** A batch: MLGRU states [L][2] x [b][d] f32 on the device, its workspace and its launch plans. */
     private final class State implements Batch {
         final int size;
-        final Device q;               // the lane this batch's commands go to
         final DeviceBuffer[][] state;
         final Map<String, List<Launch>> plans = new HashMap<>();
         Workspace ws;
@@ -591,14 +553,13 @@ public final class HgrnBitOpenCl implements CausalLm {
         boolean idsOnDevice;
         Stream stream;                // the open decode stream, which alone may drive the batch
 
-        State(int size, Device q) {
+        State(int size) {
             this.size = size;
-            this.q = q;
             this.state = new DeviceBuffer[c.layers()][2];
             for (int l = 0; l < c.layers(); l++) {
                 for (int p = 0; p < 2; p++) {
                     state[l][p] = device.allocate(MemoryCategory.STATE, 4L * size * c.hidden(), "layer " + l + " state " + p);
-                    q.fill(state[l][p], 0);
+                    device.fill(state[l][p], 0);
                 }
             }
             ensure(size);
@@ -630,7 +591,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             for (double x : uniforms) {
                 b.putDouble(x);
             }
-            q.write(u[parity], 0, b.array(), 0, 8 * size);
+            device.write(u[parity], 0, b.array(), 0, 8 * size);
         }
 
         void allocateSampling() {

@@ -29,8 +29,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * steps with norm sums in double, so on an fp64 device the logits must equal the reference's bit for
  * bit; without fp64 (float sums can move an activation across an int8 rounding boundary) by relative
  * L2 at most 2e-3 per position, the fixtures' bound. Greedy ids on the device must equal the argmax of
- * the same path's logits. Some tests give the model two lanes (device queues), so that their batches'
- * commands interleave on different queues.
+ * the same path's logits.
  */
 class HgrnBitOpenClTest {
     private static final HgrnBitConfig ODD = new HgrnBitConfig(300, 100, 3, 70, 1e-5, true, false, 1, 2);
@@ -105,7 +104,7 @@ class HgrnBitOpenClTest {
         HgrnBitWeights w = weights(ODD, 9);
         Random r = new Random(10);
         int[][] prompt = randomTokens(r, 1, 3, ODD.vocab());
-        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2);
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true);
              CausalLm.Batch logitsBatch = m.newBatch(1); CausalLm.Batch greedyBatch = m.newBatch(1)) {
             int next = argmax(m.forward(logitsBatch, prompt, false)[0][0]);
             int[] ids = m.forwardGreedy(greedyBatch, prompt);
@@ -152,8 +151,7 @@ class HgrnBitOpenClTest {
     @Test
     void decodeStreamMatchesStepByStepAndUndoesItsQueuedStep() {
         HgrnBitWeights w = weights(ODD, 15);
-        // two lanes: the two batches take different queues, and their commands interleave
-        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2)) {
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true)) {
             for (int b : new int[]{1, 3}) {
                 for (SamplingParams params : new SamplingParams[]{SamplingParams.greedy(), new SamplingParams(1.1, 0, 0.95, 3)}) {
                     String what = "batch " + b + ", " + params;

@@ -30,10 +30,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
-/**
- * One OpenCL device with its own context and in-order queue. Open it through {@link OpenCl#open};
- * {@link #lane} adds queues on the same context.
- */
+/** One OpenCL device with its own context and in-order queue. Open it through {@link OpenCl#open}. */
 public final class OpenClDevice implements Device {
     private final OpenCl.Candidate candidate;
     private final cl_device_id device;
@@ -41,11 +38,9 @@ public final class OpenClDevice implements Device {
     private final cl_command_queue queue;
     private final boolean profiling;
     private final DeviceInfo info;
-    private final MemoryLedger ledger;
-    private final ProgramCache cache;
-    private final Set<AutoCloseable> open;     // shared by the root and its lanes
-    private final OpenClDevice root;           // this, or the device a lane was made from
-    private final List<OpenClDevice> lanes = new ArrayList<>();
+    private final MemoryLedger ledger = new MemoryLedger();
+    private final ProgramCache cache = ProgramCache.fromEnvironment();
+    private final Set<AutoCloseable> open = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
 
     OpenClDevice(OpenCl.Candidate candidate, boolean profiling) {
@@ -64,40 +59,6 @@ public final class OpenClDevice implements Device {
                 () -> CL.clCreateContext(null, 1, new cl_device_id[]{device}, null, null, null));
         this.queue = Cl.call("clCreateCommandQueue", info.name(),
                 () -> CL.clCreateCommandQueue(context, device, profiling ? CL.CL_QUEUE_PROFILING_ENABLE : 0, null));
-        this.ledger = new MemoryLedger();
-        this.cache = ProgramCache.fromEnvironment();
-        this.open = Collections.newSetFromMap(new IdentityHashMap<>());
-        this.root = this;
-    }
-
-    /** A lane of root: everything shared but the queue. */
-    private OpenClDevice(OpenClDevice root) {
-        this.candidate = root.candidate;
-        this.device = root.device;
-        this.profiling = root.profiling;
-        this.info = root.info;
-        this.context = root.context;
-        this.ledger = root.ledger;
-        this.cache = root.cache;
-        this.open = root.open;
-        this.root = root;
-        this.queue = Cl.call("clCreateCommandQueue", info.name() + " (lane)",
-                () -> CL.clCreateCommandQueue(context, device, profiling ? CL.CL_QUEUE_PROFILING_ENABLE : 0, null));
-    }
-
-    /**
-     * A new in-order queue on this device's context, as a device: buffers, programs and kernels of the
-     * device and of all its lanes work on it (the memory ledger is shared), and commands on different
-     * lanes may run at the same time, so lanes must not touch the same buffers without a
-     * {@link #synchronize}. Closing a lane finishes and releases its queue only; closing the device
-     * closes its lanes.
-     */
-    @Override
-    public OpenClDevice lane() {
-        checkOpen();
-        OpenClDevice lane = new OpenClDevice(root);
-        root.lanes.add(lane);
-        return lane;
     }
 
     @Override
@@ -348,7 +309,7 @@ public final class OpenClDevice implements Device {
     }
 
     private OpenClBuffer own(DeviceBuffer buffer) {
-        if (!(buffer instanceof OpenClBuffer b) || b.owner().root != root) {
+        if (!(buffer instanceof OpenClBuffer b) || b.owner() != this) {
             throw new DeviceException("buffer " + buffer + " does not belong to " + info.name());
         }
         if (b.isClosed()) {
@@ -364,13 +325,8 @@ public final class OpenClDevice implements Device {
         }
     }
 
-    /** Whether buffers and kernels of other belong to this device (the same device or one of its lanes). */
-    boolean sameContext(OpenClDevice other) {
-        return other.root == root;
-    }
-
     private void checkOpen() {
-        if (closed || root.closed) {
+        if (closed) {
             throw new DeviceException("device " + info.name() + " is closed");
         }
     }
@@ -384,15 +340,6 @@ public final class OpenClDevice implements Device {
             CL.clFinish(queue);
         } catch (CLException e) {
             // closing anyway: the resources below are released regardless
-        }
-        if (root != this) {
-            closed = true;
-            root.lanes.remove(this);
-            CL.clReleaseCommandQueue(queue);
-            return;
-        }
-        for (OpenClDevice lane : List.copyOf(lanes)) {
-            lane.close();
         }
         List<AutoCloseable> left = new ArrayList<>(open);
         for (AutoCloseable r : left.reversed()) {

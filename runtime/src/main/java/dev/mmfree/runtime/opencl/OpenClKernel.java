@@ -28,7 +28,7 @@ final class OpenClKernel implements DeviceKernel {
 
     @Override
     public DeviceKernel arg(int index, DeviceBuffer buffer) {
-        if (!(buffer instanceof OpenClBuffer b) || !b.owner().sameContext(owner)) {
+        if (!(buffer instanceof OpenClBuffer b) || b.owner() != owner) {
             throw new DeviceException(name + ": argument " + index + " is not a buffer of this device: " + buffer);
         }
         if (b.isClosed()) {

@@ -134,46 +134,6 @@ class OpenClDeviceTest {
     }
 
     @Test
-    void lanesShareBuffersKernelsAndTheLedger() {
-        OpenClDevice d = OpenCl.open(null, false);
-        DeviceProgram p = d.build("scale", SCALE, "");
-        int n = 257;
-        Random r = new Random(9);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = r.nextFloat();
-        }
-        DeviceBuffer xb = d.upload(MemoryCategory.WORKSPACE, "x", x);
-        OpenClDevice a = d.lane();
-        OpenClDevice b = d.lane();
-        DeviceBuffer ya = a.allocate(MemoryCategory.WORKSPACE, 4L * n, "y on lane a");
-        DeviceBuffer yb = b.allocate(MemoryCategory.STATE, 4L * n, "y on lane b");
-        assertEquals(3L * 4 * n, d.memory().totalBytes(), "one ledger for the device and its lanes");
-        DeviceKernel ka = p.kernel("scale_f32").args(xb, ya, 2f, n);
-        DeviceKernel kb = p.kernel("scale_f32").args(xb, yb, -1f, n);
-        for (int round = 0; round < 20; round++) {
-            a.launch(ka, new long[]{320}, new long[]{64});
-            b.launch(kb, new long[]{320}, new long[]{64});
-        }
-        float[] got = new float[n];
-        a.read(ya, got);
-        for (int i = 0; i < n; i++) {
-            assertEquals(2f * x[i], got[i], "lane a, y[" + i + "]");
-        }
-        b.read(yb, got);
-        for (int i = 0; i < n; i++) {
-            assertEquals(-x[i], got[i], "lane b, y[" + i + "]");
-        }
-        a.close();
-        assertThrows(DeviceException.class, () -> a.launch(ka, new long[]{320}, new long[]{64}), "a closed lane");
-        b.launch(kb, new long[]{320}, new long[]{64});   // the other lane still works
-        b.synchronize();
-        d.close();
-        assertThrows(DeviceException.class, () -> b.synchronize(), "a lane of a closed device");
-        assertEquals(0, d.memory().totalBytes(), "closing the device releases what its lanes allocated");
-    }
-
-    @Test
     void buildFailureCarriesTheLog() {
         try (OpenClDevice d = OpenCl.open(null, false)) {
             DeviceException e = assertThrows(DeviceException.class,
