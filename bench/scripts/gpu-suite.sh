@@ -34,9 +34,10 @@ ahead_e2e() {  # ahead_e2e LOG: 2.7B batched decode with -DMMA_AHEAD=1 and 2 (AH
 for step in $steps; do
     case $step in
         tests)
-            for c in $(cd .gpu/tests/runtime && ls dev/mmfree/runtime/opencl/*Test.class) \
+            # TEST_CLASSES (class names, space-separated) runs only those
+            for c in ${TEST_CLASSES:-$(cd .gpu/tests/runtime && ls dev/mmfree/runtime/opencl/*Test.class) \
                      $(cd .gpu/tests/kernels && ls dev/mmfree/kernels/*/*OpenClTest.class) \
-                     $(cd .gpu/tests/model && ls dev/mmfree/model/*/*OpenCl*Test.class dev/mmfree/model/generate/GeneratorFixtureTest.class); do
+                     $(cd .gpu/tests/model && ls dev/mmfree/model/*/*OpenCl*Test.class dev/mmfree/model/generate/GeneratorFixtureTest.class)}; do
                 c=${c%.class}; c=${c//\//.}
                 # one JVM a class: a kernel that faults would poison the context for the rest
                 run tests 180 java -Dmmfree.fixtures=.gpu/fixtures -cp ".gpu/tests/junit-platform-console-standalone-1.11.4.jar:.gpu/lib/*:.gpu/tests/runtime:.gpu/tests/kernels:.gpu/tests/model" \
