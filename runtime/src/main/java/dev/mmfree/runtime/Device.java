@@ -58,6 +58,13 @@ public interface Device extends AutoCloseable {
      */
     DeviceEvent writeAsync(DeviceBuffer dst, long offsetBytes, ByteBuffer src);
 
+    /**
+     * Page-locked host memory of {@code bytes}, which {@link #readAsync} and {@link #writeAsync} move
+     * straight from and to (no staging copy that needs the host), in native byte order. Not counted in
+     * {@link #memory()}; released by its close, or with the device.
+     */
+    HostBuffer allocateHost(long bytes, String role);
+
     /** Submits every enqueued command to the device without waiting for any. */
     void flush();
 

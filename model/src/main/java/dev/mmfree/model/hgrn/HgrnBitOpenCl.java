@@ -19,6 +19,7 @@ import dev.mmfree.model.config.HgrnBitConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.LaunchProfile;
 import dev.mmfree.runtime.MemoryCategory;
@@ -230,8 +231,8 @@ public final class HgrnBitOpenCl implements CausalLm {
         private final State s;
         private final SamplingParams params;
         private final RandomGenerator uniforms;
-        private final ByteBuffer[] ids = new ByteBuffer[2];     // each slot's ids, read back
-        private final ByteBuffer[] u = new ByteBuffer[2];       // each slot's uniforms, uploaded
+        private final HostBuffer[] ids = new HostBuffer[2];     // each slot's ids, read back (pinned)
+        private final HostBuffer[] u = new HostBuffer[2];       // each slot's uniforms, uploaded (pinned)
         private final DeviceEvent[] idsRead = new DeviceEvent[2];
         private final DeviceEvent[] uWritten = new DeviceEvent[2];
         private int[] last;
@@ -249,8 +250,8 @@ public final class HgrnBitOpenCl implements CausalLm {
                 s.allocateSampling();
             }
             for (int slot = 0; slot < 2; slot++) {
-                ids[slot] = ByteBuffer.allocateDirect(4 * s.size).order(ByteOrder.nativeOrder());
-                u[slot] = ByteBuffer.allocateDirect(8 * s.size).order(ByteOrder.nativeOrder());
+                ids[slot] = device.allocateHost(4L * s.size, "ids of decode slot " + slot);
+                u[slot] = device.allocateHost(8L * s.size, "uniforms of decode slot " + slot);
             }
             device.write(s.ws.ids, 0, this.last, 0, s.size);
             s.idsOnDevice = true;
@@ -270,7 +271,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             idsRead[slot].close();
             idsRead[slot] = null;
             int[] out = new int[s.size];
-            ids[slot].asIntBuffer().get(out);
+            ids[slot].bytes().asIntBuffer().get(out);
             returned++;
             last = SamplerOpenCl.check(out);
             return out.clone();
@@ -284,7 +285,7 @@ public final class HgrnBitOpenCl implements CausalLm {
                     uWritten[slot].await();
                     uWritten[slot].close();
                 }
-                ByteBuffer b = u[slot].clear();
+                ByteBuffer b = u[slot].bytes();
                 for (int q = 0; q < s.size; q++) {
                     b.putDouble(8 * q, uniforms.nextDouble());
                 }
@@ -296,7 +297,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             }
             s.params = params;
             pass(s, 1, Head.SAMPLE);
-            idsRead[slot] = device.readAsync(s.ws.ids, 0, ids[slot].clear());
+            idsRead[slot] = device.readAsync(s.ws.ids, 0, ids[slot].bytes());
             device.flush();
             s.position++;
             submitted++;
@@ -328,6 +329,13 @@ public final class HgrnBitOpenCl implements CausalLm {
                     if (events[slot] != null) {
                         events[slot].close();
                         events[slot] = null;
+                    }
+                }
+            }
+            for (HostBuffer[] host : List.of(ids, u)) {
+                for (HostBuffer h : host) {
+                    if (h != null) {
+                        h.close();
                     }
                 }
             }

@@ -15,6 +15,7 @@ import dev.mmfree.model.config.LlamaConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
@@ -255,9 +256,9 @@ public final class LlamaOpenCl implements CausalLm {
         private final Sequences s;
         private final SamplingParams params;
         private final RandomGenerator uniforms;
-        private final ByteBuffer[] header = new ByteBuffer[2];
-        private final ByteBuffer[] ids = new ByteBuffer[2];
-        private final ByteBuffer[] u = new ByteBuffer[2];
+        private final HostBuffer[] header = new HostBuffer[2];   // pinned, like the two below
+        private final HostBuffer[] ids = new HostBuffer[2];
+        private final HostBuffer[] u = new HostBuffer[2];
         private final DeviceEvent[][] events = new DeviceEvent[2][];   // a slot's header and u writes, ids read
         private long submitted;
         private long returned;
@@ -268,9 +269,9 @@ public final class LlamaOpenCl implements CausalLm {
             this.params = params;
             this.uniforms = uniforms;
             for (int slot = 0; slot < 2; slot++) {
-                header[slot] = ByteBuffer.allocateDirect(4 * META_INTS).order(ByteOrder.nativeOrder());
-                ids[slot] = ByteBuffer.allocateDirect(4 * s.size).order(ByteOrder.nativeOrder());
-                u[slot] = ByteBuffer.allocateDirect(8 * s.size).order(ByteOrder.nativeOrder());
+                header[slot] = device.allocateHost(4L * META_INTS, "meta of decode slot " + slot);
+                ids[slot] = device.allocateHost(4L * s.size, "ids of decode slot " + slot);
+                u[slot] = device.allocateHost(8L * s.size, "uniforms of decode slot " + slot);
             }
             device.write(s.ids, 0, last, 0, s.size);
         }
@@ -287,7 +288,7 @@ public final class LlamaOpenCl implements CausalLm {
             int slot = (int) (returned & 1);
             awaitSlot(slot);
             int[] out = new int[s.size];
-            ids[slot].asIntBuffer().get(out);
+            ids[slot].bytes().asIntBuffer().get(out);
             returned++;
             return SamplerOpenCl.check(out);
         }
@@ -296,11 +297,11 @@ public final class LlamaOpenCl implements CausalLm {
             int slot = (int) (submitted & 1);
             awaitSlot(slot);
             int splits = s.prepare(1);
-            ByteBuffer h = header[slot].clear();
+            ByteBuffer h = header[slot].bytes();
             h.putInt(0, s.position).putInt(4, 1).putInt(8, s.size).putInt(12, splits);
             DeviceEvent headerUp = device.writeAsync(s.boundTo.meta, 0, h);
             DeviceEvent uUp = null;
-            ByteBuffer ub = u[slot].clear();
+            ByteBuffer ub = u[slot].bytes();
             for (int q = 0; q < s.size; q++) {
                 ub.putDouble(8 * q, uniforms.nextDouble());
             }
@@ -309,7 +310,7 @@ public final class LlamaOpenCl implements CausalLm {
                 uUp = device.writeAsync(s.u[slot], 0, ub);
             }
             s.enqueueStep(s.size, 1, splits, params, slot);
-            DeviceEvent idsBack = device.readAsync(s.ids, 0, ids[slot].clear());
+            DeviceEvent idsBack = device.readAsync(s.ids, 0, ids[slot].bytes());
             events[slot] = uUp == null ? new DeviceEvent[]{headerUp, idsBack} : new DeviceEvent[]{headerUp, uUp, idsBack};
             device.flush();
             s.position++;
@@ -354,6 +355,13 @@ public final class LlamaOpenCl implements CausalLm {
             closed = true;
             freeSlot(0);
             freeSlot(1);
+            for (HostBuffer[] host : List.of(header, ids, u)) {
+                for (HostBuffer h : host) {
+                    if (h != null) {
+                        h.close();
+                    }
+                }
+            }
             s.stream = null;
         }
     }

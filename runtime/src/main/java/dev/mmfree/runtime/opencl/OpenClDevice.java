@@ -7,6 +7,7 @@ import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceKernel;
 import dev.mmfree.runtime.DeviceProgram;
+import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
 import org.jocl.CL;
@@ -21,6 +22,7 @@ import org.jocl.cl_mem;
 import org.jocl.cl_program;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -285,6 +287,66 @@ public final class OpenClDevice implements Device {
             Cl.run("clEnqueueReadBuffer", what, () -> CL.clEnqueueReadBuffer(queue, b.mem, false, offset, bytes, p, 0, null, e));
         }
         return new OpenClEvent(e, what);
+    }
+
+    @Override
+    public HostBuffer allocateHost(long bytes, String role) {
+        checkOpen();
+        if (bytes <= 0 || bytes > Integer.MAX_VALUE) {
+            throw new DeviceException("allocateHost " + role + ": size must be in [1, 2^31), got " + bytes);
+        }
+        cl_mem mem = Cl.call("clCreateBuffer", role + ", " + bytes + " bytes of pinned host memory",
+                () -> CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE | CL.CL_MEM_ALLOC_HOST_PTR, bytes, null, null));
+        ByteBuffer mapped;
+        try {
+            mapped = Cl.call("clEnqueueMapBuffer", role, () -> CL.clEnqueueMapBuffer(queue, mem, true,
+                    CL.CL_MAP_READ | CL.CL_MAP_WRITE, 0, bytes, 0, null, null, null));
+        } catch (RuntimeException e) {
+            CL.clReleaseMemObject(mem);
+            throw e;
+        }
+        OpenClHostBuffer h = new OpenClHostBuffer(mem, mapped.order(ByteOrder.nativeOrder()), role);
+        open.add(h);
+        return h;
+    }
+
+    /** A mapped CL_MEM_ALLOC_HOST_PTR buffer: pinned host memory on NVIDIA's and most other drivers. */
+    private final class OpenClHostBuffer implements HostBuffer {
+        private final cl_mem mem;
+        private final ByteBuffer mapped;
+        private final String role;
+        private boolean closed;
+
+        OpenClHostBuffer(cl_mem mem, ByteBuffer mapped, String role) {
+            this.mem = mem;
+            this.mapped = mapped;
+            this.role = role;
+        }
+
+        @Override
+        public ByteBuffer bytes() {
+            if (closed) {
+                throw new DeviceException("host buffer " + role + " is closed");
+            }
+            return mapped.duplicate().order(ByteOrder.nativeOrder()).clear();
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            open.remove(this);
+            Cl.run("clEnqueueUnmapMemObject", role, () -> CL.clEnqueueUnmapMemObject(queue, mem, mapped, 0, null, null));
+            Cl.run("clFinish", role, () -> CL.clFinish(queue));
+            Cl.run("clReleaseMemObject", role, () -> CL.clReleaseMemObject(mem));
+        }
+
+        @Override
+        public String toString() {
+            return "pinned host buffer " + role + " (" + mapped.capacity() + " bytes)";
+        }
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.mmfree.runtime.DeviceEvent;
 import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.DeviceKernel;
 import dev.mmfree.runtime.DeviceProgram;
+import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.MemoryCategory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -103,12 +104,16 @@ class OpenClDeviceTest {
             DeviceBuffer yb = d.allocate(MemoryCategory.WORKSPACE, 4L * n, "y");
             d.fill(yb, Float.floatToRawIntBits(Float.NaN));
             DeviceKernel k = p.kernel("scale_f32").args(xb, yb, -3f, n);
-            // the host data starts 12 bytes into its buffer: the transfers must start at the position
-            ByteBuffer in = ByteBuffer.allocateDirect(12 + 4 * n).order(ByteOrder.nativeOrder());
-            ByteBuffer out = ByteBuffer.allocateDirect(8 + 4 * n).order(ByteOrder.nativeOrder());
+            // the host data starts 12 bytes into its buffer: the transfers must start at the position;
+            // rounds 0-2 on plain direct buffers, 3-5 on pinned host memory
+            HostBuffer pinnedIn = d.allocateHost(12 + 4 * n, "in");
+            HostBuffer pinnedOut = d.allocateHost(8 + 4 * n, "out");
+            assertEquals(2L * 4 * n, d.memory().totalBytes(), "pinned host memory is not device memory");
             Random r = new Random(7);
             float[] x = new float[n];
-            for (int round = 0; round < 3; round++) {
+            for (int round = 0; round < 6; round++) {
+                ByteBuffer in = round < 3 ? ByteBuffer.allocateDirect(12 + 4 * n).order(ByteOrder.nativeOrder()) : pinnedIn.bytes();
+                ByteBuffer out = round < 3 ? ByteBuffer.allocateDirect(8 + 4 * n).order(ByteOrder.nativeOrder()) : pinnedOut.bytes();
                 in.clear().position(12);
                 for (int i = 0; i < n; i++) {
                     x[i] = r.nextFloat() - 0.5f;
@@ -127,6 +132,9 @@ class OpenClDeviceTest {
                     assertEquals(-3f * x[i], out.getFloat(8 + 4 * i), "round " + round + ", y[" + i + "]");
                 }
             }
+            pinnedIn.close();
+            pinnedOut.close();
+            assertThrows(DeviceException.class, pinnedIn::bytes, "a closed host buffer");
             assertThrows(DeviceException.class, () -> d.readAsync(yb, 0, ByteBuffer.allocate(8)), "a heap buffer");
             assertThrows(DeviceException.class, () -> d.readAsync(yb, 4L * n - 4, ByteBuffer.allocateDirect(8)), "past the end");
             assertThrows(DeviceException.class, () -> d.writeAsync(yb, -4, ByteBuffer.allocateDirect(8)), "a negative offset");
