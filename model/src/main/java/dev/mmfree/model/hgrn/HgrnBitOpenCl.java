@@ -14,12 +14,12 @@ import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.ModelInfo;
+import dev.mmfree.model.QueuedDecodeStream;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.HgrnBitConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
-import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.LaunchProfile;
 import dev.mmfree.runtime.MemoryCategory;
@@ -225,120 +225,48 @@ public final class HgrnBitOpenCl implements CausalLm {
         return s.stream;
     }
 
-    private final class Stream implements DecodeStream {
-        /** Steps queued beyond the one {@link #next} waits for; undoing more than one would need more state buffers. */
-        private static final int AHEAD = 1;
+    /** One step ahead on the batch's queue; undoing it flips the MLGRU state back to its other buffer. */
+    private final class Stream extends QueuedDecodeStream {
         private final State s;
         private final SamplingParams params;
-        private final RandomGenerator uniforms;
-        private final HostBuffer[] ids = new HostBuffer[2];     // each slot's ids, read back (pinned)
-        private final HostBuffer[] u = new HostBuffer[2];       // each slot's uniforms, uploaded (pinned)
-        private final DeviceEvent[] idsRead = new DeviceEvent[2];
-        private final DeviceEvent[] uWritten = new DeviceEvent[2];
-        private int[] last;
-        private long submitted;
-        private long returned;
-        private boolean closed;
 
         Stream(State s, int[] last, SamplingParams params, RandomGenerator uniforms) {
+            super(device, s.ensured().ws.ids, last, params, uniforms);
             this.s = s;
             this.params = params;
-            this.uniforms = uniforms;
-            this.last = last.clone();
-            s.ensure(s.size);
             if (!params.isGreedy()) {
                 s.allocateSampling();
             }
-            for (int slot = 0; slot < 2; slot++) {
-                ids[slot] = device.allocateHost(4L * s.size, "ids of decode slot " + slot);
-                u[slot] = device.allocateHost(8L * s.size, "uniforms of decode slot " + slot);
-            }
-            device.write(s.ws.ids, 0, this.last, 0, s.size);
             s.idsOnDevice = true;
         }
 
         @Override
-        public int[] next() {
-            if (closed) {
-                throw new MmfreeException("hgrn_bit opencl: the decode stream is closed");
-            }
-            checkOpen();
-            while (submitted <= returned + AHEAD) {
-                submit();
-            }
-            int slot = (int) (returned & 1);
-            idsRead[slot].await();
-            idsRead[slot].close();
-            idsRead[slot] = null;
-            int[] out = new int[s.size];
-            ids[slot].bytes().asIntBuffer().get(out);
-            returned++;
-            last = SamplerOpenCl.check(out);
-            return out.clone();
-        }
-
-        /** Queues one step behind the last: its uniforms up, the pass, its ids back. */
-        private void submit() {
-            int slot = (int) (submitted & 1);
-            if (!params.isGreedy()) {
-                if (uWritten[slot] != null) {
-                    uWritten[slot].await();
-                    uWritten[slot].close();
-                }
-                ByteBuffer b = u[slot].bytes();
-                for (int q = 0; q < s.size; q++) {
-                    b.putDouble(8 * q, uniforms.nextDouble());
-                }
-                uWritten[slot] = device.writeAsync(s.u[s.parity], 0, b);
-            } else {
-                for (int q = 0; q < s.size; q++) {
-                    uniforms.nextDouble();   // drawn all the same, as forwardSample's callers do
-                }
-            }
+        protected List<DeviceEvent> enqueueStep(int slot, ByteBuffer uniforms) {
+            DeviceEvent up = uniforms == null ? null : device.writeAsync(s.u[s.parity], 0, uniforms);
             s.params = params;
             pass(s, 1, Head.SAMPLE);
-            idsRead[slot] = device.readAsync(s.ws.ids, 0, ids[slot].bytes());
-            device.flush();
             s.position++;
-            submitted++;
+            return up == null ? List.of() : List.of(up);
         }
 
         @Override
-        public void close() {
-            if (closed) {
-                return;
-            }
-            try {
-                if (submitted > returned && !HgrnBitOpenCl.this.closed) {
-                    device.synchronize();
-                    s.parity ^= 1;
-                    s.position--;
-                    device.write(s.ws.ids, 0, last, 0, s.size);
-                    s.idsOnDevice = true;
-                }
-            } finally {
-                release();
-            }
+        protected void undoStep() {
+            s.parity ^= 1;
+            s.position--;
         }
 
-        /** Frees the events and detaches from the batch, without undoing anything (the batch is closing). */
-        void release() {
-            closed = true;
-            for (DeviceEvent[] events : List.of(idsRead, uWritten)) {
-                for (int slot = 0; slot < 2; slot++) {
-                    if (events[slot] != null) {
-                        events[slot].close();
-                        events[slot] = null;
-                    }
-                }
-            }
-            for (HostBuffer[] host : List.of(ids, u)) {
-                for (HostBuffer h : host) {
-                    if (h != null) {
-                        h.close();
-                    }
-                }
-            }
+        @Override
+        protected void checkModelOpen() {
+            checkOpen();
+        }
+
+        @Override
+        protected boolean modelOpen() {
+            return !closed;
+        }
+
+        @Override
+        protected void detached() {
             s.stream = null;
         }
     }
@@ -574,6 +502,12 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
 
         /** Grows the workspace to hold rows rows; plans made for the old one are dropped. */
+        /** This state, its workspace grown to its own batch size at least. */
+        State ensured() {
+            ensure(size);
+            return this;
+        }
+
         void ensure(int rows) {
             if (ws != null && ws.rows >= rows) {
                 return;

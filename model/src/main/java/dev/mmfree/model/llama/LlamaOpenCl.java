@@ -10,6 +10,7 @@ import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.ModelInfo;
+import dev.mmfree.model.QueuedDecodeStream;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.LlamaConfig;
 import dev.mmfree.runtime.Device;
@@ -24,6 +25,7 @@ import dev.mmfree.runtime.opencl.OpenCl;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -252,114 +254,63 @@ public final class LlamaOpenCl implements CausalLm {
         return s.stream;
     }
 
-    private final class Stream implements DecodeStream {
+    /** One step ahead on the queue; its header (position, splits) goes up asynchronously from pinned memory. */
+    private final class Stream extends QueuedDecodeStream {
         private final Sequences s;
         private final SamplingParams params;
-        private final RandomGenerator uniforms;
-        private final HostBuffer[] header = new HostBuffer[2];   // pinned, like the two below
-        private final HostBuffer[] ids = new HostBuffer[2];
-        private final HostBuffer[] u = new HostBuffer[2];
-        private final DeviceEvent[][] events = new DeviceEvent[2][];   // a slot's header and u writes, ids read
-        private long submitted;
-        private long returned;
-        private boolean closed;
+        private final HostBuffer[] header = new HostBuffer[2];
 
         Stream(Sequences s, int[] last, SamplingParams params, RandomGenerator uniforms) {
+            super(device, s.ids, last, params, uniforms);
             this.s = s;
             this.params = params;
-            this.uniforms = uniforms;
-            for (int slot = 0; slot < 2; slot++) {
-                header[slot] = device.allocateHost(4L * META_INTS, "meta of decode slot " + slot);
-                ids[slot] = device.allocateHost(4L * s.size, "ids of decode slot " + slot);
-                u[slot] = device.allocateHost(8L * s.size, "uniforms of decode slot " + slot);
+            try {
+                for (int slot = 0; slot < 2; slot++) {
+                    header[slot] = device.allocateHost(4L * META_INTS, "meta of decode slot " + slot);
+                }
+            } catch (RuntimeException e) {
+                release();
+                throw e;
             }
-            device.write(s.ids, 0, last, 0, s.size);
         }
 
         @Override
-        public int[] next() {
-            if (closed) {
-                throw new MmfreeException("llama opencl: the decode stream is closed");
-            }
-            checkOpen();
-            while (submitted <= returned + 1) {
-                submit();
-            }
-            int slot = (int) (returned & 1);
-            awaitSlot(slot);
-            int[] out = new int[s.size];
-            ids[slot].bytes().asIntBuffer().get(out);
-            returned++;
-            return SamplerOpenCl.check(out);
-        }
-
-        private void submit() {
-            int slot = (int) (submitted & 1);
-            awaitSlot(slot);
+        protected List<DeviceEvent> enqueueStep(int slot, ByteBuffer uniforms) {
             int splits = s.prepare(1);
             ByteBuffer h = header[slot].bytes();
             h.putInt(0, s.position).putInt(4, 1).putInt(8, s.size).putInt(12, splits);
-            DeviceEvent headerUp = device.writeAsync(s.boundTo.meta, 0, h);
-            DeviceEvent uUp = null;
-            ByteBuffer ub = u[slot].bytes();
-            for (int q = 0; q < s.size; q++) {
-                ub.putDouble(8 * q, uniforms.nextDouble());
-            }
-            if (!params.isGreedy()) {
+            List<DeviceEvent> up = new ArrayList<>(2);
+            up.add(device.writeAsync(s.boundTo.meta, 0, h));
+            if (uniforms != null) {
                 s.allocateSampling();
-                uUp = device.writeAsync(s.u[slot], 0, ub);
+                up.add(device.writeAsync(s.u[slot], 0, uniforms));
             }
             s.enqueueStep(s.size, 1, splits, params, slot);
-            DeviceEvent idsBack = device.readAsync(s.ids, 0, ids[slot].bytes());
-            events[slot] = uUp == null ? new DeviceEvent[]{headerUp, idsBack} : new DeviceEvent[]{headerUp, uUp, idsBack};
-            device.flush();
             s.position++;
-            submitted++;
-        }
-
-        /** Waits for a slot's copies (so its host buffers may be reused) and frees their events. */
-        private void awaitSlot(int slot) {
-            if (events[slot] != null) {
-                for (DeviceEvent e : events[slot]) {
-                    e.await();
-                }
-                freeSlot(slot);
-            }
-        }
-
-        private void freeSlot(int slot) {
-            if (events[slot] != null) {
-                for (DeviceEvent e : events[slot]) {
-                    e.close();
-                }
-                events[slot] = null;
-            }
+            return up;
         }
 
         @Override
-        public void close() {
-            if (closed) {
-                return;
-            }
-            try {
-                if (submitted > returned && !LlamaOpenCl.this.closed) {
-                    device.synchronize();
-                    s.position--;
-                }
-            } finally {
-                release();
-            }
+        protected void undoStep() {
+            s.position--;   // the next step overwrites the KV entries the undone one wrote
         }
 
-        void release() {
-            closed = true;
-            freeSlot(0);
-            freeSlot(1);
-            for (HostBuffer[] host : List.of(header, ids, u)) {
-                for (HostBuffer h : host) {
-                    if (h != null) {
-                        h.close();
-                    }
+        @Override
+        protected void checkModelOpen() {
+            checkOpen();
+        }
+
+        @Override
+        protected boolean modelOpen() {
+            return !closed;
+        }
+
+        @Override
+        protected void detached() {
+            for (int slot = 0; slot < 2; slot++) {
+                if (header[slot] != null) {
+                    header[slot].close();
+                    header[slot] = null;
                 }
             }
             s.stream = null;
