@@ -474,9 +474,7 @@ public final class LlamaOpenCl implements CausalLm {
         }
 
         void uploadUniforms(int slot, double[] uniforms) {
-            if (sampleScratch == null) {
-                allocateSampling();
-            }
+            allocateSampling();
             ByteBuffer b = ByteBuffer.allocate(8 * size).order(ByteOrder.nativeOrder());
             for (double x : uniforms) {
                 b.putDouble(x);
