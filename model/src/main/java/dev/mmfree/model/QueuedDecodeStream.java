@@ -31,8 +31,7 @@ public abstract class QueuedDecodeStream implements DecodeStream {
     private final RandomGenerator uniforms;
     private final HostBuffer[] ids = new HostBuffer[2];
     private final HostBuffer[] u = new HostBuffer[2];
-    @SuppressWarnings("unchecked")
-    private final List<DeviceEvent>[] copies = new List[]{new ArrayList<DeviceEvent>(), new ArrayList<DeviceEvent>()};
+    private final List<List<DeviceEvent>> copies = List.of(new ArrayList<>(), new ArrayList<>());   // a slot's uploads and read
     private int[] last;
     private long submitted;
     private long returned;
@@ -106,25 +105,25 @@ public abstract class QueuedDecodeStream implements DecodeStream {
         for (int q = 0; q < size; q++) {
             ub.putDouble(8 * q, uniforms.nextDouble());   // drawn for greedy too, as forwardSample's callers do
         }
-        copies[slot].addAll(enqueueStep(slot, params.isGreedy() ? null : ub));
-        copies[slot].add(device.readAsync(idsOnDevice, 0, ids[slot].bytes()));
+        copies.get(slot).addAll(enqueueStep(slot, params.isGreedy() ? null : ub));
+        copies.get(slot).add(device.readAsync(idsOnDevice, 0, ids[slot].bytes()));
         device.flush();
         submitted++;
     }
 
     /** Waits for a slot's copies, so that its host buffers may be reused, and frees their events. */
     private void awaitSlot(int slot) {
-        for (DeviceEvent e : copies[slot]) {
+        for (DeviceEvent e : copies.get(slot)) {
             e.await();
         }
         freeEvents(slot);
     }
 
     private void freeEvents(int slot) {
-        for (DeviceEvent e : copies[slot]) {
+        for (DeviceEvent e : copies.get(slot)) {
             e.close();
         }
-        copies[slot].clear();
+        copies.get(slot).clear();
     }
 
     @Override
