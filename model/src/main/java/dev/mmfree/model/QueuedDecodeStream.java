@@ -71,10 +71,7 @@ public abstract class QueuedDecodeStream implements DecodeStream {
     /** Takes back the one step queued ahead (the device is idle); the last returned ids are back in the id buffer. */
     protected abstract void undoStep();
 
-    /** Fails when the model that owns the batch is closed. */
-    protected abstract void checkModelOpen();
-
-    /** Whether the model is still open, so that closing the stream may touch the device. */
+    /** Whether the model that owns the batch is still open (else steps fail, and closing touches nothing). */
     protected abstract boolean modelOpen();
 
     /** Detaches the stream from its batch, which then takes calls again. */
@@ -85,7 +82,9 @@ public abstract class QueuedDecodeStream implements DecodeStream {
         if (closed) {
             throw new MmfreeException("decode stream: the stream is closed");
         }
-        checkModelOpen();
+        if (!modelOpen()) {
+            throw new MmfreeException("decode stream: the model is closed");
+        }
         while (submitted <= returned + 1) {
             submit();
         }

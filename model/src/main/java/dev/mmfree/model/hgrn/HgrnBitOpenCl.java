@@ -256,11 +256,6 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
 
         @Override
-        protected void checkModelOpen() {
-            checkOpen();
-        }
-
-        @Override
         protected boolean modelOpen() {
             return !closed;
         }

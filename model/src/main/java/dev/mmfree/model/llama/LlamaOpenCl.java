@@ -296,11 +296,6 @@ public final class LlamaOpenCl implements CausalLm {
         }
 
         @Override
-        protected void checkModelOpen() {
-            checkOpen();
-        }
-
-        @Override
         protected boolean modelOpen() {
             return !closed;
         }
