@@ -201,9 +201,15 @@ class HgrnBitOpenClTest {
         m.forward(b, new int[][]{{1, 2}, {3, 4}}, true);
         b.close();
         assertEquals(0, m.memory().bytes(MemoryCategory.STATE));
-        m.newBatch(1);
+        CausalLm.Batch streamed = m.newBatch(1);
+        DecodeStream stream = m.decodeStream(streamed, m.forwardGreedy(streamed, new int[][]{{5, 6}}),
+                SamplingParams.greedy(), new SplittableRandom(1));
+        stream.next();
+        stream.next();   // a step is queued ahead when the model closes
         m.close();
         assertEquals(0, m.memory().totalBytes());
+        assertThrows(MmfreeException.class, stream::next, "a stream of a closed model");
+        stream.close();
     }
 
     private static int argmax(float[] v) {
