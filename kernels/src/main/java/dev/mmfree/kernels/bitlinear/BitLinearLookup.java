@@ -7,7 +7,6 @@ import jdk.incubator.vector.VectorOperators;
 import static dev.mmfree.kernels.bitlinear.BitLinearVector.FLUSH_WORDS;
 import static dev.mmfree.kernels.bitlinear.BitLinearVector.I;
 import static dev.mmfree.kernels.bitlinear.BitLinearVector.IDX;
-import static dev.mmfree.kernels.bitlinear.BitLinearVector.IDX_MASK;
 import static dev.mmfree.kernels.bitlinear.BitLinearVector.L;
 import static dev.mmfree.kernels.bitlinear.BitLinearVector.PER_WORD;
 import static dev.mmfree.kernels.bitlinear.BitLinearVector.S;
@@ -22,13 +21,13 @@ final class BitLinearLookup {
     private BitLinearLookup() {
     }
 
-    /** Index m of each lane's word: bits IDX*m .. IDX*m + IDX-1 (the top index needs no mask). */
+    /**
+     * Index m of each lane's word, as {@code selectFrom} reads it: bits IDX*m .. IDX*m + IDX-1. The
+     * bits above need no mask, because selectFrom wraps indices modulo L = 2^IDX (the hardware's
+     * permute reads only the low IDX bits).
+     */
     static ShortVector index(ShortVector c, int m) {
-        if (m == 0) {
-            return c.and(IDX_MASK);
-        }
-        ShortVector shifted = c.lanewise(VectorOperators.LSHR, IDX * m);
-        return m == PER_WORD - 1 ? shifted : shifted.and(IDX_MASK);
+        return m == 0 ? c : c.lanewise(VectorOperators.LSHR, IDX * m);
     }
 
     /** s[0 .. L) = the dot products of tile a's rows, s[L .. 2L) of tile b's, with tables from tab. */

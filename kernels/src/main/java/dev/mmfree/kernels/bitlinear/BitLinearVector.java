@@ -69,7 +69,6 @@ public final class BitLinearVector {
     static final int ENTRIES = G == 3 ? 27 : 9;
     static final int IDX = G == 3 ? 5 : 4;
     static final int PER_WORD = 16 / IDX;
-    static final short IDX_MASK = (short) ((1 << IDX) - 1);
     static final int FLUSH_LIMIT = 32767;
     /** Words summed in short lanes before widening: PER_WORD lookups a word, each at most G x 128. */
     static final int FLUSH_WORDS = FLUSH_LIMIT / (PER_WORD * G * 128);
