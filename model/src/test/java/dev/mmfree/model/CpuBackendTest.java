@@ -1,6 +1,9 @@
 package dev.mmfree.model;
 
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MmfreeException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -10,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -67,6 +71,37 @@ class CpuBackendTest {
                 System.clearProperty(CpuBackend.LLAMA_WEIGHTS_PROPERTY);
             } else {
                 System.setProperty(CpuBackend.LLAMA_WEIGHTS_PROPERTY, old);
+            }
+        }
+    }
+
+    /**
+     * forwardSample samples from the head's buffer without copying logits: its ids must be the reference
+     * sampler's on the logits that forward returns for a twin batch fed the same tokens (greedy and
+     * top-k/top-p, a prompt then decode steps), and a wrong number of uniforms is an error.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"hgrn-tiny-a", "llama-tiny"})
+    void sampledIdsFollowTheReferenceSamplerOnTheLogits(String fixture) {
+        try (CausalLm cpu = ModelLoader.load(Fixtures.dir().resolve(fixture), CpuBackend.NAME)) {
+            int v = cpu.info().vocab();
+            SamplerReference ref = new SamplerReference();
+            for (SamplingParams params : new SamplingParams[]{SamplingParams.greedy(), new SamplingParams(0.9, 30, 0.9, 1)}) {
+                Random rnd = new Random(fixture.hashCode() + 5L);
+                try (CausalLm.Batch logitsBatch = cpu.newBatch(2); CausalLm.Batch sampled = cpu.newBatch(2)) {
+                    int[][] tokens = {{3, 1, 4, 1, 5}, {9, 2, 6, 5, 3}};
+                    for (int step = 0; step < 4; step++) {
+                        double[] u = {rnd.nextDouble(), rnd.nextDouble()};
+                        float[][][] logits = cpu.forward(logitsBatch, tokens, false);
+                        int[] ids = cpu.forwardSample(sampled, tokens, params, u);
+                        for (int q = 0; q < 2; q++) {
+                            assertEquals(ref.sample(logits[q][0], 0, v, params, u[q]), ids[q], params + ", step " + step + ", sequence " + q);
+                        }
+                        tokens = CausalLm.column(ids);
+                    }
+                    assertEquals(logitsBatch.position(), sampled.position());
+                    assertThrows(MmfreeException.class, () -> cpu.forwardSample(sampled, CausalLm.column(new int[]{1, 2}), params, new double[1]));
+                }
             }
         }
     }

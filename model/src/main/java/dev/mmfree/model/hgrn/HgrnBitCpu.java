@@ -3,6 +3,8 @@ package dev.mmfree.model.hgrn;
 import dev.mmfree.kernels.bitlinear.BitLinearVector;
 import dev.mmfree.kernels.mlgru.MlgruVector;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantVector;
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.kernels.swiglu.SwiGluVector;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.CpuBackend;
@@ -10,6 +12,7 @@ import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.HgrnBitConfig;
+import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.cpu.CpuPool;
 
 import java.util.List;
@@ -43,6 +46,7 @@ public final class HgrnBitCpu extends LedgeredModel {
     private final float[] norm;           // [d] model.norm
     private final float[][] headNorm;     // [1][d] lm_head.norm
     private final BitLinearVector lmHead; // [V, d]
+    private final SamplerReference sampler = new SamplerReference();   // its scratch is reused step after step
 
     private int rowsCap;
     private float[] x;        // [rows, d] the residual stream
@@ -105,12 +109,38 @@ public final class HgrnBitCpu extends LedgeredModel {
 
     @Override
     public float[][][] forward(CausalLm.Batch batch, int[][] tokens, boolean allPositions) {
+        return pass(checkBatch(batch, State.class), tokens, allPositions, true);
+    }
+
+    /**
+     * Samples each sequence's next id straight from the head's output buffer, so a decode step copies
+     * no logits (the default copies them into new arrays first).
+     */
+    @Override
+    public int[] forwardSample(CausalLm.Batch batch, int[][] tokens, SamplingParams params, double[] u) {
         State s = checkBatch(batch, State.class);
+        if (u.length != s.size()) {
+            throw new MmfreeException("hgrn_bit cpu: " + u.length + " uniforms for a batch of " + s.size());
+        }
+        pass(s, tokens, false, false);
+        int v = c.vocab();
+        int[] ids = new int[s.size()];
+        for (int sq = 0; sq < ids.length; sq++) {
+            ids[sq] = sampler.sample(logits, sq * v, v, params, u[sq]);
+        }
+        return ids;
+    }
+
+    /**
+     * Feeds tokens and returns the logits of every position, or of each sequence's last one; with
+     * copyLast false (and not allPositions) it leaves those last rows in {@code logits} and returns null.
+     */
+    private float[][][] pass(State s, int[][] tokens, boolean allPositions, boolean copyLast) {
         int b = s.size();
         int t = TokenChecks.check(tokens, b, c.vocab());
         int d = c.hidden();
         int v = c.vocab();
-        float[][][] result = new float[b][allPositions ? t : 1][];
+        float[][][] result = allPositions || copyLast ? new float[b][allPositions ? t : 1][] : null;
         int chunk = Math.max(1, MAX_ROWS / b);
         for (int t0 = 0; t0 < t; t0 += chunk) {
             int n = Math.min(chunk, t - t0);
@@ -135,7 +165,7 @@ public final class HgrnBitCpu extends LedgeredModel {
                     System.arraycopy(x, (sq * n + n - 1) * d, xHead, sq * d, d);
                 }
                 head(xHead, b);
-                for (int sq = 0; sq < b; sq++) {
+                for (int sq = 0; copyLast && sq < b; sq++) {
                     result[sq][0] = copyRow(logits, sq, v);
                 }
             }

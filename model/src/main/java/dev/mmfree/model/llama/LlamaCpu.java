@@ -5,6 +5,8 @@ import dev.mmfree.kernels.attention.RopeReference;
 import dev.mmfree.kernels.attention.RopeVector;
 import dev.mmfree.kernels.linear.LinearVector;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantVector;
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.kernels.swiglu.SwiGluVector;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.CpuBackend;
@@ -12,6 +14,7 @@ import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.LlamaConfig;
+import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.cpu.CpuPool;
 
 /**
@@ -28,7 +31,8 @@ import dev.mmfree.runtime.cpu.CpuPool;
  * </pre>
  * Weights in float32 or float16 storage ({@link LinearVector.Storage}); KV caches [KV, capacity, hd]
  * per sequence and layer, grown by doubling. Scratch buffers grow to the largest pass seen: a
- * decode step allocates only the logits it returns (and a cache when it doubles). Not thread-safe.
+ * decode step allocates only the logits it returns (none when it samples: {@link #forwardSample}), and a
+ * cache when it doubles. Not thread-safe.
  */
 public final class LlamaCpu extends LedgeredModel {
     static final int MAX_ROWS = 64;
@@ -43,6 +47,7 @@ public final class LlamaCpu extends LedgeredModel {
     private final float[] invFreq;        // [hd/2]
     private final int qWidth;             // H * hd
     private final int kvWidth;            // KV * hd
+    private final SamplerReference sampler = new SamplerReference();   // its scratch is reused step after step
 
     private int rowsCap;
     private float[] x;        // [rows, d] the residual stream
@@ -108,13 +113,39 @@ public final class LlamaCpu extends LedgeredModel {
 
     @Override
     public float[][][] forward(CausalLm.Batch batch, int[][] tokens, boolean allPositions) {
+        return pass(checkBatch(batch, Caches.class), tokens, allPositions, true);
+    }
+
+    /**
+     * Samples each sequence's next id straight from the head's output buffer, so a decode step copies
+     * no logits (the default copies them into new arrays first).
+     */
+    @Override
+    public int[] forwardSample(CausalLm.Batch batch, int[][] tokens, SamplingParams params, double[] u) {
         Caches s = checkBatch(batch, Caches.class);
+        if (u.length != s.size()) {
+            throw new MmfreeException("llama cpu: " + u.length + " uniforms for a batch of " + s.size());
+        }
+        pass(s, tokens, false, false);
+        int v = c.vocab();
+        int[] ids = new int[s.size()];
+        for (int sq = 0; sq < ids.length; sq++) {
+            ids[sq] = sampler.sample(logits, sq * v, v, params, u[sq]);
+        }
+        return ids;
+    }
+
+    /**
+     * Feeds tokens and returns the logits of every position, or of each sequence's last one; with
+     * copyLast false (and not allPositions) it leaves those last rows in {@code logits} and returns null.
+     */
+    private float[][][] pass(Caches s, int[][] tokens, boolean allPositions, boolean copyLast) {
         int b = s.size();
         int t = TokenChecks.check(tokens, b, c.vocab());
         int d = c.hidden();
         int v = c.vocab();
         s.ensureCapacity(s.position() + t);
-        float[][][] result = new float[b][allPositions ? t : 1][];
+        float[][][] result = allPositions || copyLast ? new float[b][allPositions ? t : 1][] : null;
         int chunk = Math.max(1, MAX_ROWS / b);
         for (int t0 = 0; t0 < t; t0 += chunk) {
             int n = Math.min(chunk, t - t0);
@@ -143,7 +174,7 @@ public final class LlamaCpu extends LedgeredModel {
                     System.arraycopy(x, (sq * n + n - 1) * d, xHead, sq * d, d);
                 }
                 head(xHead, b);
-                for (int sq = 0; sq < b; sq++) {
+                for (int sq = 0; copyLast && sq < b; sq++) {
                     result[sq][0] = copyRow(logits, sq, v);
                 }
             }
