@@ -1,5 +1,7 @@
 package dev.mmfree.model;
 
+import dev.mmfree.kernels.sampling.SamplerReference;
+import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
 import dev.mmfree.runtime.MmfreeException;
@@ -17,6 +19,7 @@ public abstract class LedgeredModel implements CausalLm {
     private ModelInfo info;
     private long workspaceBytes;
     private boolean closed;
+    private final SamplerReference sampler = new SamplerReference();   // its scratch is reused call after call
 
     protected LedgeredModel(String name) {
         this.name = name;
@@ -77,6 +80,35 @@ public abstract class LedgeredModel implements CausalLm {
     /** Moves every sequence of the batch t positions on, after a forward pass. */
     protected final void advance(SequenceBatch batch, int t) {
         batch.position += t;
+    }
+
+    /**
+     * Samples each sequence's next id from the buffer {@link #forwardToHead} leaves, without copying the
+     * logits out; models without that hook take the default, which copies them.
+     */
+    @Override
+    public int[] forwardSample(CausalLm.Batch batch, int[][] tokens, SamplingParams params, double[] u) {
+        if (u.length != batch.size()) {
+            throw new MmfreeException(name + ": " + u.length + " uniforms for a batch of " + batch.size());
+        }
+        float[] logits = forwardToHead(batch, tokens);
+        if (logits == null) {
+            return CausalLm.super.forwardSample(batch, tokens, params, u);
+        }
+        int v = info.vocab();
+        int[] ids = new int[u.length];
+        for (int b = 0; b < ids.length; b++) {
+            ids[b] = sampler.sample(logits, b * v, v, params, u[b]);
+        }
+        return ids;
+    }
+
+    /**
+     * Feeds tokens like {@link #forward} and returns the model's own buffer holding each sequence's last
+     * logits, [b][vocab] (valid until the next call), or null where the model has no such path.
+     */
+    protected float[] forwardToHead(CausalLm.Batch batch, int[][] tokens) {
+        return null;
     }
 
     protected final void checkOpen() {

@@ -3,8 +3,6 @@ package dev.mmfree.model.hgrn;
 import dev.mmfree.kernels.bitlinear.BitLinearVector;
 import dev.mmfree.kernels.mlgru.MlgruVector;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantVector;
-import dev.mmfree.kernels.sampling.SamplerReference;
-import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.kernels.swiglu.SwiGluVector;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.CpuBackend;
@@ -12,7 +10,6 @@ import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.HgrnBitConfig;
-import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.cpu.CpuPool;
 
 import java.util.List;
@@ -46,7 +43,6 @@ public final class HgrnBitCpu extends LedgeredModel {
     private final float[] norm;           // [d] model.norm
     private final float[][] headNorm;     // [1][d] lm_head.norm
     private final BitLinearVector lmHead; // [V, d]
-    private final SamplerReference sampler = new SamplerReference();   // its scratch is reused step after step
 
     private int rowsCap;
     private float[] x;        // [rows, d] the residual stream
@@ -112,23 +108,10 @@ public final class HgrnBitCpu extends LedgeredModel {
         return pass(checkBatch(batch, State.class), tokens, allPositions, true);
     }
 
-    /**
-     * Samples each sequence's next id straight from the head's output buffer, so a decode step copies
-     * no logits (the default copies them into new arrays first).
-     */
     @Override
-    public int[] forwardSample(CausalLm.Batch batch, int[][] tokens, SamplingParams params, double[] u) {
-        State s = checkBatch(batch, State.class);
-        if (u.length != s.size()) {
-            throw new MmfreeException("hgrn_bit cpu: " + u.length + " uniforms for a batch of " + s.size());
-        }
-        pass(s, tokens, false, false);
-        int v = c.vocab();
-        int[] ids = new int[s.size()];
-        for (int sq = 0; sq < ids.length; sq++) {
-            ids[sq] = sampler.sample(logits, sq * v, v, params, u[sq]);
-        }
-        return ids;
+    protected float[] forwardToHead(CausalLm.Batch batch, int[][] tokens) {
+        pass(checkBatch(batch, State.class), tokens, false, false);
+        return logits;
     }
 
     /**

@@ -5,8 +5,6 @@ import dev.mmfree.kernels.attention.RopeReference;
 import dev.mmfree.kernels.attention.RopeVector;
 import dev.mmfree.kernels.linear.LinearVector;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantVector;
-import dev.mmfree.kernels.sampling.SamplerReference;
-import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.kernels.swiglu.SwiGluVector;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.CpuBackend;
@@ -14,7 +12,6 @@ import dev.mmfree.model.LedgeredModel;
 import dev.mmfree.model.ModelInfo;
 import dev.mmfree.model.TokenChecks;
 import dev.mmfree.model.config.LlamaConfig;
-import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.cpu.CpuPool;
 
 /**
@@ -47,7 +44,6 @@ public final class LlamaCpu extends LedgeredModel {
     private final float[] invFreq;        // [hd/2]
     private final int qWidth;             // H * hd
     private final int kvWidth;            // KV * hd
-    private final SamplerReference sampler = new SamplerReference();   // its scratch is reused step after step
 
     private int rowsCap;
     private float[] x;        // [rows, d] the residual stream
@@ -116,23 +112,10 @@ public final class LlamaCpu extends LedgeredModel {
         return pass(checkBatch(batch, Caches.class), tokens, allPositions, true);
     }
 
-    /**
-     * Samples each sequence's next id straight from the head's output buffer, so a decode step copies
-     * no logits (the default copies them into new arrays first).
-     */
     @Override
-    public int[] forwardSample(CausalLm.Batch batch, int[][] tokens, SamplingParams params, double[] u) {
-        Caches s = checkBatch(batch, Caches.class);
-        if (u.length != s.size()) {
-            throw new MmfreeException("llama cpu: " + u.length + " uniforms for a batch of " + s.size());
-        }
-        pass(s, tokens, false, false);
-        int v = c.vocab();
-        int[] ids = new int[s.size()];
-        for (int sq = 0; sq < ids.length; sq++) {
-            ids[sq] = sampler.sample(logits, sq * v, v, params, u[sq]);
-        }
-        return ids;
+    protected float[] forwardToHead(CausalLm.Batch batch, int[][] tokens) {
+        pass(checkBatch(batch, Caches.class), tokens, false, false);
+        return logits;
     }
 
     /**
