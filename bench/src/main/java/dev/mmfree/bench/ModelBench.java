@@ -15,8 +15,8 @@ import java.util.SplittableRandom;
  * sequence, then {@code decodeSteps} greedy decoding steps (the ids a step picks are the next step's
  * input, as in generation), each timed on its own. The steps run through a {@link DecodeStream}, which
  * keeps the next step queued on a device while the host takes the current one's ids, as generation does;
- * with {@code ahead} false each step is a {@link CausalLm#forwardGreedy} call that waits for its ids
- * before the next is queued. Every case starts from a fresh batch.
+ * with {@code ahead} false, {@link DecodeStream#stepByStep} waits for each step's ids before the next
+ * is queued. Every case starts from a fresh batch.
  */
 final class ModelBench {
     private final CausalLm model;
@@ -62,9 +62,10 @@ final class ModelBench {
             double[] stepSeconds = new double[decodeSteps];
             long start;
             long end;
+            SplittableRandom uniforms = new SplittableRandom(seed);   // drawn, though greedy steps ignore them
             try (DecodeStream steps = ahead
-                    ? model.decodeStream(b, first, SamplingParams.greedy(), new SplittableRandom(seed))
-                    : new Synchronous(model, b, first)) {
+                    ? model.decodeStream(b, first, SamplingParams.greedy(), uniforms)
+                    : DecodeStream.stepByStep(model, b, first, SamplingParams.greedy(), uniforms)) {
                 for (int s = 0; s < warmupSteps; s++) {
                     steps.next();
                 }
@@ -99,29 +100,6 @@ final class ModelBench {
             }
         }
         return t;
-    }
-
-    /** One {@link CausalLm#forwardGreedy} call a step: each waits for its ids before the next is queued. */
-    private static final class Synchronous implements DecodeStream {
-        private final CausalLm model;
-        private final CausalLm.Batch batch;
-        private int[] ids;
-
-        Synchronous(CausalLm model, CausalLm.Batch batch, int[] first) {
-            this.model = model;
-            this.batch = batch;
-            this.ids = first;
-        }
-
-        @Override
-        public int[] next() {
-            ids = model.forwardGreedy(batch, CausalLm.column(ids));
-            return ids;
-        }
-
-        @Override
-        public void close() {
-        }
     }
 
     private static long heapInUse() {

@@ -3,7 +3,6 @@ package dev.mmfree.model;
 import dev.mmfree.kernels.sampling.SamplerReference;
 import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.runtime.MemoryLedger;
-import dev.mmfree.runtime.MmfreeException;
 
 import java.util.random.RandomGenerator;
 
@@ -70,32 +69,7 @@ public interface CausalLm extends AutoCloseable {
      * Backends on a device run one step ahead and undo it on close; this default runs each step when asked.
      */
     default DecodeStream decodeStream(Batch batch, int[] last, SamplingParams params, RandomGenerator uniforms) {
-        if (last.length != batch.size()) {
-            throw new MmfreeException("decodeStream: " + last.length + " ids for a batch of " + batch.size());
-        }
-        return new DecodeStream() {
-            private int[][] ids = column(last);
-            private boolean closed;
-
-            @Override
-            public int[] next() {
-                if (closed) {
-                    throw new MmfreeException("decodeStream: the stream is closed");
-                }
-                double[] u = new double[ids.length];
-                for (int b = 0; b < u.length; b++) {
-                    u[b] = uniforms.nextDouble();
-                }
-                int[] next = forwardSample(batch, ids, params, u);
-                ids = column(next);
-                return next;
-            }
-
-            @Override
-            public void close() {
-                closed = true;
-            }
-        };
+        return DecodeStream.stepByStep(this, batch, last, params, uniforms);
     }
 
     /** ids [b] as one step's tokens [b][1]. */

@@ -386,17 +386,12 @@ public final class HgrnBitOpenCl implements CausalLm {
 
     /** The batch as this model's, open and not driven by a decode stream. */
     private State state(Batch batch) {
-        State s = owned(batch);
-        if (s.stream != null) {
-            throw new MmfreeException("hgrn_bit opencl: a decode stream is open on this batch; close it first");
-        }
-        return s;
-    }
-
-    private State owned(Batch batch) {
         checkOpen();
         if (!(batch instanceof State s) || !batches.contains(s)) {
             throw new MmfreeException("hgrn_bit opencl: the batch is closed or belongs to another model");
+        }
+        if (s.stream != null) {
+            throw new MmfreeException("hgrn_bit opencl: a decode stream is open on this batch; close it first");
         }
         return s;
     }
@@ -496,13 +491,13 @@ public final class HgrnBitOpenCl implements CausalLm {
             ensure(size);
         }
 
-        /** Grows the workspace to hold rows rows; plans made for the old one are dropped. */
         /** This state, its workspace grown to its own batch size at least. */
         State ensured() {
             ensure(size);
             return this;
         }
 
+        /** Grows the workspace to hold rows rows; plans made for the old one are dropped. */
         void ensure(int rows) {
             if (ws != null && ws.rows >= rows) {
                 return;

@@ -37,10 +37,10 @@ import java.util.random.RandomGenerator;
 /**
  * The Transformer++ baseline ({@link LlamaReference}'s function) on an OpenCL device: weights resident
  * (matrices fp16 or fp32, {@link Storage}; norms float32), a KV cache per batch on the device, and per
- * call only token ids in and logits out, or, sampling on the device, sampled ids out. One forward call runs R = b * t activation rows at once
- * (GEMV kernels for R = 1, tiled GEMM otherwise, split along K when there are few tiles: prefill and
- * batched decode), in chunks of at most
- * {@value #MAX_ROWS} rows, so the workspace stays bounded for long prompts.
+ * call only token ids in and logits out, or, sampling on the device, sampled ids out. One forward call
+ * runs R = b * t activation rows at once (GEMV kernels for R = 1, tiled GEMM otherwise, split along K
+ * when there are few tiles: prefill and batched decode), in chunks of at most {@value #MAX_ROWS} rows, so
+ * the workspace stays bounded for long prompts.
  *
  * <pre>
  * ids ─► rows_gather(embed_tokens) ─► x [R, d]                                       (1 launch)
