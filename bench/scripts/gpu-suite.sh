@@ -3,7 +3,8 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels buildlog tilings mma dense bench370 bench13 bench27 hgrn27 mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
+#   steps: tests verify kernels kernelruns decodeab batch1runs buildlog tilings mma dense bench370 bench13 bench27 hgrn27
+#          mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
 set -uo pipefail
@@ -14,6 +15,9 @@ source .gpu/env.sh
 export MMFREE_OPENCL_DEVICE=${MMFREE_OPENCL_DEVICE:-nvidia} MMFREE_HOME=$PWD MMFREE_COMMIT=$(cat .gpu/commit 2>/dev/null || echo unknown)
 java_cmd=(java -Xmx96g -XX:+UseParallelGC -cp '.gpu/lib/*')
 cli=("${java_cmd[@]}" dev.mmfree.model.cli.MmfreeCli)
+# .gpu/base/: the kernels jar of an earlier commit (pack-gpu.sh with BASE_COMMIT), first on the class path
+base_cmd=(java -Xmx96g -XX:+UseParallelGC -cp '.gpu/base/*:.gpu/lib/*')
+base_cli=("${base_cmd[@]}" dev.mmfree.model.cli.MmfreeCli)
 
 run() {  # run NAME TIMEOUT_S CMD...
     local name=$1 limit=$2; shift 2
@@ -49,6 +53,29 @@ for step in $steps; do
             done ;;
         kernels)
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
+        kernelruns) # the kernel bench under env settings: KERNEL_RUNS lists them (VAR=VALUE, several joined by
+                    # commas; "-" for none), one run each, in order
+            for e in ${KERNEL_RUNS:--}; do
+                run kernelruns 240 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench \
+                    --device nvidia --iters 50
+            done ;;
+        decodeab)   # the kernel bench with the kernels jar of .gpu/base (BASE_COMMIT), then with this build's
+            echo "base: $(cat .gpu/base/commit)" >> "$out/decodeab.log"
+            run decodeab 240 "${base_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50
+            run decodeab 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
+        batch1runs) # 2.7B HGRNBit decode at batch 1: BATCH1_RUNS lists the runs in order, each "base" (the kernels
+                    # jar of .gpu/base), "-" (this build) or env settings for this build (VAR=VALUE,...)
+            i=0
+            for e in ${BATCH1_RUNS:-base - base -}; do
+                i=$((i + 1))
+                if [ "$e" = base ]; then
+                    run batch1runs 300 "${base_cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1 \
+                        --context 128 --decode-steps 100 --out "$out/b1-$i-base-2.7B"
+                else
+                    run batch1runs 300 env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" bench --backend opencl --preset 2.7B \
+                        --models hgrn --batch 1 --context 128 --decode-steps 100 --out "$out/b1-$i-2.7B"
+                fi
+            done ;;
         buildlog)   # NVIDIA's register use and spills of every program the kernel bench builds
             MMFREE_OPENCL_BUILD_OPTIONS=-cl-nv-verbose MMFREE_OPENCL_BUILD_LOG=1 MMFREE_CACHE=$out/cl-cache \
                 run buildlog 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 5 ;;

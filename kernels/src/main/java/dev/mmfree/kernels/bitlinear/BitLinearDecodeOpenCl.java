@@ -5,6 +5,7 @@ import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceException;
+import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
@@ -36,24 +37,64 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     /** Env switch of the one-launch layer on GPUs: {@code 1} turns it on (off by default: no faster on the H200). */
     public static final String PERSISTENT_ENV = "MMFREE_OPENCL_PERSISTENT";
     /**
-     * Chunks a work-item prefetches a row, at most (all of them at the 2.7B shapes); counts are
-     * rounded up to powers of two to keep the number of compiled variants small.
+     * Env cap on the work-groups of a decode launch: an integer, {@code 0} for one a row block. Default on
+     * a GPU: its compute units, so that every work-group runs in the first wave (the decode programs
+     * hold 160-250 registers a work-item, one 256-wide work-group a compute unit on the H200) and none
+     * repeats the input side; elsewhere one a row block.
      */
-    private static final int MAX_PREFETCH = 8;
+    public static final String GROUPS_ENV = "MMFREE_OPENCL_DECODE_GROUPS";
+    /** Chunks a work-item prefetches a row, at most: all of them at the 2.7B shapes (down_proj: 14). */
+    private static final int MAX_PREFETCH = 16;
 
     private final Device device;
     private final Tiling tiling;
+    private final int maxGroups;
     private final Map<String, DeviceProgram> programs = new HashMap<>();
     private DeviceBuffer sync;    // [2] int: the layer kernel's grid barrier (arrivals, generation)
     private DeviceBuffer error;   // [1] int: set when a grid barrier gave up
 
+    /** With the device's default cap on work-groups ({@link #defaultGroups}). */
     public BitLinearDecodeOpenCl(Device device, Tiling tiling) {
+        this(device, tiling, defaultGroups(device.info()));
+    }
+
+    /**
+     * @param maxGroups at most this many work-groups a launch, each taking row blocks in turn; 0 for
+     *                  one a row block
+     */
+    public BitLinearDecodeOpenCl(Device device, Tiling tiling, int maxGroups) {
+        if (maxGroups < 0) {
+            throw new MmfreeException(KERNEL + ": maxGroups must be >= 0 (0: one a row block), got " + maxGroups);
+        }
         this.device = device;
         this.tiling = tiling;
+        this.maxGroups = maxGroups;
+    }
+
+    /** {@value #GROUPS_ENV} if set, else the compute units of a GPU, else 0 (one work-group a row block). */
+    public static int defaultGroups(DeviceInfo info) {
+        String env = System.getenv(GROUPS_ENV);
+        if (env != null && !env.isBlank()) {
+            try {
+                int n = Integer.parseInt(env.trim());
+                if (n >= 0) {
+                    return n;
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            throw new MmfreeException("env " + GROUPS_ENV + " must be an integer >= 0 (0: one work-group a row block), got '" + env + "'");
+        }
+        return info.gpu() ? info.computeUnits() : 0;
     }
 
     public Tiling tiling() {
         return tiling;
+    }
+
+    /** The cap on work-groups a launch (0: none). */
+    public int maxGroups() {
+        return maxGroups;
     }
 
     /**
@@ -231,13 +272,18 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 lb, stateIn, stateOut);
         k.argLocal(19, phase.nq * kPad).argLocal(20, 4L * phase.np * wg).argLocal(21, 8L * phase.nq * wg);
         long groups = (rows + tiling.rows() - 1) / tiling.rows();
+        if (maxGroups > 0) {
+            groups = Math.min(groups, maxGroups);
+        }
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
     }
 
-    /** Chunks a work-item prefetches a row: its chunk count rounded up to a power of two, at most {@value #MAX_PREFETCH}. */
+    /**
+     * Chunks a work-item prefetches a row: all its chunks, at most {@value #MAX_PREFETCH}. Exact, not
+     * rounded up: each prefetched chunk holds NP uint4 registers whether or not it exists.
+     */
     private int prefetch(int chunks) {
-        int perItem = (chunks + tiling.slices() - 1) / tiling.slices();
-        return Math.min(MAX_PREFETCH, Integer.highestOneBit(Math.max(1, 2 * perItem - 1)));
+        return Math.min(MAX_PREFETCH, (chunks + tiling.slices() - 1) / tiling.slices());
     }
 
     /** Input words (4 elements) a work-item holds. */

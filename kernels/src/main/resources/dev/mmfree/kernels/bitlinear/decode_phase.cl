@@ -14,11 +14,13 @@
 //        stateOut[r] = s;  y[r] = g;  y2[r] = silu(s)             (stateOut may be stateIn)
 // EPI 2  SwiGLU from gate = v_0, up = v_1 (rowStride = I):  y[r] = silu(gate) * up   (NP = 2, NQ = 1)
 // The work-group computes the input side once and then takes row blocks block0, block0 + blockStride, ...
+// (the host launches no more work-groups than run at once, so none repeats the input side in a second wave).
 // Latency bounds a phase this small, so a work-item issues its global loads first, all independent:
 // the weight words of its first block's first PF chunks and its input elements and norm weights
 // (elements 4u .. 4u+3, u = l + e * WG). The input side then runs in registers with three reductions
 // (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares across k),
 // and the codes' sum the offset encoding needs (T = u - 1) is accumulated by each work-item over its chunks.
+// Each block's dot products then load the next block's first PF chunks, so they arrive during its reduction.
 // Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [NQ * WG] acc_t.
 
 inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, const float eps1,
@@ -145,23 +147,35 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         for (int p = 0; p < P_NP; p++) {
             acc[p] = 0;
         }
-        if (b == block0) {
 #pragma unroll
-            for (int i = 0; i < P_PF; i++) {
-                int c = slice + i * SLICES;
-                if (c < chunks) {
+        for (int i = 0; i < P_PF; i++) {
+            int c = slice + i * SLICES;
+            if (c < chunks) {
 #pragma unroll
-                    for (int p = 0; p < P_NP; p++) {
-                        acc[p] = chunk_dot_local(wr[p][i], q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
-                    }
+                for (int p = 0; p < P_NP; p++) {
+                    acc[p] = chunk_dot_local(wr[p][i], q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
                 }
             }
         }
-        for (int c = slice + (b == block0 ? P_PF * SLICES : 0); c < chunks; c += SLICES) {
+        for (int c = slice + P_PF * SLICES; c < chunks; c += SLICES) {
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
                 uint4 wv = live ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
                 acc[p] = chunk_dot_local(wv, q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
+            }
+        }
+        // the next block's first chunks, in flight while this block's sums are reduced and stored
+        {
+            int nb = b + blockStride;
+            int nr = nb * ROWS + lane;
+            int nlive = nb < blocks && nr < rows;
+#pragma unroll
+            for (int i = 0; i < P_PF; i++) {
+                int c = slice + i * SLICES;
+#pragma unroll
+                for (int p = 0; p < P_NP; p++) {
+                    wr[p][i] = nlive && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + nr] : (uint4)(0u);
+                }
             }
         }
 #pragma unroll

@@ -14,7 +14,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -22,13 +24,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The batch-1 decode kernels of {@link BitLinearDecodeOpenCl} against the reference composition
  * (RMSNorms, the quantizer, {@link BitLinearReference}, {@link MlgruReference}, {@link SwiGluReference}),
- * on every tiling of {@link ClTesting#decodeTilings}; outputs poisoned beforehand. Shapes include sizes that
- * are not multiples of the work-group's rows or of a 64-column chunk, and inputs long enough that a
- * work-item has more chunks than it prefetches.
+ * on every tiling of {@link ClTesting#decodeTilings}, each with one work-group a row block and with
+ * {@value #FEW_GROUPS} work-groups taking the blocks in turn (each loading the next block's weights
+ * ahead); outputs poisoned beforehand. Shapes include sizes that are not multiples of the work-group's
+ * rows or of a 64-column chunk, and inputs long enough that a work-item has more chunks than it
+ * prefetches (4500 columns: 71 chunks, over 16 a work-item at 4 slices).
  */
 class BitLinearDecodeOpenClTest {
     private static final float EPS_BLOCK = 1e-5f;
     private static final float EPS_BL = RmsNormQuantReference.EPS;
+    /** The capped launches' work-groups: fewer than the row blocks of every shape but the smallest. */
+    private static final int FEW_GROUPS = 3;
 
     private static Device device;
 
@@ -48,9 +54,9 @@ class BitLinearDecodeOpenClTest {
     @Test
     void gemvMatchesReference() {
         Random r = new Random(41);
-        int[][] shapes = {{5, 17}, {257, 1000}, {33, 3100}};
-        for (Tiling tiling : ClTesting.decodeTilings(device)) {
-            try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
+        int[][] shapes = {{5, 17}, {257, 1000}, {33, 3100}, {70, 4500}};
+        for (BitLinearDecodeOpenCl k : kernels()) {
+            try (k) {
                 for (int[] s : shapes) {
                     gemvCase(k, r, s[0], s[1], false, false, false);
                     gemvCase(k, r, s[0], s[1], true, false, true);
@@ -60,8 +66,22 @@ class BitLinearDecodeOpenClTest {
         }
     }
 
+    /** Every tiling of {@link ClTesting#decodeTilings}, uncapped and with {@value #FEW_GROUPS} work-groups. */
+    private static List<BitLinearDecodeOpenCl> kernels() {
+        List<BitLinearDecodeOpenCl> ks = new ArrayList<>();
+        for (Tiling tiling : ClTesting.decodeTilings(device)) {
+            ks.add(new BitLinearDecodeOpenCl(device, tiling, 0));
+            ks.add(new BitLinearDecodeOpenCl(device, tiling, FEW_GROUPS));
+        }
+        return ks;
+    }
+
+    private static String name(BitLinearDecodeOpenCl k) {
+        return k.tiling() + (k.maxGroups() > 0 ? " groups<=" + k.maxGroups() : "");
+    }
+
     private void gemvCase(BitLinearDecodeOpenCl k, Random r, int out, int in, boolean hasNorm1, boolean hasMult, boolean accumulate) {
-        String what = "gemv " + k.tiling() + " [" + out + ", " + in + "]" + (hasNorm1 ? " norm1" : "") + (hasMult ? " mult" : "");
+        String what = "gemv " + name(k) + " [" + out + ", " + in + "]" + (hasNorm1 ? " norm1" : "") + (hasMult ? " mult" : "");
         TernaryMatrix m = ClTesting.randomTernary(r, out, in);
         float[] x = ClTesting.gaussian(r, in, 3f);
         float[] norm1 = ClTesting.normWeights(r, in);
@@ -98,8 +118,8 @@ class BitLinearDecodeOpenClTest {
     @Test
     void mlgruStepMatchesReference() {
         Random r = new Random(42);
-        for (Tiling tiling : ClTesting.decodeTilings(device)) {
-            try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
+        for (BitLinearDecodeOpenCl k : kernels()) {
+            try (k) {
                 for (int d : new int[]{3, 257, 1100}) {
                     mlgruCase(k, r, d, false);
                     mlgruCase(k, r, d, true);
@@ -109,7 +129,7 @@ class BitLinearDecodeOpenClTest {
     }
 
     private void mlgruCase(BitLinearDecodeOpenCl k, Random r, int d, boolean inPlace) {
-        String what = "mlgru " + k.tiling() + " d " + d + (inPlace ? " in place" : "");
+        String what = "mlgru " + name(k) + " d " + d + (inPlace ? " in place" : "");
         TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
         float[] x = ClTesting.gaussian(r, d, 3f);
         float[] norm1 = ClTesting.normWeights(r, d);
@@ -159,8 +179,8 @@ class BitLinearDecodeOpenClTest {
     @Test
     void swiGluGateUpMatchesReference() {
         Random r = new Random(43);
-        for (Tiling tiling : ClTesting.decodeTilings(device)) {
-            try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
+        for (BitLinearDecodeOpenCl k : kernels()) {
+            try (k) {
                 for (int[] s : new int[][]{{5, 3}, {256, 130}, {1000, 33}}) {
                     swiGluCase(k, r, s[0], s[1]);
                 }
@@ -169,7 +189,7 @@ class BitLinearDecodeOpenClTest {
     }
 
     private void swiGluCase(BitLinearDecodeOpenCl k, Random r, int d, int i) {
-        String what = "swiglu " + k.tiling() + " d " + d + " I " + i;
+        String what = "swiglu " + name(k) + " d " + d + " I " + i;
         TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * i, d);
         float[] x = ClTesting.gaussian(r, d, 3f);
         float[] norm1 = ClTesting.normWeights(r, d);
