@@ -63,17 +63,18 @@ for step in $steps; do
             echo "base: $(cat .gpu/base/commit)" >> "$out/decodeab.log"
             run decodeab 240 "${base_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50
             run decodeab 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
-        batch1runs) # 2.7B HGRNBit decode at batch 1: BATCH1_RUNS lists the runs in order, each "base" (the kernels
-                    # jar of .gpu/base), "-" (this build) or env settings for this build (VAR=VALUE,...)
+        batch1runs) # HGRNBit decode at batch 1 (B1_PRESET, default 2.7B, at context B1_CONTEXT, default 128): BATCH1_RUNS
+                    # lists the runs in order, each "base" (the kernels jar of .gpu/base), "-" (this build) or env
+                    # settings for this build (VAR=VALUE,...)
             i=0
+            p=${B1_PRESET:-2.7B}
+            b1=(bench --backend opencl --preset "$p" --models hgrn --batch 1 --context "${B1_CONTEXT:-128}" --decode-steps 100)
             for e in ${BATCH1_RUNS:-base - base -}; do
                 i=$((i + 1))
                 if [ "$e" = base ]; then
-                    run batch1runs 300 "${base_cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1 \
-                        --context 128 --decode-steps 100 --out "$out/b1-$i-base-2.7B"
+                    run batch1runs 300 "${base_cli[@]}" "${b1[@]}" --out "$out/b1-$i-base-$p"
                 else
-                    run batch1runs 300 env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" bench --backend opencl --preset 2.7B \
-                        --models hgrn --batch 1 --context 128 --decode-steps 100 --out "$out/b1-$i-2.7B"
+                    run batch1runs 300 env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" "${b1[@]}" --out "$out/b1-$i-$p"
                 fi
             done ;;
         buildlog)   # NVIDIA's register use and spills of every program the kernel bench builds
