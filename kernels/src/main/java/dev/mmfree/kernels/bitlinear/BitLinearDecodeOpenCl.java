@@ -26,9 +26,7 @@ import java.util.Map;
  * Every element-wise transcendental is computed once by the work-item that owns its row (not again
  * in every work-group of the next kernel); each work-item issues all its global loads first (its
  * weight words, its input elements and norm weights) and runs the input side in registers with three
- * work-group reductions. Each launch can also hint the next launch's weights into L2 ({@code ahead}): a
- * step's phases run back to back, each bound by latency rather than bandwidth, so its next phase's
- * weights can stream in meanwhile and be read from L2. One template, {@code decode_phase.cl}, stamped out per use with defines
+ * work-group reductions. One template, {@code decode_phase.cl}, stamped out per use with defines
  * (rows a work-item, epilogue, norms, prefetch depth, input words a work-item) and wrapped by the
  * kernel {@value #KERNEL}, or four times by {@value #LAYER} ({@link #layer}: a whole layer in one
  * launch, opt-in); programs cached by their text. Tests: {@code BitLinearDecodeOpenClTest}.
@@ -45,18 +43,12 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * repeats the input side; elsewhere one a row block.
      */
     public static final String GROUPS_ENV = "MMFREE_OPENCL_DECODE_GROUPS";
-    /**
-     * Env switch of the L2 hints: {@code 0} turns them off (every launch then passes no {@code ahead}), {@code 1}
-     * (the default) on.
-     */
-    public static final String AHEAD_ENV = "MMFREE_OPENCL_DECODE_AHEAD";
     /** Chunks a work-item prefetches a row, at most: all of them at the 2.7B shapes (down_proj: 14). */
     private static final int MAX_PREFETCH = 16;
 
     private final Device device;
     private final Tiling tiling;
     private final int maxGroups;
-    private final boolean hints;
     private final Map<String, DeviceProgram> programs = new HashMap<>();
     private DeviceBuffer sync;    // [2] int: the layer kernel's grid barrier (arrivals, generation)
     private DeviceBuffer error;   // [1] int: set when a grid barrier gave up
@@ -77,19 +69,6 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         this.device = device;
         this.tiling = tiling;
         this.maxGroups = maxGroups;
-        this.hints = hintsOn();
-    }
-
-    /** {@value #AHEAD_ENV}: unset or 1 for the L2 hints, 0 for none. */
-    private static boolean hintsOn() {
-        String env = System.getenv(AHEAD_ENV);
-        if (env == null || env.isBlank() || env.trim().equals("1")) {
-            return true;
-        }
-        if (env.trim().equals("0")) {
-            return false;
-        }
-        throw new MmfreeException("env " + AHEAD_ENV + " must be 0 (no L2 hints) or 1, got '" + env + "'");
     }
 
     /** {@value #GROUPS_ENV} if set, else the compute units of a GPU, else 0 (one work-group a row block). */
@@ -126,12 +105,6 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      */
     public Launch gemv(DeviceTernaryMatrix w, DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer mult,
                        DeviceBuffer norm2, float eps2, DeviceBuffer y, boolean accumulate) {
-        return gemv(w, x, norm1, eps1, mult, norm2, eps2, y, accumulate, null);
-    }
-
-    /** {@link #gemv}, hinting the weights of {@code ahead} (the next launch's, or null) into L2. */
-    public Launch gemv(DeviceTernaryMatrix w, DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer mult,
-                       DeviceBuffer norm2, float eps2, DeviceBuffer y, boolean accumulate, DeviceTernaryMatrix ahead) {
         if (w.projections() != 1) {
             throw new MmfreeException(KERNEL + ": gemv takes one projection, got " + w.projections());
         }
@@ -148,8 +121,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
             need(mult, 4L * k, "mult");
         }
         need(y, 4L * w.out(), "y");
-        return launch(new Phase(1, 1, 0, norm1 != null, mult != null), w, w.out(), 0, x, norm1, eps1, mult, norm2, eps2, y, y, accumulate,
-                x, x, y, ahead);
+        return launch(new Phase(1, 1, 0, norm1 != null, mult != null), w, w.out(), 0, x, norm1, eps1, mult, norm2, eps2, y, y, accumulate, x, x, y);
     }
 
     /**
@@ -166,13 +138,6 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public Launch mlgruStep(DeviceTernaryMatrix ifg, DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer norm2,
                             float eps2, DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut,
                             DeviceBuffer g, DeviceBuffer gate) {
-        return mlgruStep(ifg, x, norm1, eps1, norm2, eps2, lb, stateIn, stateOut, g, gate, null);
-    }
-
-    /** {@link #mlgruStep}, hinting the weights of {@code ahead} (the next launch's, or null) into L2. */
-    public Launch mlgruStep(DeviceTernaryMatrix ifg, DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer norm2,
-                            float eps2, DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut,
-                            DeviceBuffer g, DeviceBuffer gate, DeviceTernaryMatrix ahead) {
         int d = ifg.in();
         if (ifg.projections() != 3 || ifg.out() != d) {
             throw new MmfreeException(KERNEL + ": the MLGRU step needs 3 stacked [d, d] projections, got "
@@ -187,7 +152,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         need(g, 4L * d, "g");
         need(gate, 4L * d, "gate");
         return launch(IFG, ifg, d, ifg.outPad(), x, norm1, eps1, x, norm2, eps2,
-                g, gate, false, lb, stateIn, stateOut, ahead);
+                g, gate, false, lb, stateIn, stateOut);
     }
 
     /**
@@ -199,12 +164,6 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      */
     public Launch swiGluGateUp(DeviceTernaryMatrix gateUp, DeviceBuffer x, DeviceBuffer norm1, float eps1,
                                DeviceBuffer norm2, float eps2, DeviceBuffer v) {
-        return swiGluGateUp(gateUp, x, norm1, eps1, norm2, eps2, v, null);
-    }
-
-    /** {@link #swiGluGateUp}, hinting the weights of {@code ahead} (the next launch's, or null) into L2. */
-    public Launch swiGluGateUp(DeviceTernaryMatrix gateUp, DeviceBuffer x, DeviceBuffer norm1, float eps1,
-                               DeviceBuffer norm2, float eps2, DeviceBuffer v, DeviceTernaryMatrix ahead) {
         int k = gateUp.in();
         if (gateUp.projections() != 1 || gateUp.out() % 2 != 0) {
             throw new MmfreeException(KERNEL + ": gate|up must be one projection of even out, got "
@@ -216,7 +175,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         need(norm2, 4L * k, "norm2");
         need(v, 4L * i, "v");
         return launch(GATE_UP, gateUp, i, i, x, norm1, eps1, x, norm2, eps2,
-                v, v, false, x, x, v, ahead);
+                v, v, false, x, x, v);
     }
 
     /** One HGRNBit layer's decode weights, as {@link #layer} takes them. */
@@ -238,15 +197,6 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      */
     public Launch layer(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
                         DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v) {
-        return layer(groups, lw, eps, eps2, x, stateIn, stateOut, g, gate, v, null);
-    }
-
-    /**
-     * {@link #layer}, hinting the weights of {@code ahead} (the next launch's, or null) into L2 during its
-     * last phase; each phase before it hints the next phase's.
-     */
-    public Launch layer(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
-                        DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v, DeviceTernaryMatrix ahead) {
         int d = lw.ifg().in();
         int i = lw.down().in();
         if (lw.ifg().projections() != 3 || lw.ifg().out() != d || lw.o().in() != d || lw.o().out() != d
@@ -285,9 +235,8 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 lw.attnNorm(), lw.ifgNorms(), lw.lowerBound(), lw.ifg().codes(), lw.ifg().scales(), lw.ifg().outPad(),
                 lw.gNorm(), lw.oNorm(), lw.o().codes(), lw.o().scales(), lw.o().rowsPad(),
                 lw.mlpNorm(), lw.gateNorm(), lw.gateUp().codes(), lw.gateUp().scales(), lw.gateUp().rowsPad(),
-                lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(),
-                ahead == null ? lw.ifg().codes() : ahead.codes(), aheadLines(hints ? ahead : null), hints ? 1 : 0, sync, error);
-        k.argLocal(35, qBytes).argLocal(36, 12L * wg).argLocal(37, 24L * wg);
+                lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(), sync, error);
+        k.argLocal(32, qBytes).argLocal(33, 12L * wg).argLocal(34, 24L * wg);
         return new Launch(k, new long[]{(long) groups * wg}, new long[]{wg});
     }
 
@@ -310,7 +259,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     private Launch launch(Phase phase, DeviceTernaryMatrix w, int rows, int rowStride,
                           DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer mult, DeviceBuffer norm2, float eps2,
                           DeviceBuffer y, DeviceBuffer y2, boolean accumulate,
-                          DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut, DeviceTernaryMatrix ahead) {
+                          DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut) {
         int wg = tiling.workGroup();
         int chunks = w.chunks();
         long kPad = 64L * chunks;
@@ -320,18 +269,13 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + KERNEL + ".cl")));
         var k = program.kernel(KERNEL).args(x, norm1 == null ? x : norm1, eps1, mult == null ? x : mult, norm2, eps2,
                 w.codes(), w.scales(), w.in(), rows, rowStride, w.rowsPad(), chunks, y, y2, accumulate ? 1 : 0,
-                lb, stateIn, stateOut, ahead == null ? w.codes() : ahead.codes(), aheadLines(hints ? ahead : null));
-        k.argLocal(21, phase.nq * kPad).argLocal(22, 4L * phase.np * wg).argLocal(23, 8L * phase.nq * wg);
+                lb, stateIn, stateOut);
+        k.argLocal(19, phase.nq * kPad).argLocal(20, 4L * phase.np * wg).argLocal(21, 8L * phase.nq * wg);
         long groups = (rows + tiling.rows() - 1) / tiling.rows();
         if (maxGroups > 0) {
             groups = Math.min(groups, maxGroups);
         }
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
-    }
-
-    /** Whole lines of 128 bytes of ahead's codes (0 for none): the kernels hint each into L2. */
-    static int aheadLines(DeviceTernaryMatrix ahead) {
-        return ahead == null ? 0 : (int) Math.min(Integer.MAX_VALUE, ahead.codes().bytes() / 128);
     }
 
     /**

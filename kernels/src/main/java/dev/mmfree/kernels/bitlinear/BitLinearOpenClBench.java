@@ -551,7 +551,6 @@ public final class BitLinearOpenClBench {
             TernaryMatrix gateM = random(2 * i, d);
             TernaryMatrix downM = random(d, i);
             List<List<Launch>> layers = new ArrayList<>();
-            List<DeviceTernaryMatrix[]> weights = new ArrayList<>();
             List<List<Launch>> oneLaunch = new ArrayList<>();
             long bytes = 0;
             do {
@@ -565,7 +564,6 @@ public final class BitLinearOpenClBench {
                         keep(owned, wide.swiGluGateUp(gu, x, nd, 1e-6f, nd, 1e-6f, v)),
                         keep(owned, narrow.gemv(down, v, null, 0f, null, ni, 1e-6f, x, true)));
                 layers.add(seq);
-                weights.add(new DeviceTernaryMatrix[]{ifg, o, gu, down});
                 var lw = new BitLinearDecodeOpenCl.LayerWeights(nd, n3, lb, ifg, nd, nd, o, nd, nd, gu, ni, down);
                 oneLaunch.add(List.of(keep(owned, narrow.layer(device.info().computeUnits(), lw, 1e-6f, 1e-6f, x, state, state,
                         g, gate, v))));
@@ -578,26 +576,6 @@ public final class BitLinearOpenClBench {
             record("layer-4-launches hot", "d " + d + " I " + i, sum, bytes, layerWall(layers.subList(0, 1)));
             double cold = layerWall(layers);
             record("layer-4-launches cold (wall)", "d " + d + " I " + i + " x" + layers.size(), cold, bytes, cold);
-            // the same layers, each launch hinting the next one's weights into L2 (down_proj: the next layer's i|f|g)
-            List<List<Launch>> ahead = new ArrayList<>();
-            for (int k = 0; k < weights.size(); k++) {
-                DeviceTernaryMatrix[] m = weights.get(k);
-                DeviceTernaryMatrix next = weights.get((k + 1) % weights.size())[0];
-                ahead.add(List.of(
-                        keep(owned, narrow.mlgruStep(m[0], x, nd, 1e-6f, n3, 1e-6f, lb, state, state, g, gate, m[1])),
-                        keep(owned, narrow.gemv(m[1], g, nd, 1e-6f, gate, nd, 1e-6f, x, true, m[2])),
-                        keep(owned, wide.swiGluGateUp(m[2], x, nd, 1e-6f, nd, 1e-6f, v, m[3])),
-                        keep(owned, narrow.gemv(m[3], v, null, 0f, null, ni, 1e-6f, x, true, next))));
-            }
-            double coldAhead = layerWall(ahead);
-            record("layer-4-launches cold, next weights hinted (wall)", "d " + d + " I " + i + " x" + ahead.size(), coldAhead, bytes, coldAhead);
-            String[] names = {"ifg+mlgru", "o_proj", "gate_up+swiglu", "down"};
-            double[][] chained = {chainTimes(layers), chainTimes(ahead)};
-            for (int k = 0; k < names.length; k++) {
-                long b = weightBytes(weights.get(0)[k]);
-                record(names[k] + " in layer order, cold", "x" + layers.size(), chained[0][k], b, chained[0][k]);
-                record(names[k] + " in layer order, hinted", "x" + ahead.size(), chained[1][k], b, chained[1][k]);
-            }
             double[] one = time(oneLaunch.get(0));
             narrow.checkLayerSync();
             record("layer-1-launch hot", "d " + d + " I " + i + " groups " + device.info().computeUnits(), one[0], bytes, one[1]);
@@ -613,33 +591,6 @@ public final class BitLinearOpenClBench {
                 }
             }
         }
-    }
-
-    /**
-     * Median device time (events) of each launch of a layer, the layers run in order, rotating over the
-     * given ones: each launch is waited for before the next, so a hint of the launch before it has landed.
-     */
-    private double[] chainTimes(List<List<Launch>> layers) {
-        int per = layers.get(0).size();
-        for (List<Launch> seq : layers) {
-            seq.forEach(l -> l.enqueue(device));
-        }
-        device.synchronize();
-        double[][] ms = new double[per][iters];
-        for (int k = 0; k < iters; k++) {
-            List<Launch> seq = layers.get(k % layers.size());
-            for (int j = 0; j < per; j++) {
-                try (DeviceEvent e = seq.get(j).enqueueTimed(device)) {
-                    ms[j][k] = e.elapsedNanos() / 1e6;
-                }
-            }
-        }
-        double[] median = new double[per];
-        for (int j = 0; j < per; j++) {
-            Arrays.sort(ms[j]);
-            median[j] = ms[j][iters / 2];
-        }
-        return median;
     }
 
     /** Wall clock per layer of iters layers enqueued back to back, rotating over the given ones. */

@@ -3,19 +3,6 @@
 // The projection's quantized input: its own when a phase has as many inputs as rows a work-item.
 #define QI(p) (P_NQ == 1 ? 0 : (p))
 
-// Asks for lines first, first + step, ... (of 128 bytes, below `lines`) of the next launch's weights to be
-// brought into L2: a hint with no result, so the loads of a step's next phase find its weights on chip
-// instead of in DRAM (the phases run back to back, each latency-bound, and the HBM is idle meanwhile).
-inline void prefetch_ahead(__global const uchar* ahead, const int lines, const int first, const int step) {
-    for (int i = first; i < lines; i += step) {
-#ifdef MMFREE_PTX
-        asm volatile("prefetch.global.L2 [%0];" : : "l"(ahead + (size_t) i * 128));
-#else
-        prefetch(ahead + (size_t) i * 128, 128);
-#endif
-    }
-}
-
 // Four elements 4u .. 4u+3 of a vector of n, zero past n.
 inline float4 load4(__global const float* v, int u, int n) {
     int j = 4 * u;

@@ -7,8 +7,6 @@
 // host launches at most one work-group per compute unit of a GPU with nothing else running, and a
 // barrier that waits longer than SPIN_LIMIT polls gives up and sets *error (read by the host after
 // the step), so a device that does not co-schedule them fails loudly instead of hanging.
-// With hints = 1, each phase hints the next one's weights into L2 (prefetch_ahead), the last one `ahead`
-// (aheadLines lines of 128 bytes: the next layer's i|f|g, or 0 for none); hints = 0 for none at all.
 // sync: [2] int, arrival count and generation, zero at first, left ready for the next launch.
 // Launch: global = G * WG, local = WG, G <= compute units.
 // Local: q [3][kPad of max(d, I / 3)] int8, part [3][WG] int, scratch [3 * WG] acc_t.
@@ -52,7 +50,6 @@ __kernel void decode_layer_t2_f32(volatile __global float* x, volatile __global 
                                   __global const uint4* wGu, __global const float* sGu, const int guRowsPad,
                                   __global const float* downNorm,
                                   __global const uint4* wDown, __global const float* sDown, const int downRowsPad,
-                                  __global const uchar* ahead, const int aheadLines, const int hints,
                                   volatile __global int* sync, volatile __global int* error,
                                   __local int4* q4, __local int* part, __local acc_t* scratch) {
     int group = get_group_id(0);
@@ -60,17 +57,14 @@ __kernel void decode_layer_t2_f32(volatile __global float* x, volatile __global 
     int chunksD = (d + 63) / 64;
     int chunksI = (I + 63) / 64;
     phase_ifg(x, attnNorm, eps, x, ifgNorms, eps2, wIfg, sIfg, d, d, ifgOutPad, 3 * ifgOutPad, chunksD,
-              g, gate, 0, lb, stateIn, stateOut, (__global const uchar*) wO, hints * chunksD * oRowsPad / 8,
-              q4, part, scratch, group, groups);
+              g, gate, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups);
     grid_sync(sync, error);
     phase_o(g, gNorm, eps, gate, oNorm, eps2, wO, sO, d, d, 0, oRowsPad, chunksD,
-            x, x, 1, lb, stateIn, stateOut, (__global const uchar*) wGu, hints * chunksD * guRowsPad / 8,
-            q4, part, scratch, group, groups);
+            x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups);
     grid_sync(sync, error);
     phase_gu(x, mlpNorm, eps, x, gateNorm, eps2, wGu, sGu, d, I, I, guRowsPad, chunksD,
-             v, v, 0, lb, stateIn, stateOut, (__global const uchar*) wDown, hints * chunksI * downRowsPad / 8,
-             q4, part, scratch, group, groups);
+             v, v, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups);
     grid_sync(sync, error);
     phase_down(v, downNorm, 0.0f, v, downNorm, eps2, wDown, sDown, I, d, 0, downRowsPad, chunksI,
-               x, x, 1, lb, stateIn, stateOut, ahead, aheadLines, q4, part, scratch, group, groups);
+               x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups);
 }

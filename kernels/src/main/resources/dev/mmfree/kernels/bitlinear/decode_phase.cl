@@ -21,8 +21,6 @@
 // (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares across k),
 // and the codes' sum the offset encoding needs (T = u - 1) is accumulated by each work-item over its chunks.
 // Each block's dot products then load the next block's first PF chunks, so they arrive during its reduction.
-// Behind its own loads, the work-group hints the next launch's weights (`ahead`, aheadLines lines of 128
-// bytes; 0 for none) into L2, spread over all work-items of the launch (prefetch_ahead).
 // Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [NQ * WG] acc_t.
 
 inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, const float eps1,
@@ -31,7 +29,6 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                      const int K, const int rows, const int rowStride, const int rowsPad, const int chunks,
                      VOL __global float* y, VOL __global float* y2, const int accumulate,
                      __global const float* lb, VOL __global const float* stateIn, VOL __global float* stateOut,
-                     __global const uchar* ahead, const int aheadLines,
                      __local int4* q4, __local int* part, __local acc_t* scratch, const int block0, const int blockStride) {
     int l = get_local_id(0);
     int lane = l % ROWS;
@@ -79,7 +76,6 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
             nw[k][e] = load4(norm2 + (size_t) k * K, u, K);
         }
     }
-    prefetch_ahead(ahead, aheadLines, block0 * WG + l, blockStride * WG);
 
 #if P_NORM1
     acc_t ss = 0;

@@ -114,9 +114,7 @@ class BitLinearDecodeOpenClTest {
             if (accumulate) {
                 device.write(y, y0);
             }
-            // with the accumulate flag, the launch also hints its own weights into L2 (a hint: same results)
-            try (Launch l = k.gemv(w, xb, hasNorm1 ? n1 : null, EPS_BLOCK, hasMult ? mb : null, n2, EPS_BL, y, accumulate,
-                    accumulate ? w : null)) {
+            try (Launch l = k.gemv(w, xb, hasNorm1 ? n1 : null, EPS_BLOCK, hasMult ? mb : null, n2, EPS_BL, y, accumulate)) {
                 l.enqueue(device);
             }
             ClTesting.assertFollowsReference(device, what, expected, read(y, out));
@@ -172,7 +170,7 @@ class BitLinearDecodeOpenClTest {
              DeviceBuffer g = ClTesting.poisoned(device, 4L * d, "g");
              DeviceBuffer gate = ClTesting.poisoned(device, 4L * d, "gate")) {
             DeviceBuffer stateOut = inPlace ? in : out;
-            try (Launch l = k.mlgruStep(w, xb, n1, EPS_BLOCK, n2, EPS_BL, lbB, in, stateOut, g, gate, inPlace ? w : null)) {
+            try (Launch l = k.mlgruStep(w, xb, n1, EPS_BLOCK, n2, EPS_BL, lbB, in, stateOut, g, gate)) {
                 l.enqueue(device);
             }
             ClTesting.assertFollowsReference(device, what + " state", refState, read(stateOut, d));
@@ -213,7 +211,7 @@ class BitLinearDecodeOpenClTest {
              DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
              DeviceBuffer n2 = device.upload(MemoryCategory.WEIGHTS, "norm2", norm2);
              DeviceBuffer v = ClTesting.poisoned(device, 4L * i, "v")) {
-            try (Launch l = k.swiGluGateUp(w, xb, n1, EPS_BLOCK, n2, EPS_BL, v, d > i ? w : null)) {
+            try (Launch l = k.swiGluGateUp(w, xb, n1, EPS_BLOCK, n2, EPS_BL, v)) {
                 l.enqueue(device);
             }
             ClTesting.assertFollowsReference(device, what, expected, read(v, i));
@@ -292,7 +290,7 @@ class BitLinearDecodeOpenClTest {
              DeviceBuffer gate = ClTesting.poisoned(device, 4L * d, "gate");
              DeviceBuffer vb = ClTesting.poisoned(device, 4L * i, "v")) {
             var lw = new BitLinearDecodeOpenCl.LayerWeights(an, ifgN, lbB, ifgW, gn, on, oW, mn, gaten, guW, dn, downW);
-            try (Launch l = k.layer(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb, groups > 1 ? ifgW : null)) {
+            try (Launch l = k.layer(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb)) {
                 l.enqueue(device);
             }
             k.checkLayerSync();

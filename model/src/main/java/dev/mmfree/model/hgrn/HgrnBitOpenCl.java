@@ -2,7 +2,6 @@ package dev.mmfree.model.hgrn;
 
 import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl;
-import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
 import dev.mmfree.kernels.embedding.EmbeddingOpenCl;
 import dev.mmfree.kernels.mlgru.MlgruOpenCl;
@@ -57,8 +56,6 @@ import java.util.random.RandomGenerator;
  *               v ─[down norm, quantize | GEMV down_proj | x +=]─ x
  *   x ─[norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
  * </pre>
- * Each of these launches hints the next one's weights into L2 while it runs (the last layer's down_proj
- * lm_head's, lm_head the first layer's), so a phase reads its weights from L2 rather than DRAM.
  * 4L + 2 launches a token (+1 to sample); with {@code MMFREE_OPENCL_PERSISTENT=1} on a GPU, L + 2: each
  * layer one launch of the four as phases with grid-wide barriers ({@link BitLinearDecodeOpenCl#layer},
  * checked after each step). Prefill and batched decoding (rows = b * t) run the GEMM
@@ -331,25 +328,21 @@ public final class HgrnBitOpenCl implements CausalLm {
         int p = s.parity;
         List<Launch> plan = new ArrayList<>();
         plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, 1));
-        // each launch hints the next one's weights into L2; lm_head those of the next step's first layer
-        DeviceTernaryMatrix first = w.layers.get(0).ifg();
         for (int l = 0; l < c.layers(); l++) {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
-            DeviceTernaryMatrix next = l + 1 < c.layers() ? w.layers.get(l + 1).ifg() : head != Head.NONE ? w.lmHead : first;
             if (layerGroups > 0) {
                 plan.add(decodeNarrow.layer(layerGroups, y.decode(), eps, BITLINEAR_EPS, ws.x, s.state[l][p], s.state[l][1 - p],
-                        ws.ifg, ws.gate, ws.gateUp, next));
+                        ws.ifg, ws.gate, ws.gateUp));
                 continue;
             }
             plan.add(decodeNarrow.mlgruStep(y.ifg(), ws.x, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, y.lowerBound(),
-                    s.state[l][p], s.state[l][1 - p], ws.ifg, ws.gate, y.oProj()));
-            plan.add(decodeNarrow.gemv(y.oProj(), ws.ifg, y.outGateNorm(), eps, ws.gate, y.oNorm(), BITLINEAR_EPS, ws.x, true,
-                    y.gateProj()));
-            plan.add(decode.swiGluGateUp(y.gateProj(), ws.x, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.gateUp, y.downProj()));
-            plan.add(decodeNarrow.gemv(y.downProj(), ws.gateUp, null, 0f, null, y.downNorm(), BITLINEAR_EPS, ws.x, true, next));
+                    s.state[l][p], s.state[l][1 - p], ws.ifg, ws.gate));
+            plan.add(decodeNarrow.gemv(y.oProj(), ws.ifg, y.outGateNorm(), eps, ws.gate, y.oNorm(), BITLINEAR_EPS, ws.x, true));
+            plan.add(decode.swiGluGateUp(y.gateProj(), ws.x, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.gateUp));
+            plan.add(decodeNarrow.gemv(y.downProj(), ws.gateUp, null, 0f, null, y.downNorm(), BITLINEAR_EPS, ws.x, true));
         }
         if (head != Head.NONE) {
-            plan.add(decode.gemv(w.lmHead, ws.x, w.norm, eps, null, w.lmHeadNorm, BITLINEAR_EPS, ws.logits, false, first));
+            plan.add(decode.gemv(w.lmHead, ws.x, w.norm, eps, null, w.lmHeadNorm, BITLINEAR_EPS, ws.logits, false));
             if (head == Head.SAMPLE) {
                 plan.add(sampler.sample(ws.logits, c.vocab(), c.vocab(), s.params, s.u[p], s.sampleScratch, ws.ids, 1));
             }
