@@ -43,6 +43,8 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * repeats the input side; elsewhere one a row block.
      */
     public static final String GROUPS_ENV = "MMFREE_OPENCL_DECODE_GROUPS";
+    /** Marks a traced phase stamps ({@code TRACE_MARKS} of decode_common.cl). */
+    public static final int TRACE_MARKS = 10;
     /** Chunks a work-item prefetches a row, at most: all of them at the 2.7B shapes (down_proj: 14). */
     private static final int MAX_PREFETCH = 16;
 
@@ -197,6 +199,28 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      */
     public Launch layer(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
                         DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v) {
+        return layer(groups, lw, eps, eps2, x, stateIn, stateOut, g, gate, v, null);
+    }
+
+    /** Longs a {@link #layerTrace} launch of this many work-groups writes: 4 phases x groups x marks x 2. */
+    public static long traceLongs(int groups) {
+        return 4L * groups * TRACE_MARKS * 2;
+    }
+
+    /**
+     * {@link #layer} built with {@code MMFREE_TRACE}, a diagnostic: work-item 0 of each work-group stamps the
+     * GPU's clocks at the marks listed in {@code decode_common.cl} into {@code trace} ({@link #traceLongs}
+     * longs: [phase][group][mark] x {%globaltimer ns, %clock64 cycles}; zero where a phase has no such mark,
+     * and everywhere without inline PTX). The results are the same as {@link #layer}'s.
+     */
+    public Launch layerTrace(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
+                             DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v, DeviceBuffer trace) {
+        need(trace, 8 * traceLongs(groups), "trace");
+        return layer(groups, lw, eps, eps2, x, stateIn, stateOut, g, gate, v, trace);
+    }
+
+    private Launch layer(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
+                         DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v, DeviceBuffer trace) {
         int d = lw.ifg().in();
         int i = lw.down().in();
         if (lw.ifg().projections() != 3 || lw.ifg().out() != d || lw.o().in() != d || lw.o().out() != d
@@ -223,8 +247,9 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true)
                 + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true)
                 + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true);
-        DeviceProgram program = programs.computeIfAbsent(text, t -> ClPrograms.buildText(device, tiling, LAYER,
-                ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
+        String traced = trace != null ? "#define MMFREE_TRACE 1\n" : "";
+        DeviceProgram program = programs.computeIfAbsent(traced + text, t -> ClPrograms.buildText(device, tiling, LAYER,
+                traced + ClPrograms.resource("bitlinear/decode_common.cl"), text, ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
         if (sync == null) {
             sync = device.allocate(MemoryCategory.WORKSPACE, 8, LAYER + " barrier");
             error = device.allocate(MemoryCategory.WORKSPACE, 4, LAYER + " error");
@@ -236,7 +261,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 lw.gNorm(), lw.oNorm(), lw.o().codes(), lw.o().scales(), lw.o().rowsPad(),
                 lw.mlpNorm(), lw.gateNorm(), lw.gateUp().codes(), lw.gateUp().scales(), lw.gateUp().rowsPad(),
                 lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(), sync, error);
-        k.argLocal(32, qBytes).argLocal(33, 12L * wg).argLocal(34, 24L * wg);
+        int local = 32;
+        if (trace != null) {
+            k.arg(local++, trace);
+        }
+        k.argLocal(local, qBytes).argLocal(local + 1, 12L * wg).argLocal(local + 2, 24L * wg);
         return new Launch(k, new long[]{(long) groups * wg}, new long[]{wg});
     }
 

@@ -552,6 +552,7 @@ public final class BitLinearOpenClBench {
             TernaryMatrix downM = random(d, i);
             List<List<Launch>> layers = new ArrayList<>();
             List<List<Launch>> oneLaunch = new ArrayList<>();
+            List<BitLinearDecodeOpenCl.LayerWeights> lws = new ArrayList<>();
             long bytes = 0;
             do {
                 DeviceTernaryMatrix ifg = keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "ifg", ifgM));
@@ -565,6 +566,7 @@ public final class BitLinearOpenClBench {
                         keep(owned, narrow.gemv(down, v, null, 0f, null, ni, 1e-6f, x, true)));
                 layers.add(seq);
                 var lw = new BitLinearDecodeOpenCl.LayerWeights(nd, n3, lb, ifg, nd, nd, o, nd, nd, gu, ni, down);
+                lws.add(lw);
                 oneLaunch.add(List.of(keep(owned, narrow.layer(device.info().computeUnits(), lw, 1e-6f, 1e-6f, x, state, state,
                         g, gate, v))));
                 bytes = weightBytes(ifg) + weightBytes(o) + weightBytes(gu) + weightBytes(down);
@@ -582,6 +584,9 @@ public final class BitLinearOpenClBench {
             double oneCold = layerWall(oneLaunch);
             narrow.checkLayerSync();
             record("layer-1-launch cold (wall)", "d " + d + " I " + i + " x" + oneLaunch.size(), oneCold, bytes, oneCold);
+            if (narrow.tiling().ptx()) {   // the clocks are read through inline PTX
+                traceLayer(narrow, lws, x, state, g, gate, v, owned);
+            }
         } finally {
             for (int k = owned.size() - 1; k >= 0; k--) {
                 try {
@@ -591,6 +596,34 @@ public final class BitLinearOpenClBench {
                 }
             }
         }
+    }
+
+    /**
+     * The persistent layer built with {@code MMFREE_TRACE}, run alone on the cold layers in turn: where a
+     * phase's time goes, by the GPU's own clocks at marks inside the kernel ({@link LayerTraceReport}).
+     */
+    private void traceLayer(BitLinearDecodeOpenCl narrow, List<BitLinearDecodeOpenCl.LayerWeights> lws, DeviceBuffer x,
+                            DeviceBuffer state, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v, List<AutoCloseable> owned) {
+        int groups = device.info().computeUnits();
+        DeviceBuffer trace = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 8 * BitLinearDecodeOpenCl.traceLongs(groups), "trace"));
+        List<Launch> traced = new ArrayList<>();
+        for (var lw : lws) {
+            traced.add(keep(owned, narrow.layerTrace(groups, lw, 1e-6f, 1e-6f, x, state, state, g, gate, v, trace)));
+        }
+        LayerTraceReport report = new LayerTraceReport(groups);
+        byte[] raw = new byte[(int) (8 * BitLinearDecodeOpenCl.traceLongs(groups))];
+        for (int k = 0; k < iters + 3; k++) {
+            device.fill(trace, 0);
+            traced.get(k % traced.size()).enqueue(device);
+            device.synchronize();
+            if (k >= 3) {
+                device.read(trace, raw);
+                report.add(raw);
+            }
+        }
+        narrow.checkLayerSync();
+        System.out.println("# traced persistent layer, " + groups + " work-groups, cold layers in turn:");
+        report.lines().forEach(line -> System.out.println("# " + line));
     }
 
     /** Wall clock per layer of iters layers enqueued back to back, rotating over the given ones. */

@@ -1,5 +1,37 @@
 // decode_common.cl: helpers of the batch-1 decode phases (decode_phase.cl), after opencl/common.cl.
 
+// MMFREE_TRACE: a diagnostic build of the layer kernel (BitLinearDecodeOpenCl.layerTrace). Work-item 0 of
+// each work-group stamps numbered marks of each phase: trace[((phase * groups + group) * TRACE_MARKS + m) * 2]
+// = %globaltimer (ns, one clock for all SMs), [... + 1] = %clock64 (this SM's cycles). Marks (TRACE(m)):
+// 0 entry, 1 first norm's sum, 2 second norm's sum, 3 maxima, 4 codes in local memory, 5 code sums,
+// 6 first block's dot products (work-item 0's), 7 first block's sums in local memory, 8 all blocks done,
+// 9 past the grid barrier that follows the phase. Without MMFREE_TRACE the macros are empty.
+#ifdef MMFREE_TRACE
+#define TRACE_MARKS 10
+#define TRACE_KPARAM , __global ulong* trace
+#define TRACE_PARAM , __global ulong* trace, const int tracePhase
+#define TRACE_ARG(phase) , trace, phase
+#define TRACE(m) trace_mark(trace, tracePhase, m)
+inline void trace_mark(__global ulong* trace, int phase, int m) {
+    if (get_local_id(0) == 0) {
+        ulong g = 0;
+        ulong c = 0;
+#ifdef MMFREE_PTX
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
+        asm volatile("mov.u64 %0, %%clock64;" : "=l"(c));
+#endif
+        size_t at = (((size_t) phase * get_num_groups(0) + get_group_id(0)) * TRACE_MARKS + m) * 2;
+        trace[at] = g;
+        trace[at + 1] = c;
+    }
+}
+#else
+#define TRACE_KPARAM
+#define TRACE_PARAM
+#define TRACE_ARG(phase)
+#define TRACE(m)
+#endif
+
 // The projection's quantized input: its own when a phase has as many inputs as rows a work-item.
 #define QI(p) (P_NQ == 1 ? 0 : (p))
 

@@ -13,6 +13,12 @@
 
 #define SPIN_LIMIT (1 << 26)
 
+#ifdef MMFREE_TRACE
+#define TRACE_SYNC(phase) trace_mark(trace, phase, 9)
+#else
+#define TRACE_SYNC(phase)
+#endif
+
 // All work-groups of the launch meet here; their global writes before it are visible after it.
 inline void grid_sync(volatile __global int* sync, volatile __global int* error) {
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
@@ -50,21 +56,24 @@ __kernel void decode_layer_t2_f32(volatile __global float* x, volatile __global 
                                   __global const uint4* wGu, __global const float* sGu, const int guRowsPad,
                                   __global const float* downNorm,
                                   __global const uint4* wDown, __global const float* sDown, const int downRowsPad,
-                                  volatile __global int* sync, volatile __global int* error,
+                                  volatile __global int* sync, volatile __global int* error TRACE_KPARAM,
                                   __local int4* q4, __local int* part, __local acc_t* scratch) {
     int group = get_group_id(0);
     int groups = get_num_groups(0);
     int chunksD = (d + 63) / 64;
     int chunksI = (I + 63) / 64;
     phase_ifg(x, attnNorm, eps, x, ifgNorms, eps2, wIfg, sIfg, d, d, ifgOutPad, 3 * ifgOutPad, chunksD,
-              g, gate, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups);
+              g, gate, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(0));
     grid_sync(sync, error);
+    TRACE_SYNC(0);
     phase_o(g, gNorm, eps, gate, oNorm, eps2, wO, sO, d, d, 0, oRowsPad, chunksD,
-            x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups);
+            x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(1));
     grid_sync(sync, error);
+    TRACE_SYNC(1);
     phase_gu(x, mlpNorm, eps, x, gateNorm, eps2, wGu, sGu, d, I, I, guRowsPad, chunksD,
-             v, v, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups);
+             v, v, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(2));
     grid_sync(sync, error);
+    TRACE_SYNC(2);
     phase_down(v, downNorm, 0.0f, v, downNorm, eps2, wDown, sDown, I, d, 0, downRowsPad, chunksI,
-               x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups);
+               x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(3));
 }

@@ -29,8 +29,10 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                      const int K, const int rows, const int rowStride, const int rowsPad, const int chunks,
                      VOL __global float* y, VOL __global float* y2, const int accumulate,
                      __global const float* lb, VOL __global const float* stateIn, VOL __global float* stateOut,
-                     __local int4* q4, __local int* part, __local acc_t* scratch, const int block0, const int blockStride) {
+                     __local int4* q4, __local int* part, __local acc_t* scratch, const int block0, const int blockStride
+                     TRACE_PARAM) {
     int l = get_local_id(0);
+    TRACE(0);
     int lane = l % ROWS;
     int slice = l / ROWS;
     int kPad = chunks * 64;
@@ -84,6 +86,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         ss += sum_sq4(h[e]);
     }
     float inv = norm_inv(wg_sum_acc(ss, scratch, WG), K, eps1);
+    TRACE(1);
 #pragma unroll
     for (int e = 0; e < P_EPW; e++) {
 #if P_MULT
@@ -99,6 +102,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         s2 += sum_sq4(h[e]);
     }
     float inv2 = norm_inv(wg_sum_acc(s2, scratch, WG), K, eps2);
+    TRACE(2);
     float m[P_NQ];
 #pragma unroll
     for (int k = 0; k < P_NQ; k++) {
@@ -110,6 +114,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         }
     }
     wg_max_n(m, P_NQ, (__local float*) scratch);
+    TRACE(3);
     __local int* q = (__local int*) q4;   // typed int4 so the driver aligns it for the int4 loads
     float ws[P_NQ];
 #pragma unroll
@@ -125,6 +130,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+    TRACE(4);
 
     int qs[P_NQ];
 #pragma unroll
@@ -139,6 +145,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         }
     }
 
+    TRACE(5);
     for (int b = block0; b < blocks; b += blockStride) {
         int r = b * ROWS + lane;
         int live = r < rows;
@@ -164,6 +171,9 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 acc[p] = chunk_dot_local(wv, q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
             }
         }
+        if (b == block0) {
+            TRACE(6);
+        }
         // the next block's first chunks, in flight while this block's sums are reduced and stored
         {
             int nb = b + blockStride;
@@ -183,6 +193,9 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
             part[p * WG + l] = acc[p] - qs[QI(p)];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+        if (b == block0) {
+            TRACE(7);
+        }
         if (l < ROWS && live) {
             float v[P_NP];
 #pragma unroll
@@ -207,4 +220,5 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    TRACE(8);
 }

@@ -225,15 +225,19 @@ class BitLinearDecodeOpenClTest {
             try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
                 for (int[] s : new int[][]{{67, 130}, {256, 700}}) {
                     for (int groups : new int[]{1, 2}) {
-                        layerCase(k, r, s[0], s[1], groups);
+                        layerCase(k, r, s[0], s[1], groups, false);
                     }
                 }
             }
         }
+        // the diagnostic build with clock marks computes the same
+        try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, Tiling.narrowForDevice(device.info()))) {
+            layerCase(k, r, 67, 130, 2, true);
+        }
     }
 
-    private void layerCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int groups) {
-        String what = "layer " + k.tiling() + " d " + d + " I " + i + " groups " + groups;
+    private void layerCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int groups, boolean traced) {
+        String what = "layer " + k.tiling() + " d " + d + " I " + i + " groups " + groups + (traced ? " traced" : "");
         TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
         TernaryMatrix o = ClTesting.randomTernary(r, d, d);
         TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * i, d);
@@ -288,9 +292,11 @@ class BitLinearDecodeOpenClTest {
              DeviceBuffer out = ClTesting.poisoned(device, 4L * d, "state out");
              DeviceBuffer g = ClTesting.poisoned(device, 4L * d, "g");
              DeviceBuffer gate = ClTesting.poisoned(device, 4L * d, "gate");
-             DeviceBuffer vb = ClTesting.poisoned(device, 4L * i, "v")) {
+             DeviceBuffer vb = ClTesting.poisoned(device, 4L * i, "v");
+             DeviceBuffer trace = device.allocate(MemoryCategory.WORKSPACE, 8 * BitLinearDecodeOpenCl.traceLongs(groups), "trace")) {
             var lw = new BitLinearDecodeOpenCl.LayerWeights(an, ifgN, lbB, ifgW, gn, on, oW, mn, gaten, guW, dn, downW);
-            try (Launch l = k.layer(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb)) {
+            try (Launch l = traced ? k.layerTrace(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb, trace)
+                    : k.layer(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb)) {
                 l.enqueue(device);
             }
             k.checkLayerSync();
