@@ -95,18 +95,42 @@ inline void wg_max_n(float* m, const int n, __local float* s) {
 #endif
 }
 
-inline int quant_word4(float4 h, float inv2, float4 nw, float scale) {
+// Four int8 codes of (h * inv2) * nw packed little-endian; adds their sum to *sum.
+inline int quant_word4(float4 h, float inv2, float4 nw, float scale, int* sum) {
     int a = quant_code(h.x * inv2 * nw.x, scale);
     int b = quant_code(h.y * inv2 * nw.y, scale);
     int c = quant_code(h.z * inv2 * nw.z, scale);
     int d = quant_code(h.w * inv2 * nw.w, scale);
+    *sum += a + b + c + d;
     return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((d & 0xff) << 24);
 }
 
-// Sum of the 16 codes in an int4 word group (4 ints of 4 bytes), added to acc.
-inline int code_sum(int4 a, int acc) {
-    acc = dot4(0x01010101u, a.x, acc);
-    acc = dot4(0x01010101u, a.y, acc);
-    acc = dot4(0x01010101u, a.z, acc);
-    return dot4(0x01010101u, a.w, acc);
+// A work-group sum in two halves around a barrier the caller has anyway: code_sum_partial before it
+// (with warp shuffles, each warp's sum to s[warp]; without, each work-item's to s[l]), code_sum_total
+// after it, by every work-item. s: WG ints.
+inline void code_sum_partial(int v, __local int* s) {
+#ifdef MMFREE_PTX
+    for (int o = 16; o > 0; o >>= 1) {
+        v += shfl_xor_i(v, o);
+    }
+    if ((get_local_id(0) & 31) == 0) {
+        s[get_local_id(0) >> 5] = v;
+    }
+#else
+    s[get_local_id(0)] = v;
+#endif
+}
+
+inline int code_sum_total(__local const int* s) {
+    int t = 0;
+#ifdef MMFREE_PTX
+    for (int w = 0; w < WG / 32; w++) {
+        t += s[w];
+    }
+#else
+    for (int w = 0; w < WG; w++) {
+        t += s[w];
+    }
+#endif
+    return t;
 }

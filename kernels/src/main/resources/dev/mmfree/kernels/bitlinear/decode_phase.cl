@@ -16,10 +16,11 @@
 // The work-group computes the input side once and then takes row blocks block0, block0 + blockStride, ...
 // (the host launches no more work-groups than run at once, so none repeats the input side in a second wave).
 // Latency bounds a phase this small, so a work-item issues its global loads first, all independent:
-// the weight words of its first block's first PF chunks and its input elements and norm weights
-// (elements 4u .. 4u+3, u = l + e * WG). The input side then runs in registers with three reductions
-// (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares across k),
-// and the codes' sum the offset encoding needs (T = u - 1) is accumulated by each work-item over its chunks.
+// its input elements and norm weights (elements 4u .. 4u+3, u = l + e * WG), then the weight words of its
+// first block's first PF chunks, which arrive while the input side runs. That runs in registers with three
+// reductions (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares
+// across k), and the quantizer adds up the codes it writes: the row's code sum, which the offset encoding
+// needs (T = u - 1), comes out of the barrier that publishes the codes, with no pass over them.
 // Each block's dot products then load the next block's first PF chunks, so they arrive during its reduction.
 // Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [NQ * WG] acc_t.
 
@@ -39,19 +40,6 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
     int qWords = kPad / 4;
     int blocks = (rows + ROWS - 1) / ROWS;
 
-    uint4 wr[P_NP][P_PF];
-    {
-        int r = block0 * ROWS + lane;
-        int live = block0 < blocks && r < rows;
-#pragma unroll
-        for (int i = 0; i < P_PF; i++) {
-            int c = slice + i * SLICES;
-#pragma unroll
-            for (int p = 0; p < P_NP; p++) {
-                wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
-            }
-        }
-    }
     float4 h[P_EPW];
     float4 nw[P_NQ][P_EPW];
 #if P_NORM1
@@ -76,6 +64,21 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
 #pragma unroll
         for (int k = 0; k < P_NQ; k++) {
             nw[k][e] = load4(norm2 + (size_t) k * K, u, K);
+        }
+    }
+    // the weights behind the inputs: the input side needs the inputs first, and the weight loads would
+    // hold the memory pipeline until they arrive (traced: x took 2.4-3.4 us behind them)
+    uint4 wr[P_NP][P_PF];
+    {
+        int r = block0 * ROWS + lane;
+        int live = block0 < blocks && r < rows;
+#pragma unroll
+        for (int i = 0; i < P_PF; i++) {
+            int c = slice + i * SLICES;
+#pragma unroll
+            for (int p = 0; p < P_NP; p++) {
+                wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
+            }
         }
     }
 
@@ -116,35 +119,30 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
     wg_max_n(m, P_NQ, (__local float*) scratch);
     TRACE(3);
     __local int* q = (__local int*) q4;   // typed int4 so the driver aligns it for the int4 loads
+    __local int* qsums = (__local int*) scratch;   // free since the maxima: the code sums' partials
     float ws[P_NQ];
+    int qs[P_NQ];
 #pragma unroll
     for (int k = 0; k < P_NQ; k++) {
         float scale = 127.0f / fmax(m[k], 1e-5f);
         ws[k] = wscale[k] * (1.0f / scale);
+        qs[k] = 0;
 #pragma unroll
         for (int e = 0; e < P_EPW; e++) {
             int u = l + e * WG;
             if (u < qWords) {
-                q[k * qWords + u] = quant_word4(h[e], inv2, nw[k][e], scale);
+                q[k * qWords + u] = quant_word4(h[e], inv2, nw[k][e], scale, &qs[k]);
             }
         }
+        code_sum_partial(qs[k], qsums + k * WG);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     TRACE(4);
-
-    int qs[P_NQ];
+    // the whole row's code sum of each input (T.q = u.q - sum q, over all slices: taken off in the epilogue)
 #pragma unroll
     for (int k = 0; k < P_NQ; k++) {
-        qs[k] = 0;
+        qs[k] = code_sum_total(qsums + k * WG);
     }
-    for (int c = slice; c < chunks; c += SLICES) {
-#pragma unroll
-        for (int k = 0; k < P_NQ; k++) {
-            __local const int4* qc = q4 + k * (qWords / 4) + 4 * c;
-            qs[k] = code_sum(qc[3], code_sum(qc[2], code_sum(qc[1], code_sum(qc[0], qs[k]))));
-        }
-    }
-
     TRACE(5);
     for (int b = block0; b < blocks; b += blockStride) {
         int r = b * ROWS + lane;
@@ -190,7 +188,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         }
 #pragma unroll
         for (int p = 0; p < P_NP; p++) {
-            part[p * WG + l] = acc[p] - qs[QI(p)];
+            part[p * WG + l] = acc[p];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         if (b == block0) {
@@ -204,7 +202,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 for (int s = 0; s < SLICES; s++) {
                     dot += part[p * WG + s * ROWS + l];
                 }
-                v[p] = (float) dot * ws[QI(p)];
+                v[p] = (float) (dot - qs[QI(p)]) * ws[QI(p)];
             }
 #if P_EPI == 0
             y[r] = accumulate ? y[r] + v[0] : v[0];
