@@ -29,12 +29,15 @@ import java.util.Map;
  * work-group reductions. One template, {@code decode_phase.cl}, stamped out per use with defines
  * (rows a work-item, epilogue, norms, prefetch depth, input words a work-item) and wrapped by the
  * kernel {@value #KERNEL}, or four times by {@value #LAYER} ({@link #layer}: a whole layer in one
- * launch, opt-in); programs cached by their text. Tests: {@code BitLinearDecodeOpenClTest}.
+ * launch, what an HGRNBit model uses on a GPU); programs cached by their text. Tests: {@code BitLinearDecodeOpenClTest}.
  */
 public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public static final String KERNEL = "bitlinear_fused_t2_f32";
     public static final String LAYER = "decode_layer_t2_f32";
-    /** Env switch of the one-launch layer on GPUs: {@code 1} turns it on (off by default: no faster on the H200). */
+    /**
+     * Env switch of the one-launch layer ({@link #layer}) on GPUs: on by default there, {@code 0} turns it off
+     * (four launches a layer); it is never used on other devices.
+     */
     public static final String PERSISTENT_ENV = "MMFREE_OPENCL_PERSISTENT";
     /**
      * Env cap on the work-groups of a decode launch: an integer, {@code 0} for one a row block. Default on
@@ -71,6 +74,24 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         this.device = device;
         this.tiling = tiling;
         this.maxGroups = maxGroups;
+    }
+
+    /**
+     * Work-groups of the one-launch layer by default: a GPU's compute units (one work-group each, so all run
+     * at once, which its grid barriers need) unless {@value #PERSISTENT_ENV} is {@code 0}; 0 (four launches
+     * a layer) on other devices.
+     */
+    public static int defaultLayerGroups(DeviceInfo info) {
+        String env = System.getenv(PERSISTENT_ENV);
+        boolean on = true;
+        if (env != null && !env.isBlank()) {
+            on = switch (env.trim()) {
+                case "1" -> true;
+                case "0" -> false;
+                default -> throw new MmfreeException("env " + PERSISTENT_ENV + " must be 0 (four launches a layer) or 1, got '" + env + "'");
+            };
+        }
+        return on && info.gpu() ? info.computeUnits() : 0;
     }
 
     /** {@value #GROUPS_ENV} if set, else the compute units of a GPU, else 0 (one work-group a row block). */
@@ -281,7 +302,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
             device.fill(sync, 0);
             throw new DeviceException(LAYER + ": a grid barrier timed out: device " + device.info().name()
                     + " did not run all work-groups of the launch at once; the step's results are invalid"
-                    + " (the per-kernel decode path needs no barrier: unset " + PERSISTENT_ENV + ")");
+                    + " (four launches a layer need no barrier: set " + PERSISTENT_ENV + "=0)");
         }
     }
 

@@ -56,9 +56,10 @@ import java.util.random.RandomGenerator;
  *               v ─[down norm, quantize | GEMV down_proj | x +=]─ x
  *   x ─[norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
  * </pre>
- * 4L + 2 launches a token (+1 to sample); with {@code MMFREE_OPENCL_PERSISTENT=1} on a GPU, L + 2: each
- * layer one launch of the four as phases with grid-wide barriers ({@link BitLinearDecodeOpenCl#layer},
- * checked after each step). Prefill and batched decoding (rows = b * t) run the GEMM
+ * 4L + 2 launches a token (+1 to sample). On a GPU (unless {@code MMFREE_OPENCL_PERSISTENT=0}) it is L + 2:
+ * each layer one launch of the four as phases with grid-wide barriers on one work-group a compute unit
+ * ({@link BitLinearDecodeOpenCl#layer}, checked after each step), 6-51% more tokens/s on the H200 at the
+ * 2.7B, 1.3B and 370M shapes. Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
  * SwiGLU norm-quantize, GEMM down_proj (+x). Long prompts go through in chunks of {@value #MAX_ROWS} rows.
@@ -94,13 +95,25 @@ public final class HgrnBitOpenCl implements CausalLm {
      * @param fusedDecode false: batch-1 decode steps take the GEMM path too (for comparisons)
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode) {
+        this(weights, device, fusedDecode, BitLinearDecodeOpenCl.defaultLayerGroups(device.info()));
+    }
+
+    /**
+     * @param layerGroups with fusedDecode, 0 for four launches a layer at batch 1, or n > 0 for one a layer
+     *                    on n work-groups, all of which the device must run at once (its grid barriers wait
+     *                    for them; a barrier that waits too long fails the step with a DeviceException)
+     */
+    public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups) {
+        if (layerGroups < 0) {
+            device.close();
+            throw new MmfreeException("hgrn opencl: layerGroups must be >= 0, got " + layerGroups);
+        }
         this.device = device;
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
         this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile() : null;
-        this.layerGroups = device.info().gpu() && "1".equals(System.getenv(BitLinearDecodeOpenCl.PERSISTENT_ENV))
-                ? device.info().computeUnits() : 0;
+        this.layerGroups = layerGroups;
         try {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());

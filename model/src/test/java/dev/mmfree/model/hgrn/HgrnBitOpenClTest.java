@@ -87,6 +87,33 @@ class HgrnBitOpenClTest {
         }
     }
 
+    /**
+     * One launch a layer (the default on a GPU) on 2 work-groups, which this test's device must run at once
+     * (PoCL does; a GPU always): token by token, logits and greedy ids, against the reference.
+     */
+    @Test
+    void oneLaunchALayerMatchesReference() {
+        HgrnBitWeights w = weights(ODD, 9);
+        Random r = new Random(10);
+        int[][] one = randomTokens(r, 1, 5, ODD.vocab());
+        try (CausalLm ref = new HgrnBitReference(w);
+             HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2);
+             CausalLm.Batch rb = ref.newBatch(1); CausalLm.Batch mb = m.newBatch(1)) {
+            for (int p = 0; p < one[0].length; p++) {
+                check("one launch a layer, pos " + p, ref.forward(rb, cols(one, p, p + 1), true), m.forward(mb, cols(one, p, p + 1), true));
+            }
+        }
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2);
+             HgrnBitOpenCl four = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 0);
+             CausalLm.Batch mb = m.newBatch(1); CausalLm.Batch fb = four.newBatch(1)) {
+            int[][] prompt = {{one[0][0]}};
+            assertArrayEquals(four.forwardGreedy(fb, prompt), m.forwardGreedy(mb, prompt), "greedy ids after the prompt");
+            for (int step = 0; step < 4; step++) {
+                assertArrayEquals(four.continueGreedy(fb), m.continueGreedy(mb), "greedy ids, one launch a layer against four, step " + step);
+            }
+        }
+    }
+
     @Test
     void longPromptsRunInChunksAndLastPositionOnly() {
         HgrnBitWeights w = weights(ODD, 7);
