@@ -25,7 +25,7 @@ import java.util.Map;
  * </ol>
  * Every element-wise transcendental is computed once by the work-item that owns its row (not again
  * in every work-group of the next kernel); each work-item issues all its global loads first (its
- * weight words, its input elements and norm weights) and runs the input side in registers with three
+ * input elements and norm weights, then its weight words) and runs the input side in registers with three
  * work-group reductions. One template, {@code decode_phase.cl}, stamped out per use with defines
  * (rows a work-item, epilogue, norms, prefetch depth, input words a work-item) and wrapped by the
  * kernel {@value #KERNEL}, or four times by {@value #LAYER} ({@link #layer}: a whole layer in one
