@@ -23,7 +23,7 @@ import java.util.Arrays;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -Xmx6g -cp 'bench/target/mmfree-bench-0.1.0-SNAPSHOT.jar:bench/target/lib/*' \
- *   dev.mmfree.bench.jmh.PairedTriad bench/results/cpu-HOST/DATE/paired-triad.md [rounds [ternary|dense]]
+ *   dev.mmfree.bench.jmh.PairedTriad bench/results/cpu-HOST/DATE/paired-triad.md [rounds [ternary|dense [OUTxIN,...]]]
  * </pre>
  */
 public final class PairedTriad {
@@ -43,6 +43,7 @@ public final class PairedTriad {
         Path out = Path.of(args[0]);
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 20;
         String only = args.length > 2 ? args[2] : "";
+        String[] shapes = args.length > 3 ? args[3].split(",") : SHAPES;
         PairedTriad p = new PairedTriad();
         StringBuilder md = new StringBuilder("# GEMV bandwidth against a triad measured in alternation\n\n");
         md.append("- date: ").append(LocalDate.now()).append(", threads ").append(p.pool.threads()).append(", rounds ").append(rounds)
@@ -51,7 +52,7 @@ public final class PairedTriad {
         md.append("- ratio = GEMV GB/s / triad GB/s of the same round; median over rounds, and best GEMV / best triad\n\n");
         md.append("| kernel | shape | GB/s median | GB/s best | triad GB/s median | triad best | ratio median | ratio best/best |\n");
         md.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
-        for (String shape : only.isEmpty() || only.equals("ternary") ? SHAPES : new String[0]) {
+        for (String shape : only.isEmpty() || only.equals("ternary") ? shapes : new String[0]) {
             int[] s = Fill.shape(shape);
             TernaryMatrix w = Fill.ternary(7, s[0], s[1]);
             BitLinearVector[] copies = new BitLinearVector[Fill.copies(BitLinearVector.packedBytes(s[0], s[1]))];
@@ -69,7 +70,7 @@ public final class PairedTriad {
             md.append(p.measure("ternary", shape, op, BitLinearVector.packedBytes(s[0], s[1]) + s[1], rounds));
         }
         for (LinearVector.Storage st : only.isEmpty() || !only.equals("ternary") ? LinearVector.Storage.values() : new LinearVector.Storage[0]) {
-            for (String shape : SHAPES) {
+            for (String shape : shapes) {
                 int[] s = Fill.shape(shape);
                 long bytes = (long) s[0] * s[1] * (st == LinearVector.Storage.F32 ? 4 : 2);
                 LinearVector[] copies = new LinearVector[Fill.copies(bytes)];
