@@ -31,13 +31,15 @@ public class Timeline {
                     e[3]++;
                 }
                 long[][] ts = per.values().toArray(new long[0][]);
-                Arrays.sort(ts, Comparator.comparingLong(x -> x[0]));
+                // id 0 = the caller, 1 = the worker: sort by id so rows read caller then worker
+                ts = new long[][]{per.getOrDefault(0L, null), per.getOrDefault(1L, null)};
+                if (ts[0] == null || ts[1] == null) continue;
                 long total = BitLinearVector.TL[1] - t0;
                 if (ts.length == 2) rows.add(new long[]{total, ts[0][0], ts[0][1], ts[0][2], ts[0][3], ts[1][0], ts[1][1], ts[1][2], ts[1][3]});
             }
         }
         System.out.println("ops with 2 threads: " + rows.size());
-        String[] names = {"total", "A start", "A built", "A end", "A spans", "B start", "B built", "B end", "B spans"};
+        String[] names = {"total", "caller start", "caller built", "caller end", "caller spans", "worker start", "worker built", "worker end", "worker spans"};
         for (int c = 0; c < names.length; c++) {
             long[] v = new long[rows.size()];
             for (int r = 0; r < v.length; r++) v[r] = rows.get(r)[c];
