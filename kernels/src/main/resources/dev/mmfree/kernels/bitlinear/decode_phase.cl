@@ -5,6 +5,7 @@
 //   P_PF      chunks a row prefetched        P_EPW  input words (4 elements) a work-item
 //   VOL       empty, or volatile when another work-group of the same launch wrote the inputs
 //             (the persistent layer kernel: loads then bypass the non-coherent L1)
+//   P_COHERENT  1 with VOL volatile: x and mult are read through load4_coherent
 //   h = RMSNorm_norm1(x) (eps1) * mult  (or h = x);  for k < NQ: q_k, a_k = quantize(RMSNorm_norm2[k](h) (eps2))
 //   a work-item lane owns output r (of `rows`) and its NP rows r + p * rowStride of the layout; with
 //   v_p = (wscale[k] * a_k / 127) * (T[row_p] . q_k), k = p when NQ = NP, else 0:
@@ -17,7 +18,8 @@
 // (the host launches no more work-groups than run at once, so none repeats the input side in a second wave).
 // Latency bounds a phase this small, so a work-item issues its global loads first, all independent:
 // its input elements and norm weights (elements 4u .. 4u+3, u = l + e * WG), then the weight words of its
-// first block's first PF chunks, which arrive while the input side runs. That runs in registers with three
+// first block's first PF chunks (with the evict-first policy of load_weight, so the next phase's small
+// vectors stay in L2), which arrive while the input side runs. That runs in registers with three
 // reductions (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares
 // across k), and the quantizer adds up the codes it writes: the row's code sum, which the offset encoding
 // needs (T = u - 1), comes out of the barrier that publishes the codes, with no pass over them.
@@ -51,15 +53,20 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
 #pragma unroll
     for (int e = 0; e < P_EPW; e++) {
         int u = l + e * WG;
-        int j = 4 * u;
-        h[e] = (float4)(j < K ? x[j] : 0.0f, j + 1 < K ? x[j + 1] : 0.0f, j + 2 < K ? x[j + 2] : 0.0f,
-                        j + 3 < K ? x[j + 3] : 0.0f);
+#if P_COHERENT
+        h[e] = load4_coherent(x, u, K);
+#else
+        h[e] = load4(x, u, K);
+#endif
 #if P_NORM1
         n1[e] = load4(norm1, u, K);
 #endif
 #if P_MULT
-        mu[e] = (float4)(j < K ? mult[j] : 0.0f, j + 1 < K ? mult[j + 1] : 0.0f, j + 2 < K ? mult[j + 2] : 0.0f,
-                         j + 3 < K ? mult[j + 3] : 0.0f);
+#if P_COHERENT
+        mu[e] = load4_coherent(mult, u, K);
+#else
+        mu[e] = load4(mult, u, K);
+#endif
 #endif
 #pragma unroll
         for (int k = 0; k < P_NQ; k++) {
@@ -68,6 +75,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
     }
     // the weights behind the inputs: the input side needs the inputs first, and the weight loads would
     // hold the memory pipeline until they arrive (traced: x took 2.4-3.4 us behind them)
+    ulong wpol = weight_policy();
     uint4 wr[P_NP][P_PF];
     {
         int r = block0 * ROWS + lane;
@@ -77,7 +85,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
             int c = slice + i * SLICES;
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
-                wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
+                wr[p][i] = live && c < chunks ? load_weight(w + (size_t) c * rowsPad + p * rowStride + r, wpol) : (uint4)(0u);
             }
         }
     }
@@ -162,6 +170,8 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 }
             }
         }
+        // past the prefetch depth (K > MAX_PREFETCH * SLICES * 64, none of the paper's shapes): plain loads,
+        // which the compiler may pipeline across the dp4a asm
         for (int c = slice + P_PF * SLICES; c < chunks; c += SLICES) {
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
@@ -182,7 +192,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 int c = slice + i * SLICES;
 #pragma unroll
                 for (int p = 0; p < P_NP; p++) {
-                    wr[p][i] = nlive && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + nr] : (uint4)(0u);
+                    wr[p][i] = nlive && c < chunks ? load_weight(w + (size_t) c * rowsPad + p * rowStride + nr, wpol) : (uint4)(0u);
                 }
             }
         }
