@@ -32,38 +32,6 @@ inline void trace_mark(__global ulong* trace, int phase, int m) {
 #define TRACE(m)
 #endif
 
-// The weights' L2 policy. A batch-1 step streams its weights through L2 once (the 2.7B model's 650 MB
-// through 50 MB), which evicts the small vectors the next phase reads: its norm weights, scales and the
-// MLGRU state then come from DRAM, queued behind every compute unit's weight loads. With PTX (sm_80 and
-// later) the weights are loaded with an evict-first policy: they take each other's places in L2 and the
-// small vectors stay there from token to token. Build with -DWEIGHT_EVICT_FIRST=0 to load them plainly.
-#ifndef WEIGHT_EVICT_FIRST
-#define WEIGHT_EVICT_FIRST 1
-#endif
-#if defined(MMFREE_PTX) && WEIGHT_EVICT_FIRST
-inline ulong weight_policy(void) {
-    ulong p;
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(p));
-    return p;
-}
-
-// volatile: issued in program order (inputs first, then weights), not sunk towards their use
-inline uint4 load_weight(__global const uint4* w, ulong policy) {
-    uint4 r;
-    asm volatile("ld.global.nc.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
-                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(w), "l"(policy));
-    return r;
-}
-#else
-inline ulong weight_policy(void) {
-    return 0;
-}
-
-inline uint4 load_weight(__global const uint4* w, ulong policy) {
-    return *w;
-}
-#endif
-
 // Four elements 4u .. 4u+3 of a vector that other work-groups of the launch wrote before a grid barrier
 // (the one-launch layer's inputs), zero past n: read from L2, past the L1 that is not coherent across
 // compute units. With PTX one ld.global.cg.v4 where all four exist (the "memory" clobber keeps it after

@@ -18,8 +18,7 @@
 // (the host launches no more work-groups than run at once, so none repeats the input side in a second wave).
 // Latency bounds a phase this small, so a work-item issues its global loads first, all independent:
 // its input elements and norm weights (elements 4u .. 4u+3, u = l + e * WG), then the weight words of its
-// first block's first PF chunks (with the evict-first policy of load_weight, so the next phase's small
-// vectors stay in L2), which arrive while the input side runs. That runs in registers with three
+// first block's first PF chunks, which arrive while the input side runs. That runs in registers with three
 // reductions (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares
 // across k), and the quantizer adds up the codes it writes: the row's code sum, which the offset encoding
 // needs (T = u - 1), comes out of the barrier that publishes the codes, with no pass over them.
@@ -75,7 +74,6 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
     }
     // the weights behind the inputs: the input side needs the inputs first, and the weight loads would
     // hold the memory pipeline until they arrive (traced: x took 2.4-3.4 us behind them)
-    ulong wpol = weight_policy();
     uint4 wr[P_NP][P_PF];
     {
         int r = block0 * ROWS + lane;
@@ -85,7 +83,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
             int c = slice + i * SLICES;
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
-                wr[p][i] = live && c < chunks ? load_weight(w + (size_t) c * rowsPad + p * rowStride + r, wpol) : (uint4)(0u);
+                wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
             }
         }
     }
@@ -170,8 +168,6 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 }
             }
         }
-        // past the prefetch depth (K > MAX_PREFETCH * SLICES * 64, none of the paper's shapes): plain loads,
-        // which the compiler may pipeline across the dp4a asm
         for (int c = slice + P_PF * SLICES; c < chunks; c += SLICES) {
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
@@ -192,7 +188,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 int c = slice + i * SLICES;
 #pragma unroll
                 for (int p = 0; p < P_NP; p++) {
-                    wr[p][i] = nlive && c < chunks ? load_weight(w + (size_t) c * rowsPad + p * rowStride + nr, wpol) : (uint4)(0u);
+                    wr[p][i] = nlive && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + nr] : (uint4)(0u);
                 }
             }
         }
