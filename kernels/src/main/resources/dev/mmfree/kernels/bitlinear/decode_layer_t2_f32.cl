@@ -19,39 +19,11 @@
 #define TRACE_SYNC(phase)
 #endif
 
-// With PTX the barrier is built from the PTX memory model's release and acquire operations at GPU scope
-// instead of OpenCL's full fences (membar.gl); -DGRID_SYNC_PTX=0 builds the portable one there too.
-#ifndef GRID_SYNC_PTX
-#define GRID_SYNC_PTX 1
-#endif
-
 // All work-groups of the launch meet here; their global writes before it are visible after it.
 inline void grid_sync(volatile __global int* sync, volatile __global int* error) {
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     if (get_local_id(0) == 0) {
         int groups = (int) get_num_groups(0);
-#if defined(MMFREE_PTX) && GRID_SYNC_PTX
-        // bar.sync above orders the work-group's writes before this work-item's release (release is
-        // cumulative); the acq_rel arrival, and the acquire loads of the generation, order what follows
-        int gen;
-        int arrived;
-        asm volatile("ld.relaxed.gpu.global.b32 %0, [%1];" : "=r"(gen) : "l"(sync + 1) : "memory");
-        asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;" : "=r"(arrived) : "l"(sync), "r"(1) : "memory");
-        if (arrived == groups - 1) {
-            asm volatile("st.relaxed.gpu.global.b32 [%0], %1;" : : "l"(sync), "r"(0) : "memory");
-            asm volatile("red.release.gpu.global.add.u32 [%0], %1;" : : "l"(sync + 1), "r"(1) : "memory");
-        } else {
-            int now;
-            int spins = 0;
-            do {
-                asm volatile("ld.acquire.gpu.global.b32 %0, [%1];" : "=r"(now) : "l"(sync + 1) : "memory");
-                if (++spins > SPIN_LIMIT) {
-                    atomic_xchg(error, 1);
-                    break;
-                }
-            } while (now == gen);
-        }
-#else
         mem_fence(CLK_GLOBAL_MEM_FENCE);
         int gen = sync[1];
         if (atomic_inc(&sync[0]) == groups - 1) {
@@ -68,7 +40,6 @@ inline void grid_sync(volatile __global int* sync, volatile __global int* error)
             }
         }
         mem_fence(CLK_GLOBAL_MEM_FENCE);
-#endif
     }
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
 }
