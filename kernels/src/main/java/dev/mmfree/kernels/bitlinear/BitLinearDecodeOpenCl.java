@@ -264,10 +264,10 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int chunksI = lw.down().chunks();
         long qBytes = Math.max(3 * 64L * chunksD, 64L * chunksI);
         ClPrograms.checkLocal(device, LAYER, qBytes + 12L * wg + 24L * wg);
-        String text = IFG.source("phase_ifg", prefetch(chunksD), wordsPerItem(chunksD), true, false)
-                + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true, true)
-                + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true, true)
-                + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true, true);
+        String text = IFG.source("phase_ifg", prefetch(chunksD), wordsPerItem(chunksD), true)
+                + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true)
+                + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true)
+                + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true);
         String traced = trace != null ? "#define MMFREE_TRACE 1\n" : "";
         DeviceProgram program = programs.computeIfAbsent(traced + text, t -> ClPrograms.buildText(device, tiling, LAYER,
                 traced + ClPrograms.resource("bitlinear/decode_common.cl"), text, ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
@@ -314,7 +314,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int chunks = w.chunks();
         long kPad = 64L * chunks;
         ClPrograms.checkLocal(device, KERNEL, phase.nq * kPad + 4L * phase.np * wg + 8L * phase.nq * wg);
-        String text = phase.source("phase_main", prefetch(chunks), wordsPerItem(chunks), false, false);
+        String text = phase.source("phase_main", prefetch(chunks), wordsPerItem(chunks), false);
         DeviceProgram program = programs.computeIfAbsent(text, t -> ClPrograms.buildText(device, tiling, KERNEL,
                 ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + KERNEL + ".cl")));
         var k = program.kernel(KERNEL).args(x, norm1 == null ? x : norm1, eps1, mult == null ? x : mult, norm2, eps2,
@@ -343,15 +343,12 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
 
     /** One use of {@code decode_phase.cl}: rows a work-item, quantized inputs, epilogue, block norm, multiplier. */
     private record Phase(int np, int nq, int epi, boolean norm1, boolean mult) {
-        /**
-         * The template stamped out as function fn with this phase's defines; volatileInputs: written by other
-         * work-groups of the launch; preloaded: the caller loads the first weight words (before a grid barrier).
-         */
-        String source(String fn, int prefetch, int words, boolean volatileInputs, boolean preloaded) {
+        /** The template stamped out as function fn with this phase's defines. */
+        String source(String fn, int prefetch, int words, boolean volatileInputs) {
             String[][] defs = {{"PHASE_FN", fn}, {"P_NP", "" + np}, {"P_NQ", "" + nq}, {"P_EPI", "" + epi},
                     {"P_NORM1", norm1 ? "1" : "0"}, {"P_MULT", mult ? "1" : "0"}, {"P_PF", "" + prefetch},
                     {"P_EPW", "" + words}, {"VOL", volatileInputs ? "volatile" : ""},
-                    {"P_COHERENT", volatileInputs ? "1" : "0"}, {"P_PRELOADED", preloaded ? "1" : "0"}};
+                    {"P_COHERENT", volatileInputs ? "1" : "0"}};
             StringBuilder b = new StringBuilder();
             for (String[] d : defs) {
                 b.append("#define ").append(d[0]).append(' ').append(d[1]).append('\n');

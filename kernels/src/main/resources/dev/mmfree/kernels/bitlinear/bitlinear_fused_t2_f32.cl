@@ -10,7 +10,6 @@ __kernel void bitlinear_fused_t2_f32(__global const float* x, __global const flo
                                      __global float* y, __global float* y2, const int accumulate,
                                      __global const float* lb, __global const float* stateIn, __global float* stateOut,
                                      __local int4* q4, __local int* part, __local acc_t* scratch) {
-    phase_main_wr_t wr;
     phase_main(x, norm1, eps1, mult, norm2, eps2, w, wscale, K, rows, rowStride, rowsPad, chunks, y, y2, accumulate,
-               lb, stateIn, stateOut, q4, part, scratch, get_group_id(0), get_num_groups(0), wr TRACE_ARG(0));
+               lb, stateIn, stateOut, q4, part, scratch, get_group_id(0), get_num_groups(0) TRACE_ARG(0));
 }

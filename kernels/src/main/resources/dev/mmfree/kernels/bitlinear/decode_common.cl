@@ -53,12 +53,6 @@ inline float4 load4_coherent(volatile __global const float* v, int u, int n) {
                     j + 3 < n ? v[j + 3] : 0.0f);
 }
 
-// The one-launch layer loads each later phase's first weight words before the grid barrier in front of
-// it (P_PRELOADED phases); -DLAYER_PRELOAD=0 leaves that to the phase, behind its input loads.
-#ifndef LAYER_PRELOAD
-#define LAYER_PRELOAD 1
-#endif
-
 // The projection's quantized input: its own when a phase has as many inputs as rows a work-item.
 #define QI(p) (P_NQ == 1 ? 0 : (p))
 

@@ -62,33 +62,18 @@ __kernel void decode_layer_t2_f32(volatile __global float* x, volatile __global 
     int groups = get_num_groups(0);
     int chunksD = (d + 63) / 64;
     int chunksI = (I + 63) / 64;
-    phase_ifg_wr_t wIfgFirst;
     phase_ifg(x, attnNorm, eps, x, ifgNorms, eps2, wIfg, sIfg, d, d, ifgOutPad, 3 * ifgOutPad, chunksD,
-              g, gate, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups, wIfgFirst TRACE_ARG(0));
-    // each later phase's first weight words are loaded before the barrier in front of it: they do not
-    // depend on the phase before, and arrive while the work-groups wait
-    phase_o_wr_t wOFirst;
-#if LAYER_PRELOAD
-    phase_o_weights(wO, d, 0, oRowsPad, chunksD, group, wOFirst);
-#endif
+              g, gate, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(0));
     grid_sync(sync, error);
     TRACE_SYNC(0);
     phase_o(g, gNorm, eps, gate, oNorm, eps2, wO, sO, d, d, 0, oRowsPad, chunksD,
-            x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups, wOFirst TRACE_ARG(1));
-    phase_gu_wr_t wGuFirst;
-#if LAYER_PRELOAD
-    phase_gu_weights(wGu, I, I, guRowsPad, chunksD, group, wGuFirst);
-#endif
+            x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(1));
     grid_sync(sync, error);
     TRACE_SYNC(1);
     phase_gu(x, mlpNorm, eps, x, gateNorm, eps2, wGu, sGu, d, I, I, guRowsPad, chunksD,
-             v, v, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups, wGuFirst TRACE_ARG(2));
-    phase_down_wr_t wDownFirst;
-#if LAYER_PRELOAD
-    phase_down_weights(wDown, d, 0, downRowsPad, chunksI, group, wDownFirst);
-#endif
+             v, v, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(2));
     grid_sync(sync, error);
     TRACE_SYNC(2);
     phase_down(v, downNorm, 0.0f, v, downNorm, eps2, wDown, sDown, I, d, 0, downRowsPad, chunksI,
-               x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups, wDownFirst TRACE_ARG(3));
+               x, x, 1, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(3));
 }

@@ -6,9 +6,6 @@
 //   VOL       empty, or volatile when another work-group of the same launch wrote the inputs
 //             (the persistent layer kernel: loads then bypass the non-coherent L1)
 //   P_COHERENT  1 with VOL volatile: x and mult are read through load4_coherent
-//   P_PRELOADED 1 when the caller has loaded the first block's weight words into wr (PHASE_FN_weights)
-//             before the grid barrier in front of the phase (and LAYER_PRELOAD is on); 0: the phase loads
-//             them itself, behind its input loads
 //   h = RMSNorm_norm1(x) (eps1) * mult  (or h = x);  for k < NQ: q_k, a_k = quantize(RMSNorm_norm2[k](h) (eps2))
 //   a work-item lane owns output r (of `rows`) and its NP rows r + p * rowStride of the layout; with
 //   v_p = (wscale[k] * a_k / 127) * (T[row_p] . q_k), k = p when NQ = NP, else 0:
@@ -28,37 +25,14 @@
 // Each block's dot products then load the next block's first PF chunks, so they arrive during its reduction.
 // Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [NQ * WG] acc_t.
 
-#define PF_CAT2(a, b) a##b
-#define PF_CAT(a, b) PF_CAT2(a, b)
-
-// The weight words a work-item holds ahead of its dot products: its rows' first PF chunks of one block.
-typedef uint4 PF_CAT(PHASE_FN, _wr_t)[P_NP][P_PF];
-
-// Block b's first PF chunks of this work-item's rows into wr; zero where the block, row or chunk does not exist.
-inline void PF_CAT(PHASE_FN, _weights)(__global const uint4* w, const int rows, const int rowStride, const int rowsPad,
-                                       const int chunks, const int b, uint4 wr[P_NP][P_PF]) {
-    int lane = get_local_id(0) % ROWS;
-    int slice = get_local_id(0) / ROWS;
-    int r = b * ROWS + lane;
-    int live = b < (rows + ROWS - 1) / ROWS && r < rows;
-#pragma unroll
-    for (int i = 0; i < P_PF; i++) {
-        int c = slice + i * SLICES;
-#pragma unroll
-        for (int p = 0; p < P_NP; p++) {
-            wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
-        }
-    }
-}
-
 inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, const float eps1,
                      VOL __global const float* mult, __global const float* norm2, const float eps2,
                      __global const uint4* w, __global const float* wscale,
                      const int K, const int rows, const int rowStride, const int rowsPad, const int chunks,
                      VOL __global float* y, VOL __global float* y2, const int accumulate,
                      __global const float* lb, VOL __global const float* stateIn, VOL __global float* stateOut,
-                     __local int4* q4, __local int* part, __local acc_t* scratch, const int block0, const int blockStride,
-                     uint4 wr[P_NP][P_PF] TRACE_PARAM) {
+                     __local int4* q4, __local int* part, __local acc_t* scratch, const int block0, const int blockStride
+                     TRACE_PARAM) {
     int l = get_local_id(0);
     TRACE(0);
     int lane = l % ROWS;
@@ -100,9 +74,19 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
     }
     // the weights behind the inputs: the input side needs the inputs first, and the weight loads would
     // hold the memory pipeline until they arrive (traced: x took 2.4-3.4 us behind them)
-#if !(P_PRELOADED && LAYER_PRELOAD)
-    PF_CAT(PHASE_FN, _weights)(w, rows, rowStride, rowsPad, chunks, block0, wr);
-#endif
+    uint4 wr[P_NP][P_PF];
+    {
+        int r = block0 * ROWS + lane;
+        int live = block0 < blocks && r < rows;
+#pragma unroll
+        for (int i = 0; i < P_PF; i++) {
+            int c = slice + i * SLICES;
+#pragma unroll
+            for (int p = 0; p < P_NP; p++) {
+                wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
+            }
+        }
+    }
 
 #if P_NORM1
     acc_t ss = 0;
@@ -195,7 +179,19 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
             TRACE(6);
         }
         // the next block's first chunks, in flight while this block's sums are reduced and stored
-        PF_CAT(PHASE_FN, _weights)(w, rows, rowStride, rowsPad, chunks, b + blockStride, wr);
+        {
+            int nb = b + blockStride;
+            int nr = nb * ROWS + lane;
+            int nlive = nb < blocks && nr < rows;
+#pragma unroll
+            for (int i = 0; i < P_PF; i++) {
+                int c = slice + i * SLICES;
+#pragma unroll
+                for (int p = 0; p < P_NP; p++) {
+                    wr[p][i] = nlive && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + nr] : (uint4)(0u);
+                }
+            }
+        }
 #pragma unroll
         for (int p = 0; p < P_NP; p++) {
             part[p * WG + l] = acc[p];
