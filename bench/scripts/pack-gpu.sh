@@ -35,4 +35,12 @@ if [ -n "${BASE_COMMIT:-}" ]; then
     git rev-parse --short "$BASE_COMMIT" > .gpu/base/commit
     git worktree remove --force "$wt"
 fi
-du -sh .gpu
+# the device tool carries the working tree (tracked and untracked files that git does not ignore) plus
+# .gpu, 64 MiB in all: say how close this upload comes
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
+gpu=$(du -sb .gpu | cut -f1)
+echo "upload: .gpu $((gpu >> 20)) MiB + working tree $((tree >> 20)) MiB = $(((gpu + tree) >> 20)) MiB of 64"
+if [ $((gpu + tree)) -gt $((64 << 20)) ]; then
+    echo "pack-gpu: over the device tool's 64 MiB; leave out what the run does not need (e.g. .gpu/fixtures/llama-tiny)" >&2
+    exit 1
+fi
