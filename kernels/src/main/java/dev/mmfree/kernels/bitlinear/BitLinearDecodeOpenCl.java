@@ -348,7 +348,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
             String[][] defs = {{"PHASE_FN", fn}, {"P_NP", "" + np}, {"P_NQ", "" + nq}, {"P_EPI", "" + epi},
                     {"P_NORM1", norm1 ? "1" : "0"}, {"P_MULT", mult ? "1" : "0"}, {"P_PF", "" + prefetch},
                     {"P_EPW", "" + words}, {"VOL", volatileInputs ? "volatile" : ""},
-                    {"P_COHERENT", volatileInputs ? "1" : "0"}};
+                    {"P_LOAD4", volatileInputs ? "load4_coherent" : "load4"}};
             StringBuilder b = new StringBuilder();
             for (String[] d : defs) {
                 b.append("#define ").append(d[0]).append(' ').append(d[1]).append('\n');

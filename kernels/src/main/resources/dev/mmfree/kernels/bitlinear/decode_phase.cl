@@ -5,7 +5,7 @@
 //   P_PF      chunks a row prefetched        P_EPW  input words (4 elements) a work-item
 //   VOL       empty, or volatile when another work-group of the same launch wrote the inputs
 //             (the persistent layer kernel: loads then bypass the non-coherent L1)
-//   P_COHERENT  1 with VOL volatile: x and mult are read through load4_coherent
+//   P_LOAD4   how x and mult are read: load4, or load4_coherent with VOL volatile
 //   h = RMSNorm_norm1(x) (eps1) * mult  (or h = x);  for k < NQ: q_k, a_k = quantize(RMSNorm_norm2[k](h) (eps2))
 //   a work-item lane owns output r (of `rows`) and its NP rows r + p * rowStride of the layout; with
 //   v_p = (wscale[k] * a_k / 127) * (T[row_p] . q_k), k = p when NQ = NP, else 0:
@@ -52,20 +52,12 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
 #pragma unroll
     for (int e = 0; e < P_EPW; e++) {
         int u = l + e * WG;
-#if P_COHERENT
-        h[e] = load4_coherent(x, u, K);
-#else
-        h[e] = load4(x, u, K);
-#endif
+        h[e] = P_LOAD4(x, u, K);
 #if P_NORM1
         n1[e] = load4(norm1, u, K);
 #endif
 #if P_MULT
-#if P_COHERENT
-        mu[e] = load4_coherent(mult, u, K);
-#else
-        mu[e] = load4(mult, u, K);
-#endif
+        mu[e] = P_LOAD4(mult, u, K);
 #endif
 #pragma unroll
         for (int k = 0; k < P_NQ; k++) {
