@@ -55,7 +55,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     private final Tiling tiling;
     private final int maxGroups;
     private final Map<String, DeviceProgram> programs = new HashMap<>();
-    private DeviceBuffer sync;    // [2] int: the layer kernel's grid barrier (arrivals, generation)
+    /**
+     * The layer kernel's grid barrier state, one a work-group count: 8 bytes, [2] int (arrivals, generation)
+     * or one ulong ticket count, whose ranges assume the same count at every barrier since it was zeroed.
+     */
+    private final Map<Integer, DeviceBuffer> syncs = new HashMap<>();
     private DeviceBuffer error;   // [1] int: set when a grid barrier gave up
 
     /** With the device's default cap on work-groups ({@link #defaultGroups}). */
@@ -263,7 +267,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int chunksD = lw.ifg().chunks();
         int chunksI = lw.down().chunks();
         long qBytes = Math.max(3 * 64L * chunksD, 64L * chunksI);
-        ClPrograms.checkLocal(device, LAYER, qBytes + 12L * wg + 24L * wg);
+        ClPrograms.checkLocal(device, LAYER, qBytes + 12L * wg + 32L * wg);
         String text = IFG.source("phase_ifg", prefetch(chunksD), wordsPerItem(chunksD), true)
                 + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true)
                 + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true)
@@ -271,12 +275,15 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         String traced = trace != null ? "#define MMFREE_TRACE 1\n" : "";
         DeviceProgram program = programs.computeIfAbsent(traced + text, t -> ClPrograms.buildText(device, tiling, LAYER,
                 traced + ClPrograms.resource("bitlinear/decode_common.cl"), text, ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
-        if (sync == null) {
-            sync = device.allocate(MemoryCategory.WORKSPACE, 8, LAYER + " barrier");
+        if (error == null) {
             error = device.allocate(MemoryCategory.WORKSPACE, 4, LAYER + " error");
-            device.fill(sync, 0);
             device.fill(error, 0);
         }
+        DeviceBuffer sync = syncs.computeIfAbsent(groups, n -> {
+            DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, 8, LAYER + " barrier, " + n + " work-groups");
+            device.fill(b, 0);
+            return b;
+        });
         var k = program.kernel(LAYER).args(x, stateIn, stateOut, g, gate, v, eps, eps2, d, i,
                 lw.attnNorm(), lw.ifgNorms(), lw.lowerBound(), lw.ifg().codes(), lw.ifg().scales(), lw.ifg().outPad(),
                 lw.gNorm(), lw.oNorm(), lw.o().codes(), lw.o().scales(), lw.o().rowsPad(),
@@ -286,7 +293,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         if (trace != null) {
             k.arg(local++, trace);
         }
-        k.argLocal(local, qBytes).argLocal(local + 1, 12L * wg).argLocal(local + 2, 24L * wg);
+        k.argLocal(local, qBytes).argLocal(local + 1, 12L * wg).argLocal(local + 2, 32L * wg);
         return new Launch(k, new long[]{(long) groups * wg}, new long[]{wg});
     }
 
@@ -299,7 +306,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         device.read(error, flag);
         if (flag[0] != 0) {
             device.fill(error, 0);
-            device.fill(sync, 0);
+            syncs.values().forEach(b -> device.fill(b, 0));
             throw new DeviceException(LAYER + ": a grid barrier timed out: device " + device.info().name()
                     + " did not run all work-groups of the launch at once; the step's results are invalid"
                     + " (four launches a layer need no barrier: set " + PERSISTENT_ENV + "=0)");
@@ -313,14 +320,14 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int wg = tiling.workGroup();
         int chunks = w.chunks();
         long kPad = 64L * chunks;
-        ClPrograms.checkLocal(device, KERNEL, phase.nq * kPad + 4L * phase.np * wg + 8L * phase.nq * wg);
+        ClPrograms.checkLocal(device, KERNEL, phase.nq * kPad + 4L * phase.np * wg + 8L * (phase.nq + 1) * wg);
         String text = phase.source("phase_main", prefetch(chunks), wordsPerItem(chunks), false);
         DeviceProgram program = programs.computeIfAbsent(text, t -> ClPrograms.buildText(device, tiling, KERNEL,
                 ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + KERNEL + ".cl")));
         var k = program.kernel(KERNEL).args(x, norm1 == null ? x : norm1, eps1, mult == null ? x : mult, norm2, eps2,
                 w.codes(), w.scales(), w.in(), rows, rowStride, w.rowsPad(), chunks, y, y2, accumulate ? 1 : 0,
                 lb, stateIn, stateOut);
-        k.argLocal(19, phase.nq * kPad).argLocal(20, 4L * phase.np * wg).argLocal(21, 8L * phase.nq * wg);
+        k.argLocal(19, phase.nq * kPad).argLocal(20, 4L * phase.np * wg).argLocal(21, 8L * (phase.nq + 1) * wg);
         long groups = (rows + tiling.rows() - 1) / tiling.rows();
         if (maxGroups > 0) {
             groups = Math.min(groups, maxGroups);
@@ -376,10 +383,10 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public void close() {
         programs.values().forEach(DeviceProgram::close);
         programs.clear();
-        if (sync != null) {
-            sync.close();
+        syncs.values().forEach(DeviceBuffer::close);
+        syncs.clear();
+        if (error != null) {
             error.close();
-            sync = null;
             error = null;
         }
     }
