@@ -267,7 +267,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int chunksD = lw.ifg().chunks();
         int chunksI = lw.down().chunks();
         long qBytes = Math.max(3 * 64L * chunksD, 64L * chunksI);
-        ClPrograms.checkLocal(device, LAYER, qBytes + 12L * wg + 32L * wg);
+        ClPrograms.checkLocal(device, LAYER, qBytes + 12L * wg + 24L * wg);
         String text = IFG.source("phase_ifg", prefetch(chunksD), wordsPerItem(chunksD), true)
                 + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true)
                 + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true)
@@ -293,7 +293,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         if (trace != null) {
             k.arg(local++, trace);
         }
-        k.argLocal(local, qBytes).argLocal(local + 1, 12L * wg).argLocal(local + 2, 32L * wg);
+        k.argLocal(local, qBytes).argLocal(local + 1, 12L * wg).argLocal(local + 2, 24L * wg);
         return new Launch(k, new long[]{(long) groups * wg}, new long[]{wg});
     }
 
@@ -320,14 +320,14 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int wg = tiling.workGroup();
         int chunks = w.chunks();
         long kPad = 64L * chunks;
-        ClPrograms.checkLocal(device, KERNEL, phase.nq * kPad + 4L * phase.np * wg + 8L * (phase.nq + 1) * wg);
+        ClPrograms.checkLocal(device, KERNEL, phase.nq * kPad + 4L * phase.np * wg + 8L * phase.nq * wg);
         String text = phase.source("phase_main", prefetch(chunks), wordsPerItem(chunks), false);
         DeviceProgram program = programs.computeIfAbsent(text, t -> ClPrograms.buildText(device, tiling, KERNEL,
                 ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + KERNEL + ".cl")));
         var k = program.kernel(KERNEL).args(x, norm1 == null ? x : norm1, eps1, mult == null ? x : mult, norm2, eps2,
                 w.codes(), w.scales(), w.in(), rows, rowStride, w.rowsPad(), chunks, y, y2, accumulate ? 1 : 0,
                 lb, stateIn, stateOut);
-        k.argLocal(19, phase.nq * kPad).argLocal(20, 4L * phase.np * wg).argLocal(21, 8L * (phase.nq + 1) * wg);
+        k.argLocal(19, phase.nq * kPad).argLocal(20, 4L * phase.np * wg).argLocal(21, 8L * phase.nq * wg);
         long groups = (rows + tiling.rows() - 1) / tiling.rows();
         if (maxGroups > 0) {
             groups = Math.min(groups, maxGroups);

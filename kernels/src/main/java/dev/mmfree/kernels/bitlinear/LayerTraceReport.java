@@ -14,7 +14,7 @@ import java.util.Locale;
  */
 final class LayerTraceReport {
     static final String[] PHASES = {"ifg+mlgru", "o_proj", "gate_up+swiglu", "down"};
-    static final String[] STEPS = {"", "x loads + norm1 sum", "norm2 sum + maxima", "maxima (in step 2)", "quantize to local", "code sums",
+    static final String[] STEPS = {"", "x loads + norm1 sum", "norm2 sum", "maxima", "quantize to local", "code sums",
             "dot products (item 0)", "sums to local", "reduce + epilogue (+ more blocks)", "grid barrier"};
 
     private final int groups;

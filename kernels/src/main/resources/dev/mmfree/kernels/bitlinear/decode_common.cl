@@ -3,10 +3,9 @@
 // MMFREE_TRACE: a diagnostic build of the layer kernel (BitLinearDecodeOpenCl.layerTrace). Work-item 0 of
 // each work-group stamps numbered marks of each phase: trace[((phase * groups + group) * TRACE_MARKS + m) * 2]
 // = %globaltimer (ns, one clock for all SMs), [... + 1] = %clock64 (this SM's cycles). Marks (TRACE(m)):
-// 0 entry, 1 first norm's sum, 2 second norm's sum with the maxima, 3 the same point (kept so that the
-// marks keep their numbers), 4 codes in local memory, 5 code sums, 6 first block's dot products
-// (work-item 0's), 7 first block's sums in local memory, 8 all blocks done, 9 past the grid barrier
-// that follows the phase. Without MMFREE_TRACE the macros are empty.
+// 0 entry, 1 first norm's sum, 2 second norm's sum, 3 maxima, 4 codes in local memory, 5 code sums,
+// 6 first block's dot products (work-item 0's), 7 first block's sums in local memory, 8 all blocks done,
+// 9 past the grid barrier that follows the phase. Without MMFREE_TRACE the macros are empty.
 #ifdef MMFREE_TRACE
 #define TRACE_MARKS 10
 #define TRACE_KPARAM , __global ulong* trace
@@ -71,94 +70,50 @@ inline acc_t sum_sq4(float4 v) {
     return (acc_t) (v.x * v.x) + (acc_t) (v.y * v.y) + (acc_t) (v.z * v.z) + (acc_t) (v.w * v.w);
 }
 
-// Keeps in (*key, *ch, *cn) the element of h, nw with the largest |h * nw| seen so far (the first of equals).
-inline void arg_max4(float4 h, float4 nw, float* key, float* ch, float* cn) {
-    float4 a = fabs(h * nw);
-    if (a.x > *key) { *key = a.x; *ch = h.x; *cn = nw.x; }
-    if (a.y > *key) { *key = a.y; *ch = h.y; *cn = nw.y; }
-    if (a.z > *key) { *key = a.z; *ch = h.z; *cn = nw.z; }
-    if (a.w > *key) { *key = a.w; *ch = h.w; *cn = nw.w; }
-}
-
-// The second norm and the n (<= 3) maxima of a phase in one work-group reduction instead of two in a
-// row. Returns inv2 = norm_inv(sum of s, K, eps) and sets m[k] = max |(h * inv2) * nw_k| over the
-// input. inv2 > 0 scales every such product alike, so the element with the largest |h * nw_k| holds
-// the maximum too, unless two elements are within float rounding of each other (about never; then m
-// is off by an ulp): each work-item brings that element of its own as (ch[k], cn[k]), the reduction
-// keeps the winner's pair, and m[k] is formed from it in the quantizer's order once inv2 is known.
-// PTX: the winners of each warp go through scratch, and every work-item takes the largest exact m
-// over them. scratch: (n + 1) * WG acc_t; free again on return.
-inline float wg_norm2_max(acc_t s, float* ch, float* cn, float* m, const int n, const int K, const float eps,
-                          __local acc_t* scratch) {
+// The maxima of n values (n <= 3) over the work-group, in place; scratch holds n * WG floats.
+inline void wg_max_n(float* m, const int n, __local float* s) {
     int l = get_local_id(0);
 #ifdef MMFREE_PTX
-    for (int o = 16; o > 0; o >>= 1) {
-        s += shfl_xor_acc(s, o);
 #pragma unroll
-        for (int k = 0; k < n; k++) {
-            float oh = shfl_xor_f(ch[k], o);
-            float on = shfl_xor_f(cn[k], o);
-            if (fabs(oh * on) > fabs(ch[k] * cn[k])) {
-                ch[k] = oh;
-                cn[k] = on;
-            }
+    for (int k = 0; k < n; k++) {
+        for (int o = 16; o > 0; o >>= 1) {
+            m[k] = fmax(m[k], shfl_xor_f(m[k], o));
         }
-    }
-    __local float* c = (__local float*) (scratch + WG / 32);   // [n][WG / 32] pairs (h, nw)
-    if ((l & 31) == 0) {
-        scratch[l >> 5] = s;
-#pragma unroll
-        for (int k = 0; k < n; k++) {
-            c[2 * (k * (WG / 32) + (l >> 5))] = ch[k];
-            c[2 * (k * (WG / 32) + (l >> 5)) + 1] = cn[k];
+        if ((l & 31) == 0) {
+            s[k * (WG / 32) + (l >> 5)] = m[k];
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    acc_t t = scratch[0];
-    for (int w = 1; w < WG / 32; w++) {
-        t += scratch[w];
-    }
-    float inv2 = norm_inv(t, K, eps);
 #pragma unroll
     for (int k = 0; k < n; k++) {
-        float r = 0.0f;
-        for (int w = 0; w < WG / 32; w++) {
-            r = fmax(r, fabs(c[2 * (k * (WG / 32) + w)] * inv2 * c[2 * (k * (WG / 32) + w) + 1]));
+        float r = s[k * (WG / 32)];
+        for (int w = 1; w < WG / 32; w++) {
+            r = fmax(r, s[k * (WG / 32) + w]);
         }
         m[k] = r;
     }
+    barrier(CLK_LOCAL_MEM_FENCE);
 #else
-    __local float* c = (__local float*) (scratch + WG);   // [n][2][WG]: h, then nw
-    scratch[l] = s;
 #pragma unroll
     for (int k = 0; k < n; k++) {
-        c[2 * k * WG + l] = ch[k];
-        c[(2 * k + 1) * WG + l] = cn[k];
+        s[k * WG + l] = m[k];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int h = WG >> 1; h > 0; h >>= 1) {
         if (l < h) {
-            scratch[l] += scratch[l + h];
 #pragma unroll
             for (int k = 0; k < n; k++) {
-                float oh = c[2 * k * WG + l + h];
-                float on = c[(2 * k + 1) * WG + l + h];
-                if (fabs(oh * on) > fabs(c[2 * k * WG + l] * c[(2 * k + 1) * WG + l])) {
-                    c[2 * k * WG + l] = oh;
-                    c[(2 * k + 1) * WG + l] = on;
-                }
+                s[k * WG + l] = fmax(s[k * WG + l], s[k * WG + l + h]);
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    float inv2 = norm_inv(scratch[0], K, eps);
 #pragma unroll
     for (int k = 0; k < n; k++) {
-        m[k] = fabs(c[2 * k * WG] * inv2 * c[(2 * k + 1) * WG]);
+        m[k] = s[k * WG];
     }
-#endif
     barrier(CLK_LOCAL_MEM_FENCE);
-    return inv2;
+#endif
 }
 
 // Four int8 codes of (h * inv2) * nw packed little-endian; adds their sum to *sum.

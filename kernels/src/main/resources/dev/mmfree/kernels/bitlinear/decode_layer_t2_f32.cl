@@ -10,7 +10,7 @@
 // sync: [2] int, arrival count and generation (or, with ticket barriers, one ulong count), zero at first,
 // left ready for the next launch.
 // Launch: global = G * WG, local = WG, G <= compute units.
-// Local: q [3][kPad of max(d, I / 3)] int8, part [3][WG] int, scratch [4 * WG] acc_t.
+// Local: q [3][kPad of max(d, I / 3)] int8, part [3][WG] int, scratch [3 * WG] acc_t.
 
 #define SPIN_LIMIT (1 << 26)
 

@@ -18,13 +18,12 @@
 // (the host launches no more work-groups than run at once, so none repeats the input side in a second wave).
 // Latency bounds a phase this small, so a work-item issues its global loads first, all independent:
 // its input elements and norm weights (elements 4u .. 4u+3, u = l + e * WG), then the weight words of its
-// first block's first PF chunks, which arrive while the input side runs. That runs in registers with two
-// reductions: the sum of x^2, then the sum of h^2 with the NQ maxima (RMSNorm_norm2[k] shares its sum of
-// squares across k, and each maximum travels as the element that holds it: wg_norm2_max), and the
-// quantizer adds up the codes it writes: the row's code sum, which the offset encoding
+// first block's first PF chunks, which arrive while the input side runs. That runs in registers with three
+// reductions (sum of x^2, sum of h^2, the NQ maxima at once: RMSNorm_norm2[k] shares its sum of squares
+// across k), and the quantizer adds up the codes it writes: the row's code sum, which the offset encoding
 // needs (T = u - 1), comes out of the barrier that publishes the codes, with no pass over them.
 // Each block's dot products then load the next block's first PF chunks, so they arrive during its reduction.
-// Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [(NQ + 1) * WG] acc_t.
+// Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [NQ * WG] acc_t.
 
 inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, const float eps1,
                      VOL __global const float* mult, __global const float* norm2, const float eps2,
@@ -98,26 +97,24 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
 #endif
     }
 #endif
-    // the second norm's sum and the maxima in one reduction (decode_common.cl: wg_norm2_max)
     acc_t s2 = 0;
-    float key[P_NQ], ch[P_NQ], cn[P_NQ];
-#pragma unroll
-    for (int k = 0; k < P_NQ; k++) {
-        key[k] = -1.0f;
-        ch[k] = 0.0f;
-        cn[k] = 0.0f;
-    }
 #pragma unroll
     for (int e = 0; e < P_EPW; e++) {
         s2 += sum_sq4(h[e]);
+    }
+    float inv2 = norm_inv(wg_sum_acc(s2, scratch, WG), K, eps2);
+    TRACE(2);
+    float m[P_NQ];
 #pragma unroll
-        for (int k = 0; k < P_NQ; k++) {
-            arg_max4(h[e], nw[k][e], &key[k], &ch[k], &cn[k]);
+    for (int k = 0; k < P_NQ; k++) {
+        m[k] = 0.0f;
+#pragma unroll
+        for (int e = 0; e < P_EPW; e++) {
+            float4 a = fabs(h[e] * inv2 * nw[k][e]);
+            m[k] = fmax(m[k], fmax(fmax(a.x, a.y), fmax(a.z, a.w)));
         }
     }
-    float m[P_NQ];
-    float inv2 = wg_norm2_max(s2, ch, cn, m, P_NQ, K, eps2, scratch);
-    TRACE(2);
+    wg_max_n(m, P_NQ, (__local float*) scratch);
     TRACE(3);
     __local int* q = (__local int*) q4;   // typed int4 so the driver aligns it for the int4 loads
     __local int* qsums = (__local int*) scratch;   // free since the maxima: the code sums' partials
