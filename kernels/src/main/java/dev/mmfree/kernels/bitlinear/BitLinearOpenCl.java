@@ -8,6 +8,8 @@ import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MmfreeException;
 
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -17,14 +19,18 @@ import java.util.Optional;
  * {@value #GEMM}: t >= 1 rows of {@link QuantizedInput} (prefill, batched decode); a work-group takes
  * ROWS weight rows x TOKENS activation rows, so each weight word is read once per TOKENS rows. On
  * NVIDIA, from {@value #MMA_MIN_ROWS} rows up, {@value #MMA} computes the same on the int8 tensor cores
- * ({@link MmaShape}). One token of one sequence takes {@link BitLinearDecodeOpenCl} instead, with the
- * input side fused in.
+ * ({@link MmaShape}). One row takes {@value #GEMV}, scheduled like the decode kernels: one wave of
+ * work-groups, each taking row blocks in turn with the next block's first weights in flight. The
+ * model's batch-1 decode takes {@link BitLinearDecodeOpenCl} instead, with the input side fused in.
  * Tests: {@code ./mvnw -o -pl kernels -am test -Dtest=BitLinearOpenClTest}; GPU timing:
  * {@link BitLinearOpenClBench}.
  */
 public final class BitLinearOpenCl implements AutoCloseable {
     public static final String GEMM = "bitlinear_t2_i8_f32";
     public static final String MMA = "bitlinear_mma_t2_i8_f32";
+    public static final String GEMV = "bitlinear_gemv_t2_i8_f32";
+    /** Weight chunks a GEMV work-item loads ahead, at most. */
+    private static final int MAX_PREFETCH = 16;
     /** Fewer rows than this take the dp4a GEMM even where the tensor-core one is built. */
     public static final int MMA_MIN_ROWS = 2;
 
@@ -34,6 +40,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
     private final MmaShape.Choice mmaShapes;   // null: no tensor-core GEMM
     private final DeviceProgram mmaWide;
     private final DeviceProgram mmaNarrow;
+    private final int gemvGroups;   // 0: one work-group a row block
+    private final Map<Integer, DeviceProgram> gemv = new HashMap<>();   // by chunks loaded ahead
 
     /** With the tensor-core GEMM where {@link MmaShape#forTiling} gives one. */
     public BitLinearOpenCl(Device device, Tiling tiling) {
@@ -45,6 +53,18 @@ public final class BitLinearOpenCl implements AutoCloseable {
      *            the tiling its mma steps are emulated through local memory: exact but slow, for tests
      */
     public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma) {
+        this(device, tiling, mma, BitLinearDecodeOpenCl.defaultGroups(device.info()));
+    }
+
+    /**
+     * @param gemvGroups at most this many work-groups a one-row GEMV (on a GPU by default its compute
+     *                   units: one wave, as the decode kernels); 0 for one a row block
+     */
+    public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma, int gemvGroups) {
+        if (gemvGroups < 0) {
+            throw new MmfreeException(GEMV + ": gemvGroups must be >= 0 (0: one a row block), got " + gemvGroups);
+        }
+        this.gemvGroups = gemvGroups;
         this.device = device;
         this.tiling = tiling;
         this.gemm = ClPrograms.build(device, tiling, "bitlinear/" + GEMM + ".cl");
@@ -74,7 +94,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
     }
 
     /**
-     * y[t][p * out + r] (+)= (s_p * factor[p][t]) * (T_p[r] . q[p][t]) for t < rows.
+     * y[t][p * out + r] (+)= (s_p * factor[p][t]) * (T_p[r] . q[p][t]) for t < rows. One row takes
+     * {@value #GEMV}, two and more the tensor-core GEMM where it is built, else {@value #GEMM}.
      *
      * @param y [rows][P * out] f32
      */
@@ -87,6 +108,9 @@ public final class BitLinearOpenCl implements AutoCloseable {
             throw new MmfreeException(GEMM + ": rows " + rows + " outside 1.." + in.capacity());
         }
         checkBytes(y, 4L * rows * w.projections() * w.out(), "y");
+        if (rows == 1) {
+            return gemv(w, in, y, accumulate);
+        }
         if (mmaShapes != null && rows >= MMA_MIN_ROWS) {
             MmaShape mmaShape = mmaShapes.pick(w.rowsPad());
             ClPrograms.checkLocal(device, MMA + " " + mmaShape, mmaShape.localBytes());
@@ -105,6 +129,23 @@ public final class BitLinearOpenCl implements AutoCloseable {
         return new Launch(k, new long[]{groups * wg, (rows + tiling.tokens() - 1) / tiling.tokens()}, new long[]{wg, 1});
     }
 
+    private Launch gemv(DeviceTernaryMatrix w, QuantizedInput in, DeviceBuffer y, boolean accumulate) {
+        int wg = tiling.workGroup();
+        int chunks = w.chunks();
+        int projections = w.projections();
+        long qBytes = 64L * chunks * projections;
+        ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
+        int prefetch = Math.min(MAX_PREFETCH, (chunks + tiling.slices() - 1) / tiling.slices());
+        DeviceProgram program = gemv.computeIfAbsent(prefetch, pf -> ClPrograms.buildText(device, tiling, GEMV + " PF " + pf,
+                "#define PF " + pf + "\n", ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
+        var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
+                w.rowsPad(), chunks, y, accumulate ? 1 : 0);
+        k.argLocal(11, qBytes).argLocal(12, 4L * wg).argLocal(13, 4L * projections).argLocal(14, 4L * projections);
+        long blocks = w.rowsPad() / tiling.rows();
+        long groups = gemvGroups > 0 ? Math.min(blocks, gemvGroups) : blocks;
+        return new Launch(k, new long[]{groups * wg}, new long[]{wg});
+    }
+
     static void checkBytes(DeviceBuffer b, long need, String what) {
         if (b.bytes() < need) {
             throw new MmfreeException("bitlinear: buffer " + what + " (" + b.role() + ") has " + b.bytes() + " bytes, needs " + need);
@@ -114,6 +155,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
     @Override
     public void close() {
         gemm.close();
+        gemv.values().forEach(DeviceProgram::close);
+        gemv.clear();
         if (mmaWide != null) {
             mmaWide.close();
         }

@@ -45,6 +45,7 @@ import java.util.function.Supplier;
  * </pre>
  * Prints one JSON line per result, then a table: variant | shape | ms | GB/s | % of copy.
  * Variants: the {@link BitLinearDecodeOpenCl} kernels (ifg+mlgru, o_proj, gate_up+swiglu, down, head);
+ * gemv = {@value BitLinearOpenCl#GEMV} on one quantized row (the plain ternary GEMV, int8 codes in);
  * gemm-tN = {@value BitLinearOpenCl#GEMM} on N quantized rows; mma-SHAPE-tN = {@value BitLinearOpenCl#MMA}
  * (NVIDIA) on N rows, for each {@code --mma} shape (default {@link MmaShape#DEFAULT}).
  * {@code --gemm-only} skips the decode kernels.
@@ -162,7 +163,12 @@ public final class BitLinearOpenClBench {
             for (Tiling rt : rowTilings) {
                 rowKernels(rt, d, i, quick ? 8 : 64);
             }
-            gemms(bl, "gemm", d, i, v, 1);
+            ternaryGemv(bl, 3, d, d);
+            ternaryGemv(bl, 1, d, d);
+            ternaryGemv(bl, 1, 2 * i, d);
+            ternaryGemv(bl, 1, d, i);
+            ternaryGemv(bl, 1, v, d);
+            gemms(bl, "gemm", d, i, v, 2);
             for (MmaShape shape : mmaShapes) {
                 try (BitLinearOpenCl mma = new BitLinearOpenCl(device, tiling, Optional.of(MmaShape.Choice.of(shape)))) {
                     gemms(mma, "mma-" + shape, d, i, v, BitLinearOpenCl.MMA_MIN_ROWS);
@@ -526,6 +532,43 @@ public final class BitLinearOpenClBench {
                 double[] t = time(List.of(l));
                 record(label + "-t" + rows, shape.get(), t[0], weightBytes(w) + (double) q.length + 4.0 * rows * projections * out, t[1]);
             }
+        }
+    }
+
+    /**
+     * The plain ternary GEMV ({@value BitLinearOpenCl#GEMV}: one row of int8 codes in, floats out), hot and
+     * cold, against a copy of the same bytes: packed weights, codes and outputs.
+     */
+    private void ternaryGemv(BitLinearOpenCl bl, int projections, int out, int in) {
+        TernaryMatrix[] stack = new TernaryMatrix[projections];
+        for (int p = 0; p < projections; p++) {
+            stack[p] = random(out, in);
+        }
+        int kPad = QuantizedInput.kPad(in);
+        byte[] q = new byte[projections * kPad];
+        float[] factor = new float[projections];
+        int[] qsum = new int[projections];
+        float[] ref = new float[projections * out];
+        for (int p = 0; p < projections; p++) {
+            byte[] qp = new byte[in];
+            for (int j = 0; j < in; j++) {
+                qp[j] = (byte) rnd.nextInt(-128, 128);
+                q[p * kPad + j] = qp[j];
+                qsum[p] += qp[j];
+            }
+            factor[p] = 0.01f;
+            float[] y = new float[out];
+            BitLinearReference.forward(stack[p], qp, new float[]{factor[p]}, 1, y, false);
+            System.arraycopy(y, 0, ref, p * out, out);
+        }
+        String shape = in + "->" + (projections > 1 ? projections + "x" : "") + out;
+        try (QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", projections, 1, in);
+             DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * projections * out, "y")) {
+            device.write(qi.q(), q);
+            device.write(qi.factor(), factor);
+            device.write(qi.qsum(), qsum);
+            decodeCase("gemv", shape, copies("gemv", stack), w -> bl.gemm(w, qi, 1, y, false), y, ref,
+                    q.length + 4.0 * projections * out);
         }
     }
 

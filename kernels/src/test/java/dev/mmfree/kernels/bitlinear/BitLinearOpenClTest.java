@@ -8,6 +8,7 @@ import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MmfreeException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import java.util.Optional;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * BitLinear OpenCL kernels against {@link BitLinearReference} (and {@link RmsNormQuantReference} for
@@ -59,6 +61,24 @@ class BitLinearOpenClTest {
                 }
             }
         }
+    }
+
+    /**
+     * The one-row GEMV on fewer work-groups than row blocks, so that each takes several in turn with the
+     * next block's weights loaded ahead, and on inputs wider than a work-item loads ahead.
+     */
+    @Test
+    void gemvOnFewWorkGroupsMatchesReferenceBitForBit() {
+        Random r = new Random(13);
+        for (Tiling tiling : tilings) {
+            for (int groups : new int[]{1, 2, 5}) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), groups)) {
+                    gemmCase(bl, r, 3, 257, 1000, 1, groups % 2 == 1);
+                    gemmCase(bl, r, 1, 70, 8300, 1, groups == 2);
+                }
+            }
+        }
+        assertThrows(MmfreeException.class, () -> new BitLinearOpenCl(device, tilings[0], Optional.empty(), -1));
     }
 
     /**

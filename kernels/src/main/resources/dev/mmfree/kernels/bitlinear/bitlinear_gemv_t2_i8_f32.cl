@@ -1,0 +1,74 @@
+// bitlinear_gemv_t2_i8_f32: the ternary GEMV, one row of activations quantized by an earlier kernel,
+// with the GEMM's arguments at rows = 1 (bitlinear_t2_i8_f32.cl):
+//   y[p * out + r] (+)= (wscale[p] * factor[p]) * (T_p[r] . q[p])
+// A GEMV of a few MB is bound by latency, so it runs like the decode kernels (decode_phase.cl): at most
+// one wave of G work-groups, each taking the row blocks group, group + G, ... A work-item first issues its
+// first block's first PF weight chunks, so they arrive while the work-group copies the codes to local
+// memory; each block's dot products then load the next block's first PF chunks.
+// Host defines: PF. Launch: global = G * WG, local = WG, G <= rowsPad / ROWS.
+// Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
+
+__kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
+                                       __global const uint4* w, __global const float* wscale,
+                                       const int out, const int outPad, const int rowsPad, const int chunks,
+                                       __global float* y, const int accumulate,
+                                       __local int4* ql, __local int* part, __local float* coef, __local int* sums) {
+    int l = get_local_id(0);
+    int lane = l % ROWS;
+    int slice = l / ROWS;
+    int group = get_group_id(0);
+    int groups = get_num_groups(0);
+    int blocks = rowsPad / ROWS;
+    int projections = rowsPad / outPad;
+    int qWords = chunks * 4;   // int4s of one projection's codes
+    uint4 wr[PF];
+#pragma unroll
+    for (int i = 0; i < PF; i++) {
+        int c = slice + i * SLICES;
+        wr[i] = c < chunks ? w[(size_t) c * rowsPad + group * ROWS + lane] : (uint4)(0u);
+    }
+    for (int u = l; u < projections * qWords; u += WG) {
+        ql[u] = q[u];
+    }
+    for (int p = l; p < projections; p += WG) {
+        coef[p] = wscale[p] * factor[p];
+        sums[p] = qsum[p];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int b = group; b < blocks; b += groups) {
+        int row = b * ROWS + lane;
+        int p = b * ROWS / outPad;   // outPad is a multiple of ROWS: a block lies in one projection
+        __local const int4* qp = ql + p * qWords;
+        int acc = 0;
+#pragma unroll
+        for (int i = 0; i < PF; i++) {
+            int c = slice + i * SLICES;
+            if (c < chunks) {
+                acc = chunk_dot_local(wr[i], qp + 4 * c, acc);
+            }
+        }
+        for (int c = slice + PF * SLICES; c < chunks; c += SLICES) {
+            acc = chunk_dot_local(w[(size_t) c * rowsPad + row], qp + 4 * c, acc);
+        }
+        // the next block's first chunks, in flight while this block's sums are reduced and stored
+        int next = b + groups;
+#pragma unroll
+        for (int i = 0; i < PF; i++) {
+            int c = slice + i * SLICES;
+            wr[i] = next < blocks && c < chunks ? w[(size_t) c * rowsPad + next * ROWS + lane] : (uint4)(0u);
+        }
+        part[l] = acc;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        int r = row - p * outPad;
+        if (l < ROWS && r < out) {
+            int dot = -sums[p];
+            for (int s = 0; s < SLICES; s++) {
+                dot += part[s * ROWS + l];
+            }
+            float v = (float) dot * coef[p];
+            size_t at = (size_t) p * out + r;
+            y[at] = accumulate ? y[at] + v : v;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
