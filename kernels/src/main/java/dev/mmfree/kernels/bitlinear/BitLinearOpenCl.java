@@ -41,7 +41,7 @@ public final class BitLinearOpenCl implements AutoCloseable {
     private final DeviceProgram mmaWide;
     private final DeviceProgram mmaNarrow;
     private final int gemvGroups;   // 0: one work-group a row block
-    private final Map<String, DeviceProgram> gemv = new HashMap<>();   // by tiling and chunks loaded ahead
+    private final Map<Integer, DeviceProgram> gemv = new HashMap<>();   // by chunks loaded ahead
 
     /** With the tensor-core GEMM where {@link MmaShape#forTiling} gives one. */
     public BitLinearOpenCl(Device device, Tiling tiling) {
@@ -131,36 +131,20 @@ public final class BitLinearOpenCl implements AutoCloseable {
     }
 
     private Launch gemv(DeviceTernaryMatrix w, QuantizedInput in, DeviceBuffer y, boolean accumulate) {
-        Tiling t = gemvTiling(w.rowsPad());
-        int wg = t.workGroup();
+        int wg = tiling.workGroup();
         int chunks = w.chunks();
         int projections = w.projections();
         long qBytes = 64L * chunks * projections;
         ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
-        int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
-        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch, key -> ClPrograms.buildText(device, t, GEMV + " " + key,
-                "#define PF " + prefetch + "\n", ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
+        int prefetch = Math.min(MAX_PREFETCH, (chunks + tiling.slices() - 1) / tiling.slices());
+        DeviceProgram program = gemv.computeIfAbsent(prefetch, pf -> ClPrograms.buildText(device, tiling, GEMV + " PF " + pf,
+                "#define PF " + pf + "\n", ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);
         k.argLocal(11, qBytes).argLocal(12, 4L * wg).argLocal(13, 4L * projections).argLocal(14, 4L * projections);
-        long blocks = w.rowsPad() / t.rows();
+        long blocks = w.rowsPad() / tiling.rows();
         long groups = gemvGroups > 0 ? Math.min(blocks, gemvGroups) : blocks;
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
-    }
-
-    /**
-     * The GEMV's work-group shape: the GEMM's, with half the rows and twice the slices (down to 16 rows)
-     * while a GPU would have fewer row blocks than compute units, so that a narrow output (d = 2560
-     * rows: 80 blocks of 32) still reads its weights on every compute unit.
-     */
-    private Tiling gemvTiling(int rowsPad) {
-        Tiling t = tiling;
-        if (device.info().gpu()) {
-            while (t.rows() > 16 && rowsPad / t.rows() < device.info().computeUnits()) {
-                t = new Tiling(t.rows() / 2, t.slices() * 2, t.tokens(), t.ptx());
-            }
-        }
-        return t;
     }
 
     static void checkBytes(DeviceBuffer b, long need, String what) {
