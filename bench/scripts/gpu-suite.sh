@@ -51,8 +51,8 @@ for step in $steps; do
             for f in hgrn-tiny-a hgrn-tiny-a-bf16 llama-tiny; do
                 run verify 120 "${cli[@]}" verify --model .gpu/fixtures/$f --backend opencl
             done ;;
-        kernels)
-            run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
+        kernels)    # KERNEL_ARGS: more bench arguments, e.g. "--cold-mib 700 --iters 64" (rotate over 33 layers, as 2.7B has 32)
+            run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ${KERNEL_ARGS:-} ;;
         kernelruns) # the kernel bench under env settings: KERNEL_RUNS lists them (VAR=VALUE, several joined by
                     # commas; "-" for none), one run each, in order
             for e in ${KERNEL_RUNS:--}; do

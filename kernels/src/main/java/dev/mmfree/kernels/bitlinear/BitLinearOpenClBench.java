@@ -41,7 +41,7 @@ import java.util.function.Supplier;
  * <pre>
  *   java -cp runtime.jar:kernels.jar:jocl.jar dev.mmfree.kernels.bitlinear.BitLinearOpenClBench \
  *        [--device gpu] [--iters 50] [--tiling 32x8x8] [--decode-tiling 64x4x8] [--narrow-tiling 32x8x8] [--ptx 0|1]
- *        [--copy-mib 512] [--quick]
+ *        [--copy-mib 512] [--cold-mib 256] [--quick]
  * </pre>
  * Prints one JSON line per result, then a table: variant | shape | ms | GB/s | % of copy.
  * Variants: the {@link BitLinearDecodeOpenCl} kernels (ifg+mlgru, o_proj, gate_up+swiglu, down, head);
@@ -57,7 +57,10 @@ public final class BitLinearOpenClBench {
     private static final int[] CODES = {0b00, 0b01, 0b11};
     /** Rows of a GEMM checked against the reference (the Java reference is slow at t = 64). */
     private static final int CHECKED_ROWS = 4;
-    /** Weights a cold timing rotates over: several times the H200's 50 MB L2 (4 MiB with --quick). */
+    /**
+     * Weights a cold timing rotates over by default: several times the H200's 50 MB L2 (4 MiB with
+     * --quick); --cold-mib sets it, e.g. to a 2.7B model's 650 MB, so that the layers rotate as many as it has.
+     */
     private static final long COLD_BYTES = 256L << 20;
 
     private final Device device;
@@ -70,6 +73,7 @@ public final class BitLinearOpenClBench {
     private final String context;
     private double copyGbps = Double.NaN;
     private long coldBytes = COLD_BYTES;
+    private boolean quick;
 
     private List<MmaShape> mmaShapes = List.of();
     private List<Tiling> rowTilings = List.of();
@@ -93,6 +97,7 @@ public final class BitLinearOpenClBench {
         String decodeSpec = null;
         int iters = 50;
         int copyMib = 512;
+        long coldMib = COLD_BYTES >> 20;
         boolean quick = false;
         Boolean ptx = null;
         String mmaSpec = null;
@@ -106,13 +111,14 @@ public final class BitLinearOpenClBench {
                 case "--narrow-tiling" -> narrowSpec = args[++i];
                 case "--decode-tiling" -> decodeSpec = args[++i];
                 case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
+                case "--cold-mib" -> coldMib = Long.parseLong(args[++i]);
                 case "--quick" -> quick = true;
                 case "--ptx" -> ptx = args[++i].equals("1");
                 case "--mma" -> mmaSpec = args[++i];
                 case "--row-tilings" -> rowsSpec = args[++i];
                 case "--gemm-only" -> gemmOnly = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--copy-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--copy-mib N] [--cold-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -138,12 +144,13 @@ public final class BitLinearOpenClBench {
             bench.gemmOnly = gemmOnly;
             bench.rowTilings = rowsSpec == null ? List.of(tiling, Tiling.swiGluForDevice(device.info()))
                     : Arrays.stream(rowsSpec.split(",")).map(r -> Tiling.parse(r, usePtx)).toList();
-            bench.run(quick ? 16 : copyMib, quick);
+            bench.quick = quick;
+            bench.coldBytes = quick ? 4L << 20 : coldMib << 20;
+            bench.run(quick ? 16 : copyMib);
         }
     }
 
-    private void run(int copyMib, boolean quick) {
-        coldBytes = quick ? 4L << 20 : COLD_BYTES;
+    private void run(int copyMib) {
         copy(copyMib);
         launchCost();
         int d = quick ? 256 : 2560;
