@@ -19,9 +19,10 @@ import java.util.Optional;
  * {@value #GEMM}: t >= 1 rows of {@link QuantizedInput} (prefill, batched decode); a work-group takes
  * ROWS weight rows x TOKENS activation rows, so each weight word is read once per TOKENS rows. On
  * NVIDIA, from {@value #MMA_MIN_ROWS} rows up, {@value #MMA} computes the same on the int8 tensor cores
- * ({@link MmaShape}). One row takes {@value #GEMV}, scheduled like the decode kernels: one wave of
- * work-groups, each taking row blocks in turn with the next block's first weights in flight. The
- * model's batch-1 decode takes {@link BitLinearDecodeOpenCl} instead, with the input side fused in.
+ * ({@link MmaShape}). One row takes {@value #GEMV}: a work-group a row block, whose first weight
+ * chunks are loaded before the codes are copied to local memory (with fewer work-groups, each takes
+ * blocks in turn with the next one's first chunks in flight). The model's batch-1 decode takes
+ * {@link BitLinearDecodeOpenCl} instead, with the input side fused in.
  * Tests: {@code ./mvnw -o -pl kernels -am test -Dtest=BitLinearOpenClTest}; GPU timing:
  * {@link BitLinearOpenClBench}.
  */
@@ -29,10 +30,10 @@ public final class BitLinearOpenCl implements AutoCloseable {
     public static final String GEMM = "bitlinear_t2_i8_f32";
     public static final String MMA = "bitlinear_mma_t2_i8_f32";
     public static final String GEMV = "bitlinear_gemv_t2_i8_f32";
-    /** Weight chunks a GEMV work-item loads ahead, at most. */
-    private static final int MAX_PREFETCH = 16;
     /** Fewer rows than this take the dp4a GEMM even where the tensor-core one is built. */
     public static final int MMA_MIN_ROWS = 2;
+    /** Weight chunks a GEMV work-item loads ahead, at most. */
+    private static final int MAX_PREFETCH = 16;
 
     private final Device device;
     private final Tiling tiling;

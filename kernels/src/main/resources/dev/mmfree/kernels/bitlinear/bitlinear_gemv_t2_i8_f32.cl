@@ -1,10 +1,10 @@
 // bitlinear_gemv_t2_i8_f32: the ternary GEMV, one row of activations quantized by an earlier kernel,
 // with the GEMM's arguments at rows = 1 (bitlinear_t2_i8_f32.cl):
 //   y[p * out + r] (+)= (wscale[p] * factor[p]) * (T_p[r] . q[p])
-// A GEMV of a few MB is bound by latency, so it runs like the decode kernels (decode_phase.cl): at most
-// one wave of G work-groups, each taking the row blocks group, group + G, ... A work-item first issues its
-// first block's first PF weight chunks, so they arrive while the work-group copies the codes to local
-// memory; each block's dot products then load the next block's first PF chunks.
+// A GEMV of a few MB is bound by latency. A work-item first issues its block's first PF weight chunks, so
+// they arrive while the work-group copies the codes to local memory. The host launches a work-group a row
+// block, or G fewer ones that take the blocks group, group + G, ... in turn, as the decode kernels do
+// (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
 // Host defines: PF. Launch: global = G * WG, local = WG, G <= rowsPad / ROWS.
 // Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
 
