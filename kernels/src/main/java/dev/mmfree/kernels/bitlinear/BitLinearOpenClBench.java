@@ -12,6 +12,7 @@ import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.opencl.OpenCl;
@@ -62,6 +63,8 @@ public final class BitLinearOpenClBench {
      * --quick); --cold-mib sets it, e.g. to a 2.7B model's 650 MB, so that the layers rotate as many as it has.
      */
     private static final long COLD_BYTES = 256L << 20;
+    /** Layers of a 2.7B decode step: the layer timing with id reads reads once every so many. */
+    private static final int STEP_LAYERS = 32;
 
     private final Device device;
     private final Tiling tiling;
@@ -634,6 +637,10 @@ public final class BitLinearOpenClBench {
             double oneCold = layerWall(oneLaunch);
             narrow.checkLayerSync();
             record("layer-1-launch cold (wall)", "d " + d + " I " + i + " x" + oneLaunch.size(), oneCold, bytes, oneCold);
+            double withReads = layerWallWithReads(oneLaunch, x, owned);
+            narrow.checkLayerSync();
+            record("layer-1-launch cold + id read every " + STEP_LAYERS + " (wall)", "d " + d + " I " + i + " x" + oneLaunch.size(),
+                    withReads, bytes, withReads);
             if (narrow.tiling().ptx()) {   // the clocks are read through inline PTX
                 traceLayer(narrow, lws, x, state, g, gate, v, owned);
             }
@@ -688,6 +695,30 @@ public final class BitLinearOpenClBench {
         }
         device.synchronize();
         return (System.nanoTime() - t0) / 1e6 / iters;
+    }
+
+    /**
+     * As {@link #layerWall}, with a decode step's id read after every {@value #STEP_LAYERS} layers: 4 bytes
+     * into pinned host memory and a flush, as {@code QueuedDecodeStream} queues them between two steps.
+     * Set against the plain wall time, it shows what that read costs the queue.
+     */
+    private double layerWallWithReads(List<List<Launch>> layers, DeviceBuffer from, List<AutoCloseable> owned) {
+        HostBuffer id = keep(owned, device.allocateHost(4, "id"));
+        List<DeviceEvent> reads = new ArrayList<>();
+        try {
+            long t0 = System.nanoTime();
+            for (int k = 0; k < iters; k++) {
+                layers.get(k % layers.size()).forEach(l -> l.enqueue(device));
+                if (k % STEP_LAYERS == STEP_LAYERS - 1) {
+                    reads.add(device.readAsync(from, 0, id.bytes()));
+                    device.flush();
+                }
+            }
+            device.synchronize();
+            return (System.nanoTime() - t0) / 1e6 / iters;
+        } finally {
+            reads.forEach(DeviceEvent::close);
+        }
     }
 
     private static <T extends AutoCloseable> T keep(List<AutoCloseable> owned, T t) {
