@@ -4,6 +4,7 @@ import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MmfreeException;
@@ -21,7 +22,8 @@ import java.util.Optional;
  * NVIDIA, from {@value #MMA_MIN_ROWS} rows up, {@value #MMA} computes the same on the int8 tensor cores
  * ({@link MmaShape}). One row takes {@value #GEMV}: a work-group a row block, whose first weight
  * chunks are loaded before the codes are copied to local memory (with fewer work-groups, each takes
- * blocks in turn with the next one's first chunks in flight). The model's batch-1 decode takes
+ * blocks in turn with the next one's first chunks in flight; narrow outputs take narrower blocks, see
+ * {@link GemvSchedule}). The model's batch-1 decode takes
  * {@link BitLinearDecodeOpenCl} instead, with the input side fused in.
  * Tests: {@code ./mvnw -o -pl kernels -am test -Dtest=BitLinearOpenClTest}; GPU timing:
  * {@link BitLinearOpenClBench}.
@@ -41,8 +43,31 @@ public final class BitLinearOpenCl implements AutoCloseable {
     private final MmaShape.Choice mmaShapes;   // null: no tensor-core GEMM
     private final DeviceProgram mmaWide;
     private final DeviceProgram mmaNarrow;
-    private final int gemvGroups;   // 0: one work-group a row block
-    private final Map<Integer, DeviceProgram> gemv = new HashMap<>();   // by chunks loaded ahead
+    private final GemvSchedule gemvSchedule;
+    private final Map<String, DeviceProgram> gemv = new HashMap<>();   // by tiling and chunks loaded ahead
+
+    /**
+     * How the one-row GEMV spreads over the device.
+     *
+     * @param groups   at most this many work-groups, each taking row blocks in turn; 0 for one a row block,
+     *                 which read best on the H200 (one a compute unit left the wide shapes' weights too few
+     *                 bytes in flight)
+     * @param minBlocks while a GEMV would have fewer row blocks than this, its work-groups take half the rows
+     *                 and twice the input slices (down to 16 rows), so that a narrow output still reads on
+     *                 every compute unit (the 2.7B's d = 2560 rows are 80 blocks of 32 for 132 units); 0: never
+     */
+    public record GemvSchedule(int groups, int minBlocks) {
+        public GemvSchedule {
+            if (groups < 0 || minBlocks < 0) {
+                throw new MmfreeException(GEMV + ": schedule groups and minBlocks must be >= 0, got " + groups + ", " + minBlocks);
+            }
+        }
+
+        /** One work-group a row block; on a GPU, at least as many blocks as compute units where rows allow. */
+        public static GemvSchedule forDevice(DeviceInfo info) {
+            return new GemvSchedule(0, info.gpu() ? info.computeUnits() : 0);
+        }
+    }
 
     /** With the tensor-core GEMM where {@link MmaShape#forTiling} gives one. */
     public BitLinearOpenCl(Device device, Tiling tiling) {
@@ -54,19 +79,11 @@ public final class BitLinearOpenCl implements AutoCloseable {
      *            the tiling its mma steps are emulated through local memory: exact but slow, for tests
      */
     public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma) {
-        this(device, tiling, mma, 0);
+        this(device, tiling, mma, GemvSchedule.forDevice(device.info()));
     }
 
-    /**
-     * @param gemvGroups at most this many work-groups a one-row GEMV, each taking row blocks in turn; 0 (the
-     *                   default) for one a row block, which read best on the H200 (one a compute unit left
-     *                   the wide shapes' weights too few bytes in flight)
-     */
-    public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma, int gemvGroups) {
-        if (gemvGroups < 0) {
-            throw new MmfreeException(GEMV + ": gemvGroups must be >= 0 (0: one a row block), got " + gemvGroups);
-        }
-        this.gemvGroups = gemvGroups;
+    public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma, GemvSchedule gemvSchedule) {
+        this.gemvSchedule = gemvSchedule;
         this.device = device;
         this.tiling = tiling;
         this.gemm = ClPrograms.build(device, tiling, "bitlinear/" + GEMM + ".cl");
@@ -132,20 +149,30 @@ public final class BitLinearOpenCl implements AutoCloseable {
     }
 
     private Launch gemv(DeviceTernaryMatrix w, QuantizedInput in, DeviceBuffer y, boolean accumulate) {
-        int wg = tiling.workGroup();
+        Tiling t = gemvTiling(w.rowsPad());
+        int wg = t.workGroup();
         int chunks = w.chunks();
         int projections = w.projections();
         long qBytes = 64L * chunks * projections;
         ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
-        int prefetch = Math.min(MAX_PREFETCH, (chunks + tiling.slices() - 1) / tiling.slices());
-        DeviceProgram program = gemv.computeIfAbsent(prefetch, pf -> ClPrograms.buildText(device, tiling, GEMV + " PF " + pf,
-                "#define PF " + pf + "\n", ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
+        int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
+        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch, key -> ClPrograms.buildText(device, t, GEMV + " " + key,
+                "#define PF " + prefetch + "\n", ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);
         k.argLocal(11, qBytes).argLocal(12, 4L * wg).argLocal(13, 4L * projections).argLocal(14, 4L * projections);
-        long blocks = w.rowsPad() / tiling.rows();
-        long groups = gemvGroups > 0 ? Math.min(blocks, gemvGroups) : blocks;
+        long blocks = w.rowsPad() / t.rows();
+        long groups = gemvSchedule.groups() > 0 ? Math.min(blocks, gemvSchedule.groups()) : blocks;
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
+    }
+
+    /** The GEMV's work-group shape: the GEMM's, narrowed as {@link GemvSchedule#minBlocks} asks. */
+    private Tiling gemvTiling(int rowsPad) {
+        Tiling t = tiling;
+        while (t.rows() > 16 && rowsPad / t.rows() < gemvSchedule.minBlocks()) {
+            t = new Tiling(t.rows() / 2, t.slices() * 2, t.tokens(), t.ptx());
+        }
+        return t;
     }
 
     static void checkBytes(DeviceBuffer b, long need, String what) {

@@ -173,11 +173,19 @@ public final class BitLinearOpenClBench {
             for (Tiling rt : rowTilings) {
                 rowKernels(rt, d, i, quick ? 8 : 64);
             }
-            ternaryGemv(bl, 3, d, d);
-            ternaryGemv(bl, 1, d, d);
-            ternaryGemv(bl, 1, 2 * i, d);
-            ternaryGemv(bl, 1, d, i);
-            ternaryGemv(bl, 1, v, d);
+            ternaryGemv(bl, "gemv", 3, d, d);
+            ternaryGemv(bl, "gemv", 1, d, d);
+            ternaryGemv(bl, "gemv", 1, 2 * i, d);
+            ternaryGemv(bl, "gemv", 1, d, i);
+            ternaryGemv(bl, "gemv", 1, v, d);
+            if (device.info().gpu()) {
+                // the narrow outputs again without narrowed blocks (GemvSchedule.minBlocks 0), for the A/B
+                try (BitLinearOpenCl wideBlocks = new BitLinearOpenCl(device, tiling, Optional.empty(),
+                        new BitLinearOpenCl.GemvSchedule(0, 0))) {
+                    ternaryGemv(wideBlocks, "gemv unnarrowed", 1, d, d);
+                    ternaryGemv(wideBlocks, "gemv unnarrowed", 1, d, i);
+                }
+            }
             gemms(bl, "gemm", d, i, v, 2);
             for (MmaShape shape : mmaShapes) {
                 try (BitLinearOpenCl mma = new BitLinearOpenCl(device, tiling, Optional.of(MmaShape.Choice.of(shape)))) {
@@ -549,7 +557,7 @@ public final class BitLinearOpenClBench {
      * The plain ternary GEMV ({@value BitLinearOpenCl#GEMV}: one row of int8 codes in, floats out), hot and
      * cold, against a copy of the same bytes: packed weights, codes and outputs.
      */
-    private void ternaryGemv(BitLinearOpenCl bl, int projections, int out, int in) {
+    private void ternaryGemv(BitLinearOpenCl bl, String variant, int projections, int out, int in) {
         TernaryMatrix[] stack = new TernaryMatrix[projections];
         for (int p = 0; p < projections; p++) {
             stack[p] = random(out, in);
@@ -577,7 +585,7 @@ public final class BitLinearOpenClBench {
             device.write(qi.q(), q);
             device.write(qi.factor(), factor);
             device.write(qi.qsum(), qsum);
-            decodeCase("gemv", shape, copies("gemv", stack), w -> bl.gemm(w, qi, 1, y, false), y, ref,
+            decodeCase(variant, shape, copies(variant, stack), w -> bl.gemm(w, qi, 1, y, false), y, ref,
                     q.length + 4.0 * projections * out);
         }
     }

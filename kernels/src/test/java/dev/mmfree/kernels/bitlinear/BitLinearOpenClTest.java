@@ -1,5 +1,6 @@
 package dev.mmfree.kernels.bitlinear;
 
+import dev.mmfree.kernels.bitlinear.BitLinearOpenCl.GemvSchedule;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
@@ -72,13 +73,33 @@ class BitLinearOpenClTest {
         Random r = new Random(13);
         for (Tiling tiling : tilings) {
             for (int groups : new int[]{1, 2, 5}) {
-                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), groups)) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 0))) {
                     gemmCase(bl, r, 3, 257, 1000, 1, groups % 2 == 1);
                     gemmCase(bl, r, 1, 70, 8300, 1, groups == 2);
                 }
             }
         }
-        assertThrows(MmfreeException.class, () -> new BitLinearOpenCl(device, tilings[0], Optional.empty(), -1));
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(-1, 0));
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, -1));
+    }
+
+    /**
+     * The one-row GEMV narrowed for narrow outputs: a schedule asking for more row blocks than the
+     * output has takes the 64- and 32-row tilings down to 16 rows and 16 or 32 slices, on every device.
+     */
+    @Test
+    void gemvOnNarrowedBlocksMatchesReferenceBitForBit() {
+        Random r = new Random(14);
+        boolean ptx = Tiling.forDevice(device.info()).ptx();
+        for (Tiling tiling : new Tiling[]{new Tiling(64, 4, 8, ptx), new Tiling(32, 8, 8, ptx)}) {
+            for (int groups : new int[]{0, 3}) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 1 << 20))) {
+                    gemmCase(bl, r, 3, 257, 1000, 1, groups == 0);
+                    gemmCase(bl, r, 1, 70, 8300, 1, groups != 0);
+                    gemmCase(bl, r, 1, 5, 17, 1, false);
+                }
+            }
+        }
     }
 
     /**
