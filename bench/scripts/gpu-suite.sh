@@ -15,7 +15,7 @@ source .gpu/env.sh
 export MMFREE_OPENCL_DEVICE=${MMFREE_OPENCL_DEVICE:-nvidia} MMFREE_HOME=$PWD MMFREE_COMMIT=$(cat .gpu/commit 2>/dev/null || echo unknown)
 java_cmd=(java -Xmx96g -XX:+UseParallelGC -cp '.gpu/lib/*')
 cli=("${java_cmd[@]}" dev.mmfree.model.cli.MmfreeCli)
-# .gpu/base/: the kernels jar of an earlier commit (pack-gpu.sh with BASE_COMMIT), first on the class path
+# .gpu/base/: the kernels and model jars of an earlier commit (pack-gpu.sh with BASE_COMMIT), first on the class path
 base_cmd=(java -Xmx96g -XX:+UseParallelGC -cp '.gpu/base/*:.gpu/lib/*')
 base_cli=("${base_cmd[@]}" dev.mmfree.model.cli.MmfreeCli)
 

@@ -24,14 +24,14 @@ rm -rf .gpu/tests && mkdir -p .gpu/tests
 cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.11.4/*.jar .gpu/tests/
 for m in runtime kernels model; do cp -r $m/target/test-classes .gpu/tests/$m; done
 git describe --always --dirty > .gpu/commit   # "-dirty": built with uncommitted changes
-# BASE_COMMIT=<rev>: that commit's kernels jar goes to .gpu/base/, for A/B runs against this build
+# BASE_COMMIT=<rev>: that commit's kernels and model jars go to .gpu/base/, for A/B runs against this build
 # (gpu-suite.sh steps decodeab and batch1runs put it first on the class path)
 rm -rf .gpu/base
 if [ -n "${BASE_COMMIT:-}" ]; then
     wt=$(mktemp -d)
     git worktree add -q --detach "$wt" "$BASE_COMMIT"
-    (cd "$wt" && ./mvnw -q -B -o -pl kernels -am -DskipTests package)
-    mkdir -p .gpu/base && cp "$wt"/kernels/target/mmfree-kernels-*.jar .gpu/base/
+    (cd "$wt" && ./mvnw -q -B -o -pl model -am -DskipTests package)
+    mkdir -p .gpu/base && cp "$wt"/kernels/target/mmfree-kernels-*.jar "$wt"/model/target/mmfree-model-*.jar .gpu/base/
     git rev-parse --short "$BASE_COMMIT" > .gpu/base/commit
     git worktree remove --force "$wt"
 fi

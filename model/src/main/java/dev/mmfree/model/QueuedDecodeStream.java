@@ -36,6 +36,7 @@ public abstract class QueuedDecodeStream implements DecodeStream {
     private long submitted;
     private long returned;
     private boolean closed;
+    private RuntimeException failure;   // from checkStep: the stream is broken
 
     /**
      * Writes {@code last} to the batch's id buffer {@code idsOnDevice} (the input of a step's embedding
@@ -71,6 +72,14 @@ public abstract class QueuedDecodeStream implements DecodeStream {
     /** Takes back the one step queued ahead (the device is idle); the last returned ids are back in the id buffer. */
     protected abstract void undoStep();
 
+    /**
+     * Checks what a step left beside its ids, once the slot's copies have completed and before its ids are
+     * returned (the next step is queued by then). A step that fails here fails the stream: every later
+     * {@link #next} throws too. By default nothing.
+     */
+    protected void checkStep(int slot) {
+    }
+
     /** Whether the model that owns the batch is still open (else steps fail, and closing touches nothing). */
     protected abstract boolean modelOpen();
 
@@ -82,6 +91,9 @@ public abstract class QueuedDecodeStream implements DecodeStream {
         if (closed) {
             throw new MmfreeException("decode stream: the stream is closed");
         }
+        if (failure != null) {
+            throw new MmfreeException("decode stream: an earlier step failed (" + failure.getMessage() + "); close the stream", failure);
+        }
         if (!modelOpen()) {
             throw new MmfreeException("decode stream: the model is closed");
         }
@@ -90,6 +102,12 @@ public abstract class QueuedDecodeStream implements DecodeStream {
         }
         int slot = (int) (returned & 1);
         awaitSlot(slot);
+        try {
+            checkStep(slot);
+        } catch (RuntimeException e) {
+            failure = e;
+            throw e;
+        }
         int[] out = new int[size];
         ids[slot].bytes().asIntBuffer().get(out);
         returned++;

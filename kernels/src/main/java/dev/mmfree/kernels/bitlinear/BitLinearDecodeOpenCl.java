@@ -4,6 +4,7 @@ import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceEvent;
 import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceProgram;
@@ -11,6 +12,7 @@ import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
 
+import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -297,15 +299,46 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         return new Launch(k, new long[]{(long) groups * wg}, new long[]{wg});
     }
 
-    /** After {@link #layer} launches: fails (and clears the flag) when one of their grid barriers gave up. */
+    /**
+     * After {@link #layer} launches: fails (and clears the flag) when one of their grid barriers gave up.
+     * It reads the flag back and so waits for the launches; a stream of steps takes {@link #readLayerSync}.
+     */
     public void checkLayerSync() {
         if (error == null) {
             return;
         }
         int[] flag = new int[1];
         device.read(error, flag);
-        if (flag[0] != 0) {
-            device.fill(error, 0);
+        failIfBarrierGaveUp(flag[0]);
+    }
+
+    /**
+     * {@link #checkLayerSync} without the wait: queues a read of the grid barriers' flag, behind the launches
+     * queued so far, into {@code into} (4 bytes of page-locked memory, see {@link Device#allocateHost}).
+     * Once the returned event has completed, {@link #checkLayerSync(ByteBuffer)} checks the copy. Null, with
+     * a clear flag in {@code into}, while no {@link #layer} launch exists.
+     */
+    public DeviceEvent readLayerSync(ByteBuffer into) {
+        if (into.capacity() < 4) {
+            throw new MmfreeException(LAYER + ": the flag's copy needs 4 bytes, got " + into.capacity());
+        }
+        if (error == null) {
+            into.putInt(0, 0);
+            return null;
+        }
+        return device.readAsync(error, 0, into.slice(0, 4));
+    }
+
+    /** {@link #checkLayerSync} on the flag that a completed {@link #readLayerSync} copied into {@code flag}. */
+    public void checkLayerSync(ByteBuffer flag) {
+        failIfBarrierGaveUp(flag.getInt(0));
+    }
+
+    private void failIfBarrierGaveUp(int flag) {
+        if (flag != 0) {
+            if (error != null) {
+                device.fill(error, 0);
+            }
             syncs.values().forEach(b -> device.fill(b, 0));
             throw new DeviceException(LAYER + ": a grid barrier timed out: device " + device.info().name()
                     + " did not run all work-groups of the launch at once; the step's results are invalid"

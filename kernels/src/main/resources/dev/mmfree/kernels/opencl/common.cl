@@ -47,24 +47,11 @@ inline float norm_inv(acc_t ss, int n, float eps) {
     return (float) (1.0 / sqrt(ss / n + (acc_t) eps));
 }
 
-// SPLIT_DOT (default 1): a chunk's four words are four independent dp4a chains, summed into acc at the
-// end, and the dp4a is a plain (not volatile) asm the compiler may schedule. A work-item's dot product
-// is then a chain of one add a chunk instead of sixteen dependent dp4a's (about 4.5 cycles each), which
-// bound the decode kernels at 8 warps an SM. SPLIT_DOT=0: one chain, volatile dp4a (the old code, for
-// A/B). Integer sums: both give the same bits.
-#ifndef SPLIT_DOT
-#define SPLIT_DOT 1
-#endif
-
 // acc + sum over 4 bytes of u (unsigned 0..2) times a (signed int8).
 inline int dot4(uint u, int a, int acc) {
 #ifdef MMFREE_PTX
     int r;
-#if SPLIT_DOT
-    asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(u), "r"(a), "r"(acc));
-#else
     asm volatile("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(u), "r"(a), "r"(acc));
-#endif
     return r;
 #else
     char4 x = as_char4(u);
@@ -81,28 +68,18 @@ inline int word_dot(uint w, int4 a, int acc) {
     return dot4((w >> 6) & 0x03030303u, a.w, acc);
 }
 
-// acc + one chunk (64 weights) against 64 activations.
-inline int chunk_dot4(uint4 w, int4 q0, int4 q1, int4 q2, int4 q3, int acc) {
-#if SPLIT_DOT
-    int a = word_dot(w.x, q0, 0);
-    int b = word_dot(w.y, q1, 0);
-    int c = word_dot(w.z, q2, 0);
-    int d = word_dot(w.w, q3, 0);
-    return acc + ((a + b) + (c + d));
-#else
-    acc = word_dot(w.x, q0, acc);
-    acc = word_dot(w.y, q1, acc);
-    acc = word_dot(w.z, q2, acc);
-    return word_dot(w.w, q3, acc);
-#endif
-}
-
 inline int chunk_dot_local(uint4 w, __local const int4* q, int acc) {
-    return chunk_dot4(w, q[0], q[1], q[2], q[3], acc);
+    acc = word_dot(w.x, q[0], acc);
+    acc = word_dot(w.y, q[1], acc);
+    acc = word_dot(w.z, q[2], acc);
+    return word_dot(w.w, q[3], acc);
 }
 
 inline int chunk_dot_global(uint4 w, __global const int4* q, int acc) {
-    return chunk_dot4(w, q[0], q[1], q[2], q[3], acc);
+    acc = word_dot(w.x, q[0], acc);
+    acc = word_dot(w.y, q[1], acc);
+    acc = word_dot(w.z, q[2], acc);
+    return word_dot(w.w, q[3], acc);
 }
 
 #ifdef MMFREE_PTX

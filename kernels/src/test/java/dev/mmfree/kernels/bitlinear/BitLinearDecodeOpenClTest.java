@@ -8,6 +8,9 @@ import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.DeviceException;
+import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import org.junit.jupiter.api.AfterAll;
@@ -20,6 +23,7 @@ import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * The batch-1 decode kernels of {@link BitLinearDecodeOpenCl} against the reference composition
@@ -298,6 +302,17 @@ class BitLinearDecodeOpenClTest {
             try (Launch l = traced ? k.layerTrace(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb, trace)
                     : k.layer(groups, lw, EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb)) {
                 l.enqueue(device);
+            }
+            // the grid barriers' flag, read back asynchronously as a decode stream does, then the failure path
+            try (HostBuffer flag = device.allocateHost(4, "flag")) {
+                flag.bytes().putInt(0, -1);
+                DeviceEvent read = k.readLayerSync(flag.bytes());
+                read.await();
+                read.close();
+                k.checkLayerSync(flag.bytes());
+                assertEquals(0, flag.bytes().getInt(0), what + ": the flag after a layer");
+                flag.bytes().putInt(0, 1);   // as a barrier that gave up leaves it
+                assertThrows(DeviceException.class, () -> k.checkLayerSync(flag.bytes()), what + ": a set flag");
             }
             k.checkLayerSync();
             ClTesting.assertFollowsReference(device, what + " state", refState, read(out, d));

@@ -20,6 +20,7 @@ import dev.mmfree.model.config.HgrnBitConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.LaunchProfile;
 import dev.mmfree.runtime.MemoryCategory;
@@ -207,7 +208,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
         s.sampling(params, u);
         int[] ids = new int[s.size];
-        pass(s, 1, Head.SAMPLE);
+        pass(s, 1, Head.SAMPLE, true);
         device.read(s.ws.ids, 0, ids, 0, s.size);
         s.position++;
         return SamplerOpenCl.check(ids);
@@ -238,28 +239,58 @@ public final class HgrnBitOpenCl implements CausalLm {
         return s.stream;
     }
 
-    /** One step ahead on the batch's queue; undoing it flips the MLGRU state back to its other buffer. */
+    /**
+     * One step ahead on the batch's queue; undoing it flips the MLGRU state back to its other buffer. With one
+     * launch a layer, a step's grid-barrier flag comes back beside its ids, so the host never waits on a step
+     * that it has not yet asked for.
+     */
     private final class Stream extends QueuedDecodeStream {
         private final State s;
         private final SamplingParams params;
+        private final HostBuffer[] flags = new HostBuffer[2];   // a slot's copy of the grid barriers' flag
+        private final boolean[] flagged = new boolean[2];
 
         Stream(State s, int[] last, SamplingParams params, RandomGenerator uniforms) {
             super(device, s.ensured().ws.ids, last, params, uniforms);
             this.s = s;
             this.params = params;
-            if (!params.isGreedy()) {
-                s.allocateSampling();
+            try {
+                for (int slot = 0; slot < 2; slot++) {
+                    flags[slot] = device.allocateHost(4, "grid barrier flag of decode slot " + slot);
+                }
+                if (!params.isGreedy()) {
+                    s.allocateSampling();
+                }
+            } catch (RuntimeException e) {
+                release();
+                throw e;
             }
             s.idsOnDevice = true;
         }
 
         @Override
         protected List<DeviceEvent> enqueueStep(int slot, ByteBuffer uniforms) {
-            DeviceEvent up = uniforms == null ? null : device.writeAsync(s.u[s.parity], 0, uniforms);
+            List<DeviceEvent> events = new ArrayList<>(2);
+            if (uniforms != null) {
+                events.add(device.writeAsync(s.u[s.parity], 0, uniforms));
+            }
             s.params = params;
-            pass(s, 1, Head.SAMPLE);
+            flagged[slot] = pass(s, 1, Head.SAMPLE, false);
+            if (flagged[slot]) {
+                DeviceEvent read = decodeNarrow.readLayerSync(flags[slot].bytes());
+                if (read != null) {
+                    events.add(read);
+                }
+            }
             s.position++;
-            return up == null ? List.of() : List.of(up);
+            return events;
+        }
+
+        @Override
+        protected void checkStep(int slot) {
+            if (flagged[slot]) {
+                decodeNarrow.checkLayerSync(flags[slot].bytes());
+            }
         }
 
         @Override
@@ -275,6 +306,12 @@ public final class HgrnBitOpenCl implements CausalLm {
 
         @Override
         protected void detached() {
+            for (int slot = 0; slot < 2; slot++) {
+                if (flags[slot] != null) {
+                    flags[slot].close();
+                    flags[slot] = null;
+                }
+            }
             s.stream = null;
         }
     }
@@ -300,7 +337,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             s.ensure(b * n);
             device.write(s.ws.ids, 0, ids, 0, ids.length);
             s.idsOnDevice = false;
-            pass(s, n, h);
+            pass(s, n, h, true);
             if (h != Head.NONE) {
                 collect.rows(h == Head.ALL ? b * n : b, from, n);
             }
@@ -308,8 +345,12 @@ public final class HgrnBitOpenCl implements CausalLm {
         s.position += t;
     }
 
-    /** One pass of n tokens a sequence whose ids are in ws.ids: enqueues its plan and flips the state parity. */
-    private void pass(State s, int n, Head head) {
+    /**
+     * One pass of n tokens a sequence whose ids are in ws.ids: enqueues its plan and flips the state parity.
+     * Returns whether the pass ran one launch a layer, whose grid barriers' flag it checks (waiting for the
+     * pass) only with checkSync; a stream reads the flag back with the step's ids instead.
+     */
+    private boolean pass(State s, int n, Head head, boolean checkSync) {
         s.ensure(s.size * n);
         boolean fused = s.size == 1 && n == 1 && fusedDecode;
         String key = s.parity + ":" + n + ":" + head + (head == Head.SAMPLE ? ":" + s.params : "");
@@ -328,10 +369,12 @@ public final class HgrnBitOpenCl implements CausalLm {
                 l.enqueue(device);
             }
         }
-        if (fused && layerGroups > 0) {
+        boolean layers = fused && layerGroups > 0;
+        if (layers && checkSync) {
             decodeNarrow.checkLayerSync();
         }
         s.parity ^= 1;
+        return layers;
     }
 
     /** One token of one sequence: 4 fused launches a layer. */

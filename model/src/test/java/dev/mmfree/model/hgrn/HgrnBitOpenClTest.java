@@ -173,15 +173,22 @@ class HgrnBitOpenClTest {
     /**
      * A decode stream runs a step ahead: its ids must be those of continueSample step by step with the
      * same uniforms, and closing it must undo the queued step, so that the batch continues (logits and
-     * position) exactly as the step-by-step batch does. Batch 1 takes the fused decode, batch 3 the GEMM path.
+     * position) exactly as the step-by-step batch does. Batch 1 takes the fused decode (four launches a layer,
+     * and one on 2 work-groups, whose grid-barrier flag comes back with each step's ids), batch 3 the GEMM path.
      */
     @Test
     void decodeStreamMatchesStepByStepAndUndoesItsQueuedStep() {
         HgrnBitWeights w = weights(ODD, 15);
-        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true)) {
-            for (int b : new int[]{1, 3}) {
+        for (int layerGroups : new int[]{0, 2}) {
+            decodeStreamCase(w, layerGroups);
+        }
+    }
+
+    private void decodeStreamCase(HgrnBitWeights w, int layerGroups) {
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, layerGroups)) {
+            for (int b : layerGroups > 0 ? new int[]{1} : new int[]{1, 3}) {
                 for (SamplingParams params : new SamplingParams[]{SamplingParams.greedy(), new SamplingParams(1.1, 0, 0.95, 3)}) {
-                    String what = "batch " + b + ", " + params;
+                    String what = "batch " + b + ", layer groups " + layerGroups + ", " + params;
                     int[][] prompt = randomTokens(new Random(16 + b), b, 4, ODD.vocab());
                     int steps = 5;
                     double[][] u = new double[steps + 2][b];
