@@ -79,23 +79,6 @@ inline void grid_sync(volatile __global int* sync, volatile __global int* error)
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
 }
 
-// Line i (32 floats) of v[0, n) into L2, i = the work-item's index in the launch: the whole launch
-// brings a vector there with one prefetch in its first work-items. A token streams hundreds of MB of
-// weights through the 50 MB L2, so the small vectors a layer reads (norms, lower bounds, state, scales)
-// come from DRAM at their first read, in the middle of a phase's chain; prefetched at entry, the later
-// phases find them in L2. -DL2_PREFETCH=0 leaves it out.
-#ifndef L2_PREFETCH
-#define L2_PREFETCH 1
-#endif
-inline void l2_prefetch(__global const float* v, int n) {
-#if defined(MMFREE_PTX) && L2_PREFETCH
-    size_t i = get_global_id(0);
-    if (i * 32 < (size_t) n) {
-        asm volatile("prefetch.global.L2 [%0];" : : "l"(v + i * 32));
-    }
-#endif
-}
-
 __kernel void decode_layer_t2_f32(volatile __global float* x, volatile __global const float* stateIn,
                                   volatile __global float* stateOut,
                                   volatile __global float* g, volatile __global float* gate, volatile __global float* v,
@@ -114,16 +97,6 @@ __kernel void decode_layer_t2_f32(volatile __global float* x, volatile __global 
     int groups = get_num_groups(0);
     int chunksD = (d + 63) / 64;
     int chunksI = (I + 63) / 64;
-    l2_prefetch(lb, d);
-    l2_prefetch((__global const float*) stateIn, d);
-    l2_prefetch(gNorm, d);
-    l2_prefetch(oNorm, d);
-    l2_prefetch(mlpNorm, d);
-    l2_prefetch(gateNorm, d);
-    l2_prefetch(downNorm, I);
-    l2_prefetch(sO, 1);
-    l2_prefetch(sGu, 1);
-    l2_prefetch(sDown, 1);
     phase_ifg(x, attnNorm, eps, x, ifgNorms, eps2, wIfg, sIfg, d, d, ifgOutPad, 3 * ifgOutPad, chunksD,
               g, gate, 0, lb, stateIn, stateOut, q4, part, scratch, group, groups TRACE_ARG(0));
     grid_sync(sync, error);
