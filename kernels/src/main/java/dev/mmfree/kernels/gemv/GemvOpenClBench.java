@@ -31,7 +31,7 @@ import java.util.TreeSet;
  *
  * <pre>
  *   java -cp 'runtime.jar:kernels.jar:jocl.jar' dev.mmfree.kernels.gemv.GemvOpenClBench \
- *        [--device gpu] [--iters 50] [--copy-mib 512] [--quick]
+ *        [--device gpu] [--iters 50] [--copy-mib 512] [--quick] [--gemv-only]
  * </pre>
  * Prints one JSON line per result (env MMFREE_COMMIT names the commit), then a table
  * variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch. Variants: gemv-f16 / gemv-f32 [shape] =
@@ -51,6 +51,8 @@ public final class GemvOpenClBench {
     private final Device device;
     private final int iters;
     private final boolean quick;
+    /** Only the fp16 GEMVs (every shape of the list) and their fused forms: no GEMMs, attention or layers. */
+    private boolean gemvOnly;
     private final SplittableRandom rnd = new SplittableRandom(7);
     private final List<Result> results = new ArrayList<>();
     private final String context;
@@ -70,14 +72,16 @@ public final class GemvOpenClBench {
         int iters = 50;
         int copyMib = 512;
         boolean quick = false;
+        boolean gemvOnly = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--device" -> selector = args[++i];
                 case "--iters" -> iters = Integer.parseInt(args[++i]);
                 case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
                 case "--quick" -> quick = true;
+                case "--gemv-only" -> gemvOnly = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick] [--gemv-only]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -85,7 +89,9 @@ public final class GemvOpenClBench {
         });
         try (Device device = OpenCl.open(selector, true)) {
             System.out.println("# " + device.info() + ", dense " + DenseShape.forDevice(device.info()));
-            new GemvOpenClBench(device, quick ? 3 : iters, quick).run(quick ? 16 : copyMib);
+            GemvOpenClBench bench = new GemvOpenClBench(device, quick ? 3 : iters, quick);
+            bench.gemvOnly = gemvOnly;
+            bench.run(quick ? 16 : copyMib);
         }
     }
 
@@ -103,10 +109,12 @@ public final class GemvOpenClBench {
                 new DenseShape(256, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false),
                 new DenseShape(128, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
                 new DenseShape(512, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
-                new DenseShape(256, 16, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx())));
+                new DenseShape(256, 16, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
+                new DenseShape(256, 8, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
+                new DenseShape(512, 16, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx())));
         List<DenseShape> gemmShapes = List.of(def, new DenseShape(def.gemvWg(), def.lpr(), 128, 64, 16, 8, 4, def.ptx()),
                 new DenseShape(def.gemvWg(), def.lpr(), 32, 128, 32, 2, 8, def.ptx()));
-        for (Storage s : Storage.values()) {
+        for (Storage s : gemvOnly ? new Storage[]{Storage.F16} : Storage.values()) {
             for (int k = 0; k < shapes.length; k++) {
                 int n = shapes[k][0];
                 int in = shapes[k][1];
@@ -121,7 +129,7 @@ public final class GemvOpenClBench {
                             }
                         }
                     }
-                    if (s == Storage.F16) {
+                    if (s == Storage.F16 && !gemvOnly) {
                         for (DenseShape ds : gemmShapes) {
                             try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
                                 for (int t : quick ? new int[]{1, 8} : new int[]{1, 8, 64, 512}) {
@@ -133,13 +141,15 @@ public final class GemvOpenClBench {
                 }
             }
         }
-        int heads = d / hd;
-        for (int ctx : quick ? new int[]{300} : new int[]{2048, 8192}) {
-            attention(heads, hd, ctx, 1);
-        }
-        attention(heads, hd, quick ? 300 : 2048, 8);
-        for (int ctx : quick ? new int[]{16, 300} : new int[]{128, 2048, 8192}) {
-            layer(d, i, hd, ctx);
+        if (!gemvOnly) {
+            int heads = d / hd;
+            for (int ctx : quick ? new int[]{300} : new int[]{2048, 8192}) {
+                attention(heads, hd, ctx, 1);
+            }
+            attention(heads, hd, quick ? 300 : 2048, 8);
+            for (int ctx : quick ? new int[]{16, 300} : new int[]{128, 2048, 8192}) {
+                layer(d, i, hd, ctx);
+            }
         }
         System.out.println();
         System.out.println("variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch");
