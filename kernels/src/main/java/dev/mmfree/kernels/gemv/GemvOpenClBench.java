@@ -16,6 +16,7 @@ import dev.mmfree.runtime.opencl.OpenCl;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -106,12 +107,13 @@ public final class GemvOpenClBench {
         String[] names = {"qkv", "gate_up", "down", "head"};
         DenseShape def = DenseShape.forDevice(device.info());
         List<DenseShape> gemvShapes = new ArrayList<>(List.of(def,
-                new DenseShape(256, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false),
+                new DenseShape(def.gemvWg(), def.lpr(), def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false),
+                new DenseShape(256, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
                 new DenseShape(128, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
                 new DenseShape(512, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
-                new DenseShape(256, 16, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
                 new DenseShape(256, 8, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
                 new DenseShape(512, 16, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx())));
+        gemvShapes = new ArrayList<>(new LinkedHashSet<>(gemvShapes));   // the default may be one of them
         List<DenseShape> gemmShapes = List.of(def, new DenseShape(def.gemvWg(), def.lpr(), 128, 64, 16, 8, 4, def.ptx()),
                 new DenseShape(def.gemvWg(), def.lpr(), 32, 128, 32, 2, 8, def.ptx()));
         for (Storage s : gemvOnly ? new Storage[]{Storage.F16} : Storage.values()) {
