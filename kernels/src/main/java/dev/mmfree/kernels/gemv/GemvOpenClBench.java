@@ -53,16 +53,17 @@ public final class GemvOpenClBench {
     private final int iters;
     private final boolean quick;
     /** Only the fp16 GEMVs (every shape of the list) and their fused forms: no GEMMs, attention or layers. */
-    private boolean gemvOnly;
+    private final boolean gemvOnly;
     private final SplittableRandom rnd = new SplittableRandom(7);
     private final List<Result> results = new ArrayList<>();
     private final String context;
     private double copyGbps = Double.NaN;
 
-    private GemvOpenClBench(Device device, int iters, boolean quick) {
+    private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly) {
         this.device = device;
         this.iters = iters;
         this.quick = quick;
+        this.gemvOnly = gemvOnly;
         this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
                 device.info().name(), device.info().driverVersion(), System.getenv().getOrDefault("MMFREE_COMMIT", "unknown"),
                 String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()).replace("\"", "'"));
@@ -90,9 +91,7 @@ public final class GemvOpenClBench {
         });
         try (Device device = OpenCl.open(selector, true)) {
             System.out.println("# " + device.info() + ", dense " + DenseShape.forDevice(device.info()));
-            GemvOpenClBench bench = new GemvOpenClBench(device, quick ? 3 : iters, quick);
-            bench.gemvOnly = gemvOnly;
-            bench.run(quick ? 16 : copyMib);
+            new GemvOpenClBench(device, quick ? 3 : iters, quick, gemvOnly).run(quick ? 16 : copyMib);
         }
     }
 
