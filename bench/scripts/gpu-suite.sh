@@ -154,16 +154,18 @@ for step in $steps; do
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
         densegemv)  # the fp16 GEMVs alone (GemvOpenClBench --gemv-only) under DENSE_RUNS env settings (VAR=VALUE, several
-                    # joined by commas; "-" for none), one run each; then the loads of the compiled GEMV (NVIDIA's
-                    # program binaries are PTX text)
+                    # joined by commas; "-" for none), one run each; then, for each run, the loads of its compiled GEMV
+                    # (NVIDIA's program binaries are PTX text)
+            i=0
             for e in ${DENSE_RUNS:--}; do
-                MMFREE_CACHE=$out/dense-cache run densegemv 120 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" \
+                i=$((i + 1))
+                MMFREE_CACHE=$out/dense-cache-$i run densegemv 120 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" \
                     dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia --gemv-only
-            done
-            for f in $(grep -l gemv_f16_f32 "$out"/dense-cache/opencl/*.bin 2>/dev/null); do
-                echo "== $f"; grep -o "ld\.global[.a-z0-9]*" "$f" | sort | uniq -c
-            done >> "$out/densegemv.log"
-            rm -rf "$out/dense-cache" ;;
+                for f in $(grep -l gemv_f16_f32 "$out"/dense-cache-$i/opencl/*.bin 2>/dev/null); do
+                    echo "== run $i ($e): $(basename "$f")"; grep -o "ld\.global[.a-z0-9:_]*" "$f" | sort | uniq -c
+                done >> "$out/densegemv.log"
+                rm -rf "$out/dense-cache-$i"
+            done ;;
         bench370)
             run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1,64 --context 512 --decode-steps 200 \
                 --out "$out/bench-370M" ;;

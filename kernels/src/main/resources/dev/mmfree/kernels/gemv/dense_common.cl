@@ -18,6 +18,10 @@
 // meta: [pos0, tps, rows]: the first position of this call, tokens per sequence, activation rows (b * tps).
 // Activation row r belongs to sequence r / tps at position pos0 + r % tps.
 
+#ifndef DENSE_W_V4
+#define DENSE_W_V4 1
+#endif
+
 #define CAT_(a, b) a##_##b##_f32
 #define CAT(a, b) CAT_(a, b)
 #define KNAME(base) CAT(base, WSUF)
@@ -27,8 +31,25 @@
 
 #ifdef W_F16
 typedef half wtype;
-#define LOAD_W8(i, p) vloada_half8((i), (p))
 #define LOAD_W1(i, p) vload_half((i), (p))
+#if defined(MMFREE_PTX) && DENSE_W_V4
+// Eight weights as one 16-byte load and eight exact cvt.f32.f16, where vloada_half8 may be compiled
+// into narrower loads. DENSE_W_V4=0 (host: MMFREE_OPENCL_BUILD_OPTIONS) takes vloada_half8, for A/B.
+inline float2 dense_h2f2(uint u) {
+    float a, b;
+    asm("{ .reg .b16 lo, hi;\n mov.b32 {lo, hi}, %2;\n cvt.f32.f16 %0, lo;\n cvt.f32.f16 %1, hi;\n }"
+        : "=f"(a), "=f"(b) : "r"(u));
+    return (float2)(a, b);
+}
+
+inline float8 dense_load_w8(int i, __global const half* p) {
+    uint4 u = ((__global const uint4*) p)[i];
+    return (float8)(dense_h2f2(u.x), dense_h2f2(u.y), dense_h2f2(u.z), dense_h2f2(u.w));
+}
+#define LOAD_W8(i, p) dense_load_w8((i), (p))
+#else
+#define LOAD_W8(i, p) vloada_half8((i), (p))
+#endif
 #else
 typedef float wtype;
 #define LOAD_W8(i, p) vload8((i), (p))

@@ -1,17 +1,37 @@
 // gemv_*: one activation row (decode at batch 1), y = epilogue(W prologue(x)), W [n, kPad] (see dense_common.cl).
 // A work-group of GEMV_WG items takes GEMV_RPG = GEMV_WG / LPR consecutive rows; the LPR lanes of a row
 // read it in 16-byte words (8 weights), four words in flight per lane, and sum through local memory (or
-// warp shuffles with MMFREE_PTX).
+// warp shuffles with MMFREE_PTX). A lane's first four words are loaded before x is staged, so that they
+// arrive while it is.
 // x is staged in local memory first, normalized there by the _norm variants (RMSNorm fused in front,
 // so no separate norm launch). Launch: global = ceil(n / GEMV_RPG) * GEMV_WG, local = GEMV_WG.
 // Args (same indices as gemm.cl): w, n, k, kPad, x, xOff, xStride (unused), rows (unused, 1), y,
 //   [norm: nw, eps], [rope: meta, invFreq, kc, vc, heads, kvHeads, halfHd, cap], xs (local [kPad] floats).
+
+#ifndef GEMV_AHEAD
+#define GEMV_AHEAD 1   // 0: the first words are loaded after x is staged (for A/B)
+#endif
 
 inline void gemv_body(const int epi, const int norm, __global const wtype* w, int n, int k, int kPad,
                       __global const float* x, __global float* y, __global const float* nw, float eps,
                       __global const int* meta, __global const float* invFreq, __global kvtype* kc,
                       __global kvtype* vc, rope_dims dm, __local float* xs, __local float* red) {
     int l = get_local_id(0);
+    int lane = l % LPR;
+    int slot = l / LPR;
+    int row0 = get_group_id(0) * GEMV_RPG;
+    int row = row0 + slot;
+    int words = kPad / 8;
+    __global const wtype* wr = w + (size_t) min(row, n - 1) * kPad;
+    // this lane's first four words, in flight while x is staged (the loop below takes them first)
+    int ahead = GEMV_AHEAD && row < n && lane + 3 * LPR < words;
+    float8 p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
+    if (ahead) {
+        p0 = LOAD_W8(lane, wr);
+        p1 = LOAD_W8(lane + LPR, wr);
+        p2 = LOAD_W8(lane + 2 * LPR, wr);
+        p3 = LOAD_W8(lane + 3 * LPR, wr);
+    }
     float ss = 0.0f;
     for (int i = l; i < kPad; i += GEMV_WG) {
         float v = i < k ? x[i] : 0.0f;
@@ -34,18 +54,19 @@ inline void gemv_body(const int epi, const int norm, __global const wtype* w, in
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    int lane = l % LPR;
-    int slot = l / LPR;
-    int row0 = get_group_id(0) * GEMV_RPG;
-    int row = row0 + slot;
     float acc = 0.0f;
     if (row < n) {
-        __global const wtype* wr = w + (size_t) row * kPad;
-        int words = kPad / 8;
         int c = lane;
         float acc1 = 0.0f;
         float acc2 = 0.0f;
         float acc3 = 0.0f;
+        if (ahead) {
+            acc = dot8(p0, vload8(c, xs), acc);
+            acc1 = dot8(p1, vload8(c + LPR, xs), acc1);
+            acc2 = dot8(p2, vload8(c + 2 * LPR, xs), acc2);
+            acc3 = dot8(p3, vload8(c + 3 * LPR, xs), acc3);
+            c += 4 * LPR;
+        }
         for (; c + 3 * LPR < words; c += 4 * LPR) {
             float8 w0 = LOAD_W8(c, wr);
             float8 w1 = LOAD_W8(c + LPR, wr);
