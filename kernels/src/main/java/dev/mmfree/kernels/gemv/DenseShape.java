@@ -39,14 +39,14 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
     }
 
     /**
-     * GPU: 256-item GEMV groups, half a warp per row (16 rows per group, so each group's copy of x in local
-     * memory serves twice the weights of a warp a row: 7-28% faster at the 2.7B shapes in one H200 run,
-     * {@code bench/results/nvidia-h200/2026-11-28/dense.log}); 64 x 64 GEMM tiles, K step 32, 4 x 4 per item.
-     * CPU: smaller.
+     * GPU: 256-item GEMV groups, 8 lanes per row (32 rows per group): with fp16 weights read as 16-byte words,
+     * 8 lanes were faster than 16 and 32 at every 2.7B shape on the H200
+     * ({@code bench/results/nvidia-h200/2026-11-29/dense-gemv/README.md}); 64 x 64 GEMM tiles, K step 32,
+     * 4 x 4 per item. CPU: smaller.
      */
     public static DenseShape forDevice(DeviceInfo info) {
         boolean nvidia = info.vendor().toLowerCase(Locale.ROOT).contains("nvidia");
-        return info.gpu() ? new DenseShape(256, 16, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
+        return info.gpu() ? new DenseShape(256, 8, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
     }
 
     public int gemvRowsPerGroup() {

@@ -106,12 +106,10 @@ public final class GemvOpenClBench {
         String[] names = {"qkv", "gate_up", "down", "head"};
         DenseShape def = DenseShape.forDevice(device.info());
         List<DenseShape> gemvShapes = new ArrayList<>(List.of(def,
-                new DenseShape(def.gemvWg(), def.lpr(), def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false),
-                new DenseShape(256, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
-                new DenseShape(128, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
-                new DenseShape(512, 32, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
-                new DenseShape(256, 8, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()),
-                new DenseShape(512, 16, def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx())));
+                new DenseShape(def.gemvWg(), def.lpr(), def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false)));
+        for (int[] wl : new int[][]{{128, 4}, {256, 4}, {128, 8}, {256, 8}, {512, 8}, {256, 16}, {256, 32}}) {
+            gemvShapes.add(new DenseShape(wl[0], wl[1], def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()));
+        }
         gemvShapes = new ArrayList<>(new LinkedHashSet<>(gemvShapes));   // the default may be one of them
         List<DenseShape> gemmShapes = List.of(def, new DenseShape(def.gemvWg(), def.lpr(), 128, 64, 16, 8, 4, def.ptx()),
                 new DenseShape(def.gemvWg(), def.lpr(), 32, 128, 32, 2, 8, def.ptx()));
