@@ -153,14 +153,14 @@ for step in $steps; do
             run info 60 "${cli[@]}" info -v ;;
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
-        densegemv)  # the fp16 GEMVs alone (GemvOpenClBench --gemv-only) under DENSE_RUNS env settings (VAR=VALUE, several
+        densegemv)  # the fp16 GEMVs alone (GemvOpenClBench --gemv-only DENSE_ARGS) under DENSE_RUNS env settings (VAR=VALUE, several
                     # joined by commas; "-" for none), one run each; then, for each run, the loads of its compiled GEMV
                     # (NVIDIA's program binaries are PTX text)
             i=0
             for e in ${DENSE_RUNS:--}; do
                 i=$((i + 1))
                 MMFREE_CACHE=$out/dense-cache-$i run densegemv 120 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" \
-                    dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia --gemv-only
+                    dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia --gemv-only ${DENSE_ARGS:-}
                 for f in $(grep -l gemv_f16_f32 "$out"/dense-cache-$i/opencl/*.bin 2>/dev/null); do
                     echo "== run $i ($e): $(basename "$f")"; grep -o "ld\.global[.a-z0-9:_]*" "$f" | sort | uniq -c
                 done >> "$out/densegemv.log"

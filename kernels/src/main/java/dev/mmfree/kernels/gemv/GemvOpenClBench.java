@@ -27,12 +27,15 @@ import java.util.TreeSet;
  * I 6912, V 32000): every variant is validated against the Java reference (GEMMs on their first rows),
  * warmed up, then timed with device events (median of --iters); GB/s counts the bytes a launch must
  * move (weights as stored, plus its vectors) and is set against a float4 copy measured in the same run.
+ * A GEMV is timed cold, as a model runs it: in turn over copies of its weights that take 256 MiB together
+ * (shape "cold xN"), far past the L2, where one matrix timed again and again would be read from the L2.
+ * With --gemv-only, the GEMVs of every size in --sizes (d x I; default the 2.7B's 2560x6912).
  * Then attention over the KV cache at contexts 2048 and 8192 by number of splits, and one layer's
  * launches back to back at batch 1 (wall clock), which with 32 layers bounds decode tokens/s.
  *
  * <pre>
  *   java -cp 'runtime.jar:kernels.jar:jocl.jar' dev.mmfree.kernels.gemv.GemvOpenClBench \
- *        [--device gpu] [--iters 50] [--copy-mib 512] [--quick] [--gemv-only]
+ *        [--device gpu] [--iters 50] [--copy-mib 512] [--quick] [--gemv-only] [--sizes 1024x2816,2560x6912]
  * </pre>
  * Prints one JSON line per result (env MMFREE_COMMIT names the commit), then a table
  * variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch. Variants: gemv-f16 / gemv-f32 [shape] =
@@ -54,16 +57,22 @@ public final class GemvOpenClBench {
     private final boolean quick;
     /** Only the fp16 GEMVs (every shape of the list) and their fused forms: no GEMMs, attention or layers. */
     private final boolean gemvOnly;
+    /** {d, I} of each model size whose GEMVs are timed (the full run: the first only). */
+    private final int[][] sizes;
+    /** A GEMV is timed in turn over copies of its weights that together take at least this many bytes. */
+    private final long coldBytes;
     private final SplittableRandom rnd = new SplittableRandom(7);
     private final List<Result> results = new ArrayList<>();
     private final String context;
     private double copyGbps = Double.NaN;
 
-    private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly) {
+    private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly, int[][] sizes) {
         this.device = device;
         this.iters = iters;
         this.quick = quick;
         this.gemvOnly = gemvOnly;
+        this.sizes = sizes;
+        this.coldBytes = quick ? 4L << 20 : 256L << 20;
         this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
                 device.info().name(), device.info().driverVersion(), System.getenv().getOrDefault("MMFREE_COMMIT", "unknown"),
                 String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()).replace("\"", "'"));
@@ -75,6 +84,7 @@ public final class GemvOpenClBench {
         int copyMib = 512;
         boolean quick = false;
         boolean gemvOnly = false;
+        int[][] sizes = {{2560, 6912}};
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--device" -> selector = args[++i];
@@ -82,8 +92,9 @@ public final class GemvOpenClBench {
                 case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
                 case "--quick" -> quick = true;
                 case "--gemv-only" -> gemvOnly = true;
+                case "--sizes" -> sizes = parseSizes(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick] [--gemv-only]");
+                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick] [--gemv-only] [--sizes DxI,...]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -91,55 +102,33 @@ public final class GemvOpenClBench {
         });
         try (Device device = OpenCl.open(selector, true)) {
             System.out.println("# " + device.info() + ", dense " + DenseShape.forDevice(device.info()));
-            new GemvOpenClBench(device, quick ? 3 : iters, quick, gemvOnly).run(quick ? 16 : copyMib);
+            new GemvOpenClBench(device, quick ? 3 : iters, quick, gemvOnly, quick ? new int[][]{{256, 520}} : sizes)
+                    .run(quick ? 16 : copyMib);
         }
+    }
+
+    /** "1024x2816,2560x6912": d x I of each size. */
+    private static int[][] parseSizes(String list) {
+        String[] parts = list.split(",");
+        int[][] sizes = new int[parts.length][];
+        for (int j = 0; j < parts.length; j++) {
+            String[] di = parts[j].split("x");
+            if (di.length != 2) {
+                throw new IllegalArgumentException("--sizes: '" + parts[j] + "' is not DxI");
+            }
+            sizes[j] = new int[]{Integer.parseInt(di[0]), Integer.parseInt(di[1])};
+        }
+        return sizes;
     }
 
     private void run(int copyMib) {
         copy(copyMib);
-        int d = quick ? 256 : 2560;
-        int i = quick ? 520 : 6912;
-        int v = quick ? 1000 : 32000;
+        for (int[] size : gemvOnly ? sizes : new int[][]{sizes[0]}) {
+            matrices(size[0], size[1]);
+        }
+        int d = sizes[0][0];
+        int i = sizes[0][1];
         int hd = quick ? 32 : 80;
-        int[][] shapes = {{3 * d, d}, {2 * i, d}, {d, i}, {v, d}};
-        Variant[] fused = {Variant.NORM_ROPE_KV, Variant.NORM_SWIGLU, Variant.ADD, Variant.NORM};
-        String[] names = {"qkv", "gate_up", "down", "head"};
-        DenseShape def = DenseShape.forDevice(device.info());
-        List<DenseShape> gemvShapes = new ArrayList<>(List.of(def,
-                new DenseShape(def.gemvWg(), def.lpr(), def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false)));
-        for (int[] wl : new int[][]{{128, 4}, {256, 4}, {128, 8}, {256, 8}, {512, 8}, {256, 16}, {256, 32}}) {
-            gemvShapes.add(new DenseShape(wl[0], wl[1], def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()));
-        }
-        gemvShapes = new ArrayList<>(new LinkedHashSet<>(gemvShapes));   // the default may be one of them
-        List<DenseShape> gemmShapes = List.of(def, new DenseShape(def.gemvWg(), def.lpr(), 128, 64, 16, 8, 4, def.ptx()),
-                new DenseShape(def.gemvWg(), def.lpr(), 32, 128, 32, 2, 8, def.ptx()));
-        for (Storage s : gemvOnly ? new Storage[]{Storage.F16} : Storage.values()) {
-            for (int k = 0; k < shapes.length; k++) {
-                int n = shapes[k][0];
-                int in = shapes[k][1];
-                float[] w = gaussian(n * in, 1 / Math.sqrt(in));
-                try (DeviceDenseMatrix m = DeviceDenseMatrix.upload(device, s, names[k], in, List.of(w), null)) {
-                    float[] wr = rounded(s, w);
-                    for (DenseShape ds : s == Storage.F16 ? gemvShapes : List.of(def)) {
-                        try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
-                            dense(g, m, wr, Variant.PLAIN, names[k], 1, false);
-                            if (s == Storage.F16 && ds.equals(def)) {
-                                dense(g, m, wr, fused[k], names[k], 1, false);
-                            }
-                        }
-                    }
-                    if (s == Storage.F16 && !gemvOnly) {
-                        for (DenseShape ds : gemmShapes) {
-                            try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
-                                for (int t : quick ? new int[]{1, 8} : new int[]{1, 8, 64, 512}) {
-                                    dense(g, m, wr, Variant.PLAIN, names[k], t, true);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
         if (!gemvOnly) {
             int heads = d / hd;
             for (int ctx : quick ? new int[]{300} : new int[]{2048, 8192}) {
@@ -158,6 +147,61 @@ public final class GemvOpenClBench {
         }
     }
 
+    /** The dense GEMVs (and in the full run the GEMMs) at model size d x I, each validated, then timed. */
+    private void matrices(int d, int i) {
+        int v = quick ? 1000 : 32000;
+        int[][] shapes = {{3 * d, d}, {2 * i, d}, {d, i}, {v, d}};
+        Variant[] fused = {Variant.NORM_ROPE_KV, Variant.NORM_SWIGLU, Variant.ADD, Variant.NORM};
+        String[] names = {"qkv", "gate_up", "down", "head"};
+        DenseShape def = DenseShape.forDevice(device.info());
+        List<DenseShape> gemvShapes = new ArrayList<>(List.of(def,
+                new DenseShape(def.gemvWg(), def.lpr(), def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false)));
+        for (int[] wl : new int[][]{{256, 8}, {512, 8}, {128, 16}, {256, 16}, {512, 16}, {128, 32}, {256, 32}}) {
+            gemvShapes.add(new DenseShape(wl[0], wl[1], def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()));
+        }
+        gemvShapes = new ArrayList<>(new LinkedHashSet<>(gemvShapes));   // the default may be one of them
+        List<DenseShape> gemmShapes = List.of(def, new DenseShape(def.gemvWg(), def.lpr(), 128, 64, 16, 8, 4, def.ptx()),
+                new DenseShape(def.gemvWg(), def.lpr(), 32, 128, 32, 2, 8, def.ptx()));
+        for (Storage s : gemvOnly ? new Storage[]{Storage.F16} : Storage.values()) {
+            for (int k = 0; k < shapes.length; k++) {
+                int n = shapes[k][0];
+                int in = shapes[k][1];
+                float[] w = gaussian(n * in, 1 / Math.sqrt(in));
+                try (DeviceDenseMatrix m = DeviceDenseMatrix.upload(device, s, names[k], in, List.of(w), null)) {
+                    float[] wr = rounded(s, w);
+                    // the GEMVs are timed cold, as in a model: in turn over copies of the weights well past the L2
+                    List<DeviceDenseMatrix> copies = new ArrayList<>(List.of(m));
+                    try {
+                        while ((long) copies.size() * m.bytes() < coldBytes) {
+                            copies.add(DeviceDenseMatrix.upload(device, s, names[k] + " copy " + copies.size(), in, List.of(w), null));
+                        }
+                        for (DenseShape ds : s == Storage.F16 ? gemvShapes : List.of(def)) {
+                            try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
+                                dense(g, copies, wr, Variant.PLAIN, names[k], 1, false);
+                                if (s == Storage.F16 && ds.equals(def)) {
+                                    dense(g, copies, wr, fused[k], names[k], 1, false);
+                                }
+                            }
+                        }
+                    } finally {
+                        for (DeviceDenseMatrix c : copies.subList(1, copies.size())) {
+                            c.close();
+                        }
+                    }
+                    if (s == Storage.F16 && !gemvOnly) {
+                        for (DenseShape ds : gemmShapes) {
+                            try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
+                                for (int t : quick ? new int[]{1, 8} : new int[]{1, 8, 64, 512}) {
+                                    dense(g, List.of(m), wr, Variant.PLAIN, names[k], t, true);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private void record(String variant, String shape, double ms, double bytes, double flops, double wallMs) {
         double gbps = bytes > 0 ? bytes / (ms * 1e-3) / 1e9 : 0;
         double gflops = flops > 0 ? flops / (ms * 1e-3) / 1e9 : 0;
@@ -165,6 +209,36 @@ public final class GemvOpenClBench {
         results.add(r);
         System.out.printf(Locale.ROOT, "{\"variant\":\"%s\",\"shape\":\"%s\",\"ms\":%.5f,\"gbps\":%.2f,\"pct_copy\":%.2f,\"gflops\":%.1f,"
                 + "\"wall_ms\":%.5f,\"bytes\":%.0f,%s}%n", variant, shape, ms, gbps, r.pctCopy, gflops, wallMs, bytes, context);
+    }
+
+    /**
+     * One launch's median device time over launches that take the same kernel in turn over different weights
+     * (so that each finds its weights outside the L2, as in a model), and the wall-clock mean of one launch back
+     * to back.
+     */
+    private double[] timeInTurn(List<Launch> turn) {
+        for (Launch l : turn) {
+            l.enqueue(device);
+        }
+        device.synchronize();
+        double[] ms = new double[iters * turn.size()];
+        int at = 0;
+        for (int k = 0; k < iters; k++) {
+            for (Launch l : turn) {
+                try (DeviceEvent e = l.enqueueTimed(device)) {
+                    ms[at++] = e.elapsedNanos() / 1e6;
+                }
+            }
+        }
+        Arrays.sort(ms);
+        long t0 = System.nanoTime();
+        for (int k = 0; k < iters; k++) {
+            for (Launch l : turn) {
+                l.enqueue(device);
+            }
+        }
+        device.synchronize();
+        return new double[]{ms[ms.length / 2], (System.nanoTime() - t0) / 1e6 / iters / turn.size()};
     }
 
     /** Median device time of each launch (summed over the launches) and the wall-clock mean of the sequence back to back. */
@@ -254,7 +328,8 @@ public final class GemvOpenClBench {
      * NORM_ROPE_KV runs at angle 0 (inv_freq 0), where the rotation is the identity, so q is its stored
      * rows' outputs with each head's pairs (2j, 2j+1) moved to (j, j + hd/2).
      */
-    private void dense(GemvOpenCl g, DeviceDenseMatrix m, float[] wr, Variant variant, String name, int t, boolean gemm) {
+    private void dense(GemvOpenCl g, List<DeviceDenseMatrix> copies, float[] wr, Variant variant, String name, int t, boolean gemm) {
+        DeviceDenseMatrix m = copies.get(0);
         int n = m.n();
         int k = m.k();
         int hd = quick ? 32 : 80;
@@ -317,7 +392,30 @@ public final class GemvOpenClBench {
             if (!validate(label, shape, ref, got, TOL)) {
                 return;
             }
-            double[] tm = time(l);
+            double[] tm;
+            if (gemm || copies.size() == 1) {
+                tm = time(l);
+            } else {
+                List<GemvOpenCl.Op> others = new ArrayList<>();
+                try {
+                    List<Launch> turn = new ArrayList<>(List.of(l));
+                    for (DeviceDenseMatrix c : copies.subList(1, copies.size())) {
+                        GemvOpenCl.Op o = g.op(variant, c).input(xb, 0, k).output(y).splitScratch(split);
+                        others.add(o);
+                        if (variant.norm()) {
+                            o.norm(nwb, EPS);
+                        }
+                        if (rope) {
+                            o.rope(meta, inv, kc, vc, kvw / hd, kvw / hd, hd, t);
+                        }
+                        turn.add(o.gemvLaunch());
+                    }
+                    tm = timeInTurn(turn);
+                    shape += " cold x" + copies.size();
+                } finally {
+                    others.forEach(GemvOpenCl.Op::close);
+                }
+            }
             double bytes = (double) m.bytes() + 4.0 * t * (k + outW) + (rope ? 4.0 * t * 2 * kvw : 0);
             record(label, shape + (gemm ? " t" + t : ""), tm[0], bytes, 2.0 * t * n * k, tm[1]);
         }

@@ -1,71 +1,13 @@
 // gemv_*: one activation row (decode at batch 1), y = epilogue(W prologue(x)), W [n, kPad] (see dense_common.cl).
 // A work-group of GEMV_WG items takes GEMV_RPG = GEMV_WG / LPR consecutive rows; the LPR lanes of a row
-// read it in 16-byte words (8 weights), four words in flight per lane, and sum through warp shuffles
-// (MMFREE_PTX) or local memory.
-// x is read straight from global memory beside the weights: every row of a group reads the same words of x,
-// so they come from L1, and no group waits behind a barrier to copy x before its first weight load. The
-// _norm variants fold the RMSNorm in: the lanes of a row sum x^2 over the words they read, so the row's
-// reduction yields both sum(w * x * nw) and sum(x^2), and the norm's scale is applied once to the sum.
-// GEMV_STAGE=1 (host: MMFREE_OPENCL_BUILD_OPTIONS) copies x to local memory first instead, for A/B.
-// Launch: global = ceil(n / GEMV_RPG) * GEMV_WG, local = GEMV_WG.
+// read it in 16-byte words (8 weights), four words in flight per lane, and sum through local memory (or
+// warp shuffles with MMFREE_PTX).
+// x is staged in local memory first, normalized there by the _norm variants (RMSNorm fused in front,
+// so no separate norm launch). Launch: global = ceil(n / GEMV_RPG) * GEMV_WG, local = GEMV_WG.
 // Args (same indices as gemm.cl): w, n, k, kPad, x, xOff, xStride (unused), rows (unused, 1), y,
 //   [norm: nw, eps], [rope: meta, invFreq, kc, vc, heads, kvHeads, halfHd, cap], xs (local [kPad] floats).
 
-#ifndef GEMV_STAGE
-#define GEMV_STAGE 0
-#endif
-
-// x[8c .. 8c+7] as floats, zero past k; one 32-byte load when x is 16-byte aligned and the word is whole.
-inline float8 gemv_x8(__global const float* x, int c, int k, int aligned) {
-    int i = 8 * c;
-    if (aligned && i + 8 <= k) {
-        __global const float4* p = (__global const float4*) (x + i);
-        return (float8)(p[0], p[1]);
-    }
-    float8 v;
-    v.s0 = i < k ? x[i] : 0.0f;
-    v.s1 = i + 1 < k ? x[i + 1] : 0.0f;
-    v.s2 = i + 2 < k ? x[i + 2] : 0.0f;
-    v.s3 = i + 3 < k ? x[i + 3] : 0.0f;
-    v.s4 = i + 4 < k ? x[i + 4] : 0.0f;
-    v.s5 = i + 5 < k ? x[i + 5] : 0.0f;
-    v.s6 = i + 6 < k ? x[i + 6] : 0.0f;
-    v.s7 = i + 7 < k ? x[i + 7] : 0.0f;
-    return v;
-}
-
-// One word of the row: the weights times x (times the norm weights), and x^2 into ss for the norm.
-#define GEMV_TERM(wv, c, acc) { \
-        float8 xv = gemv_x8(x, (c), k, aligned); \
-        if (norm) { \
-            ss = dot8(xv, xv, ss); \
-            xv *= gemv_x8(nw, (c), k, 1); \
-        } \
-        acc = dot8((wv), xv, acc); \
-    }
-
-// Rows row0 .. row0 + GEMV_RPG - 1 of the group, their sums in red[0 ..]: stored, added, or paired.
-inline void gemv_epilogue(const int epi, int row0, int l, int n, __global float* y, __global const int* meta, rope_dims dm,
-                          __global const float* invFreq, __global kvtype* kc, __global kvtype* vc, __local float* red) {
-    if (epi == E_STORE || epi == E_ADD) {
-        if (l < GEMV_RPG && row0 + l < n) {
-            float v = red[l];
-            y[row0 + l] = epi == E_ADD ? y[row0 + l] + v : v;
-        }
-    } else if (l < GEMV_RPG / 2 && row0 + 2 * l < n) {
-        int p = row0 / 2 + l;
-        float a = red[2 * l];
-        float b = red[2 * l + 1];
-        if (epi == E_SWIGLU) {
-            y[p] = dense_silu(a) * b;
-        } else {
-            rope_kv_pair(p, a, b, 0, meta, dm, invFreq, y, kc, vc);
-        }
-    }
-}
-
-// GEMV_STAGE=1: x copied to local memory (normalized there by the _norm variants) behind a barrier, then the row sums.
-inline void gemv_body_staged(const int epi, const int norm, __global const wtype* w, int n, int k, int kPad,
+inline void gemv_body(const int epi, const int norm, __global const wtype* w, int n, int k, int kPad,
                       __global const float* x, __global float* y, __global const float* nw, float eps,
                       __global const int* meta, __global const float* invFreq, __global kvtype* kc,
                       __global kvtype* vc, rope_dims dm, __local float* xs, __local float* red) {
@@ -143,117 +85,49 @@ inline void gemv_body_staged(const int epi, const int norm, __global const wtype
     barrier(CLK_LOCAL_MEM_FENCE);
 #endif
 
-    gemv_epilogue(epi, row0, l, n, y, meta, dm, invFreq, kc, vc, red);
-}
-
-// The row sums of a group reduced to red[slot] (the x^2 sums of the norm variants to red[GEMV_WG + slot]), then
-// the epilogue.
-inline void gemv_body(const int epi, const int norm, __global const wtype* w, int n, int k, int kPad,
-                      __global const float* x, int xOff, __global float* y, __global const float* nw, float eps,
-                      __global const int* meta, __global const float* invFreq, __global kvtype* kc,
-                      __global kvtype* vc, rope_dims dm, __local float* xs, __local float* red) {
-#if GEMV_STAGE
-    gemv_body_staged(epi, norm, w, n, k, kPad, x + xOff, y, nw, eps, meta, invFreq, kc, vc, dm, xs, red);
-#else
-    __local float* red2 = red + GEMV_WG;   // red holds 2 * GEMV_WG floats
-    x += xOff;
-    int aligned = (xOff & 3) == 0;
-    int l = get_local_id(0);
-    int lane = l % LPR;
-    int slot = l / LPR;
-    int row0 = get_group_id(0) * GEMV_RPG;
-    int row = row0 + slot;
-    float acc = 0.0f;
-    float ss = 0.0f;
-    if (row < n) {
-        __global const wtype* wr = w + (size_t) row * kPad;
-        int words = kPad / 8;
-        int c = lane;
-        float acc1 = 0.0f;
-        float acc2 = 0.0f;
-        float acc3 = 0.0f;
-        for (; c + 3 * LPR < words; c += 4 * LPR) {
-            float8 w0 = LOAD_W8(c, wr);
-            float8 w1 = LOAD_W8(c + LPR, wr);
-            float8 w2 = LOAD_W8(c + 2 * LPR, wr);
-            float8 w3 = LOAD_W8(c + 3 * LPR, wr);
-            GEMV_TERM(w0, c, acc)
-            GEMV_TERM(w1, c + LPR, acc1)
-            GEMV_TERM(w2, c + 2 * LPR, acc2)
-            GEMV_TERM(w3, c + 3 * LPR, acc3)
+    if (epi == E_STORE || epi == E_ADD) {
+        if (l < GEMV_RPG && row0 + l < n) {
+            float v = red[l];
+            y[row0 + l] = epi == E_ADD ? y[row0 + l] + v : v;
         }
-        for (; c < words; c += LPR) {
-            float8 w0 = LOAD_W8(c, wr);
-            GEMV_TERM(w0, c, acc)
-        }
-        acc = (acc + acc1) + (acc2 + acc3);
-    }
-#ifdef MMFREE_PTX
-    for (int m = LPR / 2; m > 0; m >>= 1) {
-        acc += dense_shfl_xor(acc, m);
-        if (norm) {
-            ss += dense_shfl_xor(ss, m);
+    } else if (l < GEMV_RPG / 2 && row0 + 2 * l < n) {
+        int p = row0 / 2 + l;
+        float a = red[2 * l];
+        float b = red[2 * l + 1];
+        if (epi == E_SWIGLU) {
+            y[p] = dense_silu(a) * b;
+        } else {
+            rope_kv_pair(p, a, b, 0, meta, dm, invFreq, y, kc, vc);
         }
     }
-    if (lane == 0) {
-        red[slot] = acc;
-        red2[slot] = ss;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-#else
-    red[l] = acc;
-    red2[l] = ss;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float sum = 0.0f;
-    float sumSq = 0.0f;
-    if (l < GEMV_RPG) {
-        for (int j = 0; j < LPR; j++) {
-            sum += red[l * LPR + j];
-            sumSq += red2[l * LPR + j];
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (l < GEMV_RPG) {
-        red[l] = sum;
-        red2[l] = sumSq;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-#endif
-    if (norm && l < GEMV_RPG) {
-        // every row of the group summed the same x^2; each scales its own sum
-        red[l] *= rms_inv(red2[l], k, eps);
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    gemv_epilogue(epi, row0, l, n, y, meta, dm, invFreq, kc, vc, red);
-#endif
 }
 
 __kernel void KNAME(gemv)(GEMV_ARGS, __local float* xs) {
-    __local float red[2 * GEMV_WG];
+    __local float red[GEMV_WG];
     rope_dims dm = {0, 0, 1, 0};
-    gemv_body(E_STORE, 0, w, n, k, kPad, x, xOff, y, 0, 0.0f, 0, 0, 0, 0, dm, xs, red);
+    gemv_body(E_STORE, 0, w, n, k, kPad, x + xOff, y, 0, 0.0f, 0, 0, 0, 0, dm, xs, red);
 }
 
 __kernel void KNAME(gemv_add)(GEMV_ARGS, __local float* xs) {
-    __local float red[2 * GEMV_WG];
+    __local float red[GEMV_WG];
     rope_dims dm = {0, 0, 1, 0};
-    gemv_body(E_ADD, 0, w, n, k, kPad, x, xOff, y, 0, 0.0f, 0, 0, 0, 0, dm, xs, red);
+    gemv_body(E_ADD, 0, w, n, k, kPad, x + xOff, y, 0, 0.0f, 0, 0, 0, 0, dm, xs, red);
 }
 
 __kernel void KNAME(gemv_norm)(GEMV_ARGS, NORM_ARGS, __local float* xs) {
-    __local float red[2 * GEMV_WG];
+    __local float red[GEMV_WG];
     rope_dims dm = {0, 0, 1, 0};
-    gemv_body(E_STORE, 1, w, n, k, kPad, x, xOff, y, nw, eps, 0, 0, 0, 0, dm, xs, red);
+    gemv_body(E_STORE, 1, w, n, k, kPad, x + xOff, y, nw, eps, 0, 0, 0, 0, dm, xs, red);
 }
 
 __kernel void KNAME(gemv_norm_swiglu)(GEMV_ARGS, NORM_ARGS, __local float* xs) {
-    __local float red[2 * GEMV_WG];
+    __local float red[GEMV_WG];
     rope_dims dm = {0, 0, 1, 0};
-    gemv_body(E_SWIGLU, 1, w, n, k, kPad, x, xOff, y, nw, eps, 0, 0, 0, 0, dm, xs, red);
+    gemv_body(E_SWIGLU, 1, w, n, k, kPad, x + xOff, y, nw, eps, 0, 0, 0, 0, dm, xs, red);
 }
 
 __kernel void KNAME(gemv_norm_rope_kv)(GEMV_ARGS, NORM_ARGS, ROPE_ARGS, __local float* xs) {
-    __local float red[2 * GEMV_WG];
+    __local float red[GEMV_WG];
     rope_dims dm = {heads, kvHeads, halfHd, cap};
-    gemv_body(E_ROPE_KV, 1, w, n, k, kPad, x, xOff, y, nw, eps, meta, invFreq, kc, vc, dm, xs, red);
+    gemv_body(E_ROPE_KV, 1, w, n, k, kPad, x + xOff, y, nw, eps, meta, invFreq, kc, vc, dm, xs, red);
 }
