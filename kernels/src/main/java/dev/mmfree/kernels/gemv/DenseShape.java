@@ -38,15 +38,33 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
         }
     }
 
+    /** Environment variable that sets the GEMV's work-group size and lanes per row, "256/16" (a tuning knob). */
+    public static final String GEMV_ENV = "MMFREE_DENSE_GEMV";
+
     /**
      * GPU: 256-item GEMV groups, 8 lanes per row (32 rows per group): with fp16 weights read as 16-byte words,
      * 8 lanes were faster than 16 and 32 at every 2.7B shape on the H200
      * ({@code bench/results/nvidia-h200/2026-11-29/dense-gemv/README.md}); 64 x 64 GEMM tiles, K step 32,
-     * 4 x 4 per item. CPU: smaller.
+     * 4 x 4 per item. CPU: smaller. {@value #GEMV_ENV} ("WG/LANES") overrides the GEMV's group and lanes.
      */
     public static DenseShape forDevice(DeviceInfo info) {
         boolean nvidia = info.vendor().toLowerCase(Locale.ROOT).contains("nvidia");
-        return info.gpu() ? new DenseShape(256, 8, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
+        DenseShape d = info.gpu() ? new DenseShape(256, 8, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
+        String env = System.getenv(GEMV_ENV);
+        return env == null || env.isBlank() ? d : d.withGemv(env.strip());
+    }
+
+    /** This shape with the GEMV group and lanes of "WG/LANES" (e.g. "256/16"). */
+    public DenseShape withGemv(String wgSlashLanes) {
+        String[] p = wgSlashLanes.split("/");
+        try {
+            if (p.length == 2) {
+                return new DenseShape(Integer.parseInt(p[0]), Integer.parseInt(p[1]), tm, tn, tk, mt, nt, ptx);
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new MmfreeException(GEMV_ENV + ": '" + wgSlashLanes + "' is not WORKGROUP/LANES, e.g. 256/16");
     }
 
     public int gemvRowsPerGroup() {

@@ -332,7 +332,7 @@ public final class GemvOpenClBench {
         DeviceDenseMatrix m = copies.get(0);
         int n = m.n();
         int k = m.k();
-        int hd = quick ? 32 : 80;
+        int hd = quick ? 32 : k % 80 == 0 ? 80 : 64;   // qkv: any head size that divides d (80 at the 2.7B d of 2560)
         boolean rope = variant == Variant.NORM_ROPE_KV;
         int outW = variant == Variant.NORM_SWIGLU ? n / 2 : rope ? n / 3 : n;
         int checked = Math.min(t, CHECKED_ROWS);
