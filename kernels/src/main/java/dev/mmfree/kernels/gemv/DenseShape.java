@@ -38,7 +38,10 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
         }
     }
 
-    /** Environment variable that sets the GEMV's work-group size and lanes per row, "256/16" (a tuning knob). */
+    /**
+     * Environment variable that sets the GEMV's work-group size and lanes per row, "256/16" (a tuning knob; the
+     * lanes are the fewest a row gets, see {@link #gemvLanes}).
+     */
     public static final String GEMV_ENV = "MMFREE_DENSE_GEMV";
 
     /**
@@ -69,6 +72,33 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
 
     public int gemvRowsPerGroup() {
         return gemvWg / lpr;
+    }
+
+    /**
+     * Lanes per row for a GEMV of n rows on a device of {@code computeUnits}: this shape's lanes, doubled (up to
+     * a warp, keeping two rows a group) while the groups would number fewer than two per compute unit. Wide
+     * matrices keep few lanes and many rows a group (each group's copy of x serves more weights); narrow ones
+     * get the lanes to fill the device. On the H200, cold, this took 8 lanes for gate|up and the head, 16 for
+     * qkv and 32 for down_proj at the 2.7B shapes, each within 4% of the best of 8, 16 and 32 there
+     * ({@code bench/results/nvidia-h200/2026-11-29/dense-gemv/README.md}).
+     */
+    public int gemvLanes(int n, int computeUnits) {
+        int lanes = lpr;
+        while (lanes < 32 && gemvWg / (2 * lanes) >= 2 && gemvGroups(n, lanes) < 2L * computeUnits) {
+            lanes *= 2;
+        }
+        return lanes;
+    }
+
+    /** Work-groups of a GEMV of n rows at {@code lanes} per row. */
+    public long gemvGroups(int n, int lanes) {
+        int rows = gemvWg / lanes;
+        return (n + rows - 1) / rows;
+    }
+
+    /** This shape with {@code lanes} GEMV lanes per row. */
+    public DenseShape withLanes(int lanes) {
+        return new DenseShape(gemvWg, lanes, tm, tn, tk, mt, nt, ptx);
     }
 
     /** GEMM work-items at the full tm; a launch with fewer rows uses rows / mt * (tn / nt). */

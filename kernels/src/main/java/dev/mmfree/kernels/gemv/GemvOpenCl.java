@@ -8,15 +8,17 @@ import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MmfreeException;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Dense layers of the Transformer++ baseline on OpenCL: {@code y = epilogue(W prologue(x))} with W
  * stored fp16 or fp32 ({@link DeviceDenseMatrix}) and float32 math, plus the embedding lookup.
  *
  * <ul>
- *   <li>{@code gemv_*}: one activation row (decode at batch 1): a warp-sized set of lanes per weight row,
- *       16-byte loads, x staged in local memory; near the memory bandwidth when n is large.</li>
+ *   <li>{@code gemv_*}: one activation row (decode at batch 1): 8 to 32 lanes per weight row (more for
+ *       matrices with few rows, {@link DenseShape#gemvLanes}), 16-byte loads, x staged in local memory.</li>
  *   <li>{@code gemm_*}: t rows (prefill, batched decode): register-tiled, each weight read once per tile of
  *       rows, the tile's row count fitted to t, split along K (plus a {@code gemm_reduce_*} launch) when there
  *       are too few tiles to fill the device.</li>
@@ -83,21 +85,48 @@ public final class GemvOpenCl implements AutoCloseable {
     private final Device device;
     private final Storage storage;
     private final DenseShape shape;
+    private final boolean widen;
+    private final String source;
     private final DeviceProgram program;
+    /** Programs built for GEMVs at other lanes per row than the shape's, by lanes. */
+    private final Map<Integer, DeviceProgram> lanePrograms = new HashMap<>();
 
-    /** Builds the dense program for weights and KV cache in {@code storage}. */
+    /** Builds the dense program for weights and KV cache in {@code storage}; GEMVs widen their lanes for few rows. */
     public GemvOpenCl(Device device, Storage storage, DenseShape shape) {
+        this(device, storage, shape, true);
+    }
+
+    /**
+     * As {@link #GemvOpenCl(Device, Storage, DenseShape)}; with {@code widen} false every GEMV runs at the shape's
+     * lanes per row (to time one shape), else at {@link DenseShape#gemvLanes} for its rows.
+     */
+    public GemvOpenCl(Device device, Storage storage, DenseShape shape, boolean widen) {
         this.device = device;
         this.storage = storage;
         this.shape = shape;
+        this.widen = widen;
         ClPrograms.checkLocal(device, "gemm_" + storage.suffix() + "_f32", shape.gemmLocalBytes());
         StringBuilder src = new StringBuilder();
         for (String s : SOURCES) {
             src.append("// ---- ").append(s).append('\n').append(ClPrograms.resource(s)).append('\n');
         }
+        this.source = src.toString();
+        this.program = build(shape);
+    }
+
+    private DeviceProgram build(DenseShape s) {
         String options = "-cl-std=CL1.2 -DWSUF=" + storage.suffix() + (storage == Storage.F16 ? " -DW_F16 -DKV_F16" : "")
-                + shape.options();
-        this.program = device.build("dense " + storage.suffix(), src.toString(), options);
+                + s.options();
+        return device.build("dense " + storage.suffix() + (s == shape ? "" : " gemv " + s.lpr() + " lanes"), source, options);
+    }
+
+    /** Lanes per row of a GEMV over n rows. */
+    public int gemvLanes(int n) {
+        return widen ? shape.gemvLanes(n, device.info().computeUnits()) : shape.lpr();
+    }
+
+    private DeviceProgram gemvProgram(int lanes) {
+        return lanes == shape.lpr() ? program : lanePrograms.computeIfAbsent(lanes, l -> build(shape.withLanes(l)));
     }
 
     public Device device() {
@@ -249,11 +278,12 @@ public final class GemvOpenCl implements AutoCloseable {
 
         public Launch gemvLaunch() {
             check(1);
+            int lanes = gemvLanes(w.n());
             if (gemv == null) {
-                gemv = apply(program.kernel(variant.kernel("gemv", storage)));
+                gemv = apply(gemvProgram(lanes).kernel(variant.kernel("gemv", storage)));
                 gemv.argLocal(args.length, 4L * w.kPad());
             }
-            long groups = (w.n() + shape.gemvRowsPerGroup() - 1) / shape.gemvRowsPerGroup();
+            long groups = shape.gemvGroups(w.n(), lanes);
             return new Launch(gemv, new long[]{groups * shape.gemvWg()}, new long[]{shape.gemvWg()});
         }
 
@@ -404,6 +434,8 @@ public final class GemvOpenCl implements AutoCloseable {
 
     @Override
     public void close() {
+        lanePrograms.values().forEach(DeviceProgram::close);
+        lanePrograms.clear();
         program.close();
     }
 }

@@ -16,7 +16,6 @@ import dev.mmfree.runtime.opencl.OpenCl;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -39,7 +38,8 @@ import java.util.TreeSet;
  * </pre>
  * Prints one JSON line per result (env MMFREE_COMMIT names the commit), then a table
  * variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch. Variants: gemv-f16 / gemv-f32 [shape] =
- * the plain GEMV per {@link DenseShape} (gemv group/lanes per row, +ptx); gemv_norm_rope_kv_f16_f32 etc. =
+ * the plain GEMV per {@link DenseShape} (gemv group/lanes per row, +ptx; the first two, the default, with
+ * "-> N lanes" where it widens for few rows, the others at fixed lanes); gemv_norm_rope_kv_f16_f32 etc. =
  * the model's fused variant of that matrix; gemm-f16-tN = the tiled GEMM on N rows (split K ways, its
  * reduction included, when the policy splits); attn-sN = attention in N splits (+ combine); layer-N-launches =
  * a decoder layer's launches at batch 1 (ms: device time summed, wall: back to back).
@@ -154,12 +154,12 @@ public final class GemvOpenClBench {
         Variant[] fused = {Variant.NORM_ROPE_KV, Variant.NORM_SWIGLU, Variant.ADD, Variant.NORM};
         String[] names = {"qkv", "gate_up", "down", "head"};
         DenseShape def = DenseShape.forDevice(device.info());
+        // the default (lanes widened for few rows, as the models run it), the same without PTX, then fixed lanes
         List<DenseShape> gemvShapes = new ArrayList<>(List.of(def,
                 new DenseShape(def.gemvWg(), def.lpr(), def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), false)));
         for (int[] wl : new int[][]{{256, 8}, {512, 8}, {128, 16}, {256, 16}, {512, 16}, {128, 32}, {256, 32}}) {
             gemvShapes.add(new DenseShape(wl[0], wl[1], def.tm(), def.tn(), def.tk(), def.mt(), def.nt(), def.ptx()));
         }
-        gemvShapes = new ArrayList<>(new LinkedHashSet<>(gemvShapes));   // the default may be one of them
         List<DenseShape> gemmShapes = List.of(def, new DenseShape(def.gemvWg(), def.lpr(), 128, 64, 16, 8, 4, def.ptx()),
                 new DenseShape(def.gemvWg(), def.lpr(), 32, 128, 32, 2, 8, def.ptx()));
         for (Storage s : gemvOnly ? new Storage[]{Storage.F16} : Storage.values()) {
@@ -175,10 +175,11 @@ public final class GemvOpenClBench {
                         while ((long) copies.size() * m.bytes() < coldBytes) {
                             copies.add(DeviceDenseMatrix.upload(device, s, names[k] + " copy " + copies.size(), in, List.of(w), null));
                         }
-                        for (DenseShape ds : s == Storage.F16 ? gemvShapes : List.of(def)) {
-                            try (GemvOpenCl g = new GemvOpenCl(device, s, ds)) {
+                        for (int c = 0; c < (s == Storage.F16 ? gemvShapes.size() : 1); c++) {
+                            DenseShape ds = gemvShapes.get(c);
+                            try (GemvOpenCl g = new GemvOpenCl(device, s, ds, c < 2)) {
                                 dense(g, copies, wr, Variant.PLAIN, names[k], 1, false);
-                                if (s == Storage.F16 && ds.equals(def)) {
+                                if (s == Storage.F16 && c == 0) {
                                     dense(g, copies, wr, fused[k], names[k], 1, false);
                                 }
                             }
@@ -360,7 +361,8 @@ public final class GemvOpenClBench {
         }
         String kernel = variant.kernel(gemm ? "gemm" : "gemv", g.storage());
         String plain = (gemm ? "gemm-" : "gemv-") + g.storage().suffix() + (gemm ? "-t" + t : "");
-        String label = (variant == Variant.PLAIN ? plain : kernel) + " [" + g.shape() + "]";
+        String lanes = gemm ? "" : g.gemvLanes(n) != g.shape().lpr() ? " -> " + g.gemvLanes(n) + " lanes" : "";
+        String label = (variant == Variant.PLAIN ? plain : kernel) + " [" + g.shape() + lanes + "]";
         String shape = k + "->" + n + " " + name;
         int kvw = rope ? n / 3 : 1;
         try (DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);

@@ -21,6 +21,22 @@ class DenseShapeTest {
     }
 
     @Test
+    void lanesWidenUntilTwoGroupsPerComputeUnitOrAWarp() {
+        // the 2.7B shapes on 132 compute units: 264 groups wanted
+        assertEquals(8, GPU.gemvLanes(13824, 132), "gate|up: 432 groups at 8 lanes");
+        assertEquals(8, GPU.gemvLanes(32000, 132), "head");
+        assertEquals(16, GPU.gemvLanes(7680, 132), "qkv: 240 groups at 8 lanes, 480 at 16");
+        assertEquals(32, GPU.gemvLanes(2560, 132), "down: 80, 160, 320 groups");
+        assertEquals(32, GPU.gemvLanes(10, 132), "no more than a warp");
+        assertEquals(2, GPU.gemvGroups(16, 32), "8 rows a group at 32 lanes");
+        assertEquals(3, GPU.gemvGroups(17, 32), "a last group in part");
+        DenseShape cpu = new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
+        assertEquals(32, cpu.gemvLanes(5, 2), "two rows a group at most");
+        assertEquals(8, cpu.gemvLanes(130, 2));
+        assertEquals(8, new DenseShape(16, 8, 16, 16, 8, 2, 2, false).gemvLanes(1, 132), "a group keeps two rows");
+    }
+
+    @Test
     void malformedOrInvalidOverridesAreNamed() {
         for (String bad : new String[]{"256", "256/x", "a/8", "256/8/2"}) {
             MmfreeException e = assertThrows(MmfreeException.class, () -> GPU.withGemv(bad), bad);
