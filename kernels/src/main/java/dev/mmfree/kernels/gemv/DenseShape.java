@@ -76,15 +76,15 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
 
     /**
      * Lanes per row for a GEMV of n rows on a device of {@code computeUnits}: this shape's lanes, doubled (up to
-     * a warp, keeping two rows a group) while the groups would number fewer than two per compute unit. Wide
-     * matrices keep few lanes and many rows a group (each group's copy of x serves more weights); narrow ones
-     * get the lanes to fill the device. On the H200, cold, this took 8 lanes for gate|up and the head, 16 for
-     * qkv and 32 for down_proj at the 2.7B shapes, each within 4% of the best of 8, 16 and 32 there
-     * ({@code bench/results/nvidia-h200/2026-11-29/dense-gemv/README.md}).
+     * a warp, keeping two rows a group) while the groups would be fewer than the compute units. Wide matrices
+     * keep few lanes and many rows a group (each group's copy of x serves more weights); narrow ones get the
+     * lanes to occupy every compute unit. On the H200, cold, 8 lanes were best for gate|up and the head at every
+     * size, and down_proj wanted 16 at the 2.7B shape (160 groups: 26.7 us against 32.1 at 32 lanes) but 32 at
+     * 370M ({@code bench/results/nvidia-h200/2026-11-29/dense-gemv/README.md}).
      */
     public int gemvLanes(int n, int computeUnits) {
         int lanes = lpr;
-        while (lanes < 32 && gemvWg / (2 * lanes) >= 2 && gemvGroups(n, lanes) < 2L * computeUnits) {
+        while (lanes < 32 && gemvWg / (2 * lanes) >= 2 && gemvGroups(n, lanes) < computeUnits) {
             lanes *= 2;
         }
         return lanes;

@@ -21,17 +21,20 @@ class DenseShapeTest {
     }
 
     @Test
-    void lanesWidenUntilTwoGroupsPerComputeUnitOrAWarp() {
-        // the 2.7B shapes on 132 compute units: 264 groups wanted
+    void lanesWidenUntilAGroupPerComputeUnitOrAWarp() {
+        // on 132 compute units: the 2.7B shapes, then the 1.3B and 370M down_proj
         assertEquals(8, GPU.gemvLanes(13824, 132), "gate|up: 432 groups at 8 lanes");
         assertEquals(8, GPU.gemvLanes(32000, 132), "head");
-        assertEquals(16, GPU.gemvLanes(7680, 132), "qkv: 240 groups at 8 lanes, 480 at 16");
-        assertEquals(32, GPU.gemvLanes(2560, 132), "down: 80, 160, 320 groups");
+        assertEquals(8, GPU.gemvLanes(7680, 132), "qkv: 240 groups at 8 lanes");
+        assertEquals(16, GPU.gemvLanes(2560, 132), "down: 80 groups at 8 lanes, 160 at 16");
+        assertEquals(32, GPU.gemvLanes(2048, 132), "64, 128, 256 groups");
+        assertEquals(32, GPU.gemvLanes(1024, 132), "32, 64, 128 groups: as many lanes as a warp has");
         assertEquals(32, GPU.gemvLanes(10, 132), "no more than a warp");
         assertEquals(2, GPU.gemvGroups(16, 32), "8 rows a group at 32 lanes");
         assertEquals(3, GPU.gemvGroups(17, 32), "a last group in part");
         DenseShape cpu = new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
-        assertEquals(32, cpu.gemvLanes(5, 2), "two rows a group at most");
+        assertEquals(32, cpu.gemvLanes(3, 2), "two rows a group at most");
+        assertEquals(16, cpu.gemvLanes(5, 2), "1 group of 8 rows, 2 of 4");
         assertEquals(8, cpu.gemvLanes(130, 2));
         assertEquals(8, new DenseShape(16, 8, 16, 16, 8, 2, 2, false).gemvLanes(1, 132), "a group keeps two rows");
     }
