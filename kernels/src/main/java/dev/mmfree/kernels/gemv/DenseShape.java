@@ -52,7 +52,7 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
      */
     public static DenseShape forDevice(DeviceInfo info) {
         boolean nvidia = info.vendor().toLowerCase(Locale.ROOT).contains("nvidia");
-        DenseShape d = info.gpu() ? new DenseShape(256, 16, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
+        DenseShape d = info.gpu() ? new DenseShape(256, 8, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
         String env = System.getenv(GEMV_ENV);
         return env == null || env.isBlank() ? d : d.withGemv(env.strip());
     }

@@ -63,7 +63,7 @@ class GemvOpenClTest {
     /** The device's default shape, and the GPU default (without PTX) when that differs, for its index paths. */
     private static List<DenseShape> shapes() {
         DenseShape def = DenseShape.forDevice(device.info());
-        DenseShape gpu = new DenseShape(256, 16, 64, 64, 32, 4, 4, false);
+        DenseShape gpu = new DenseShape(256, 8, 64, 64, 32, 4, 4, false);
         return def.equals(gpu) ? List.of(def) : List.of(def, gpu);
     }
 
