@@ -37,7 +37,8 @@ import java.util.TreeSet;
  *        [--device gpu] [--iters 50] [--copy-mib 512] [--quick] [--gemv-only] [--sizes 1024x2816,2560x6912]
  * </pre>
  * Prints one JSON line per result (env MMFREE_COMMIT names the commit), then a table
- * variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch. Variants: gemv-f16 / gemv-f32 [shape] =
+ * variant | shape | ms | GB/s | % of copy | % of same-size copy | GFLOP/s | wall ms/launch, where the same-size copy is
+ * a cold copy moving as many bytes as a GEMV of that matrix ("copy same bytes"). Variants: gemv-f16 / gemv-f32 [shape] =
  * the plain GEMV per {@link DenseShape} (gemv group/lanes per row, +ptx; the first two, the default, with
  * "-> N lanes" where it widens for few rows, the others at fixed lanes); gemv_norm_rope_kv_f16_f32 etc. =
  * the model's fused variant of that matrix; gemm-f16-tN = the tiled GEMM on N rows (split K ways, its
@@ -45,7 +46,8 @@ import java.util.TreeSet;
  * a decoder layer's launches at batch 1 (ms: device time summed, wall: back to back).
  */
 public final class GemvOpenClBench {
-    private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double gflops, double wallMs) {
+    private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double pctSame, double gflops,
+                          double wallMs) {
     }
 
     private static final int CHECKED_ROWS = 4;
@@ -65,6 +67,8 @@ public final class GemvOpenClBench {
     private final List<Result> results = new ArrayList<>();
     private final String context;
     private double copyGbps = Double.NaN;
+    /** The cold copy of as many bytes as the GEMVs being timed move (NaN outside them). */
+    private double sameCopyGbps = Double.NaN;
 
     private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly, int[][] sizes) {
         this.device = device;
@@ -140,10 +144,10 @@ public final class GemvOpenClBench {
             }
         }
         System.out.println();
-        System.out.println("variant | shape | ms | GB/s | % of copy | GFLOP/s | wall ms/launch");
+        System.out.println("variant | shape | ms | GB/s | % of copy | % of same-size copy | GFLOP/s | wall ms/launch");
         for (Result r : results) {
-            System.out.printf(Locale.ROOT, "%s | %s | %.4f | %.1f | %.1f | %.1f | %.4f%n", r.variant, r.shape, r.ms, r.gbps, r.pctCopy,
-                    r.gflops, r.wallMs);
+            System.out.printf(Locale.ROOT, "%s | %s | %.4f | %.1f | %.1f | %.1f | %.1f | %.4f%n", r.variant, r.shape, r.ms, r.gbps,
+                    r.pctCopy, r.pctSame, r.gflops, r.wallMs);
         }
     }
 
@@ -175,6 +179,7 @@ public final class GemvOpenClBench {
                         while ((long) copies.size() * m.bytes() < coldBytes) {
                             copies.add(DeviceDenseMatrix.upload(device, s, names[k] + " copy " + copies.size(), in, List.of(w), null));
                         }
+                        copySameBytes(m.bytes() + 4L * (in + n));
                         for (int c = 0; c < (s == Storage.F16 ? gemvShapes.size() : 1); c++) {
                             DenseShape ds = gemvShapes.get(c);
                             try (GemvOpenCl g = new GemvOpenCl(device, s, ds, c < 2)) {
@@ -185,6 +190,7 @@ public final class GemvOpenClBench {
                             }
                         }
                     } finally {
+                        sameCopyGbps = Double.NaN;
                         for (DeviceDenseMatrix c : copies.subList(1, copies.size())) {
                             c.close();
                         }
@@ -206,10 +212,11 @@ public final class GemvOpenClBench {
     private void record(String variant, String shape, double ms, double bytes, double flops, double wallMs) {
         double gbps = bytes > 0 ? bytes / (ms * 1e-3) / 1e9 : 0;
         double gflops = flops > 0 ? flops / (ms * 1e-3) / 1e9 : 0;
-        Result r = new Result(variant, shape, ms, gbps, 100 * gbps / copyGbps, gflops, wallMs);
+        Result r = new Result(variant, shape, ms, gbps, 100 * gbps / copyGbps, 100 * gbps / sameCopyGbps, gflops, wallMs);
         results.add(r);
-        System.out.printf(Locale.ROOT, "{\"variant\":\"%s\",\"shape\":\"%s\",\"ms\":%.5f,\"gbps\":%.2f,\"pct_copy\":%.2f,\"gflops\":%.1f,"
-                + "\"wall_ms\":%.5f,\"bytes\":%.0f,%s}%n", variant, shape, ms, gbps, r.pctCopy, gflops, wallMs, bytes, context);
+        System.out.printf(Locale.ROOT, "{\"variant\":\"%s\",\"shape\":\"%s\",\"ms\":%.5f,\"gbps\":%.2f,\"pct_copy\":%.2f,"
+                + "\"pct_same_copy\":%.2f,\"gflops\":%.1f,\"wall_ms\":%.5f,\"bytes\":%.0f,%s}%n", variant, shape, ms, gbps, r.pctCopy,
+                r.pctSame, gflops, wallMs, bytes, context);
     }
 
     /**
@@ -271,6 +278,34 @@ public final class GemvOpenClBench {
         return new double[]{sum, (System.nanoTime() - t0) / 1e6 / iters};
     }
 
+    /**
+     * A float4 copy moving {@code bytes} (half read, half written), cold: in turn over buffer pairs that take
+     * {@link #coldBytes} together, as the GEMVs are timed. Small reads ramp up and drain like small GEMVs, so this
+     * is the fair roofline of a GEMV of that many bytes; the GEMV lines that follow report their share of it.
+     */
+    private void copySameBytes(long bytes) {
+        long half = Math.max(4096, bytes / 2 / 4096 * 4096);
+        int pairs = (int) Math.max(1, coldBytes / (2 * half));
+        List<DeviceBuffer> bufs = new ArrayList<>();
+        List<Launch> turn = new ArrayList<>();
+        try (var p = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "")) {
+            for (int c = 0; c < pairs; c++) {
+                DeviceBuffer a = device.allocate(MemoryCategory.WORKSPACE, half, "copy a");
+                bufs.add(a);
+                DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, half, "copy b");
+                bufs.add(b);
+                device.fill(a, 0x3f800000);
+                turn.add(new Launch(p.kernel("copy_f32x4").args(a, b), new long[]{half / 16}, new long[]{256}));
+            }
+            double[] t = timeInTurn(turn);
+            sameCopyGbps = 2.0 * half / (t[0] * 1e-3) / 1e9;
+            record("copy same bytes", (2 * half >> 10) + " KiB cold x" + pairs, t[0], 2.0 * half, 0, t[1]);
+        } finally {
+            turn.forEach(Launch::close);
+            bufs.forEach(DeviceBuffer::close);
+        }
+    }
+
     private void copy(int mib) {
         long bytes = (long) mib << 20;
         try (var p = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "");
@@ -320,7 +355,7 @@ public final class GemvOpenClBench {
         }
         System.out.printf(Locale.ROOT, "{\"variant\":\"%s\",\"shape\":\"%s\",\"failed\":\"rel L2 %.3e > %.1e\",%s}%n",
                 variant, shape, rel, tol, context);
-        results.add(new Result(variant + " FAILED", shape, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN));
+        results.add(new Result(variant + " FAILED", shape, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN));
         return false;
     }
 
