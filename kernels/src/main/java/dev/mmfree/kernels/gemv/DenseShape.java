@@ -45,9 +45,9 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
     public static final String GEMV_ENV = "MMFREE_DENSE_GEMV";
 
     /**
-     * GPU: 256-item GEMV groups, 8 lanes per row (32 rows per group): with fp16 weights read as 16-byte words,
-     * 8 lanes were faster than 16 and 32 at every 2.7B shape on the H200
-     * ({@code bench/results/nvidia-h200/2026-11-29/dense-gemv/README.md}); 64 x 64 GEMM tiles, K step 32,
+     * GPU: 256-item GEMV groups from 8 lanes per row (32 rows per group), widened per matrix by {@link #gemvLanes}:
+     * cold on the H200, 8 lanes were best for the wide matrices (gate|up, the head) and more for those with few
+     * rows ({@code bench/results/nvidia-h200/2026-11-29/dense-gemv/README.md}); 64 x 64 GEMM tiles, K step 32,
      * 4 x 4 per item. CPU: smaller. {@value #GEMV_ENV} ("WG/LANES") overrides the GEMV's group and lanes.
      */
     public static DenseShape forDevice(DeviceInfo info) {

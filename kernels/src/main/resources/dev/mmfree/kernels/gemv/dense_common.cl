@@ -33,8 +33,9 @@
 typedef half wtype;
 #define LOAD_W1(i, p) vload_half((i), (p))
 #if defined(MMFREE_PTX) && DENSE_W_V4
-// Eight weights as one 16-byte load and eight exact cvt.f32.f16, where vloada_half8 may be compiled
-// into narrower loads. DENSE_W_V4=0 (host: MMFREE_OPENCL_BUILD_OPTIONS) takes vloada_half8, for A/B.
+// Eight weights as one 16-byte load and eight exact cvt.f32.f16: NVIDIA's OpenCL compiles vloada_half8 into
+// eight 2-byte loads (480 ld.global.u16 in the GEMV program), which made the GEMV 1.3-1.6x slower on the H200.
+// DENSE_W_V4=0 (host: MMFREE_OPENCL_BUILD_OPTIONS) takes vloada_half8, for A/B.
 inline float2 dense_h2f2(uint u) {
     float a, b;
     asm("{ .reg .b16 lo, hi;\n mov.b32 {lo, hi}, %2;\n cvt.f32.f16 %0, lo;\n cvt.f32.f16 %1, hi;\n }"
