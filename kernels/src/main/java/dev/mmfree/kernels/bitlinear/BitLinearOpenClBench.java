@@ -3,6 +3,7 @@ package dev.mmfree.kernels.bitlinear;
 import dev.mmfree.kernels.check.RelativeError;
 import dev.mmfree.kernels.mlgru.MlgruReference;
 import dev.mmfree.kernels.opencl.ClPrograms;
+import dev.mmfree.kernels.opencl.ColdCopies;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
@@ -239,24 +240,9 @@ public final class BitLinearOpenClBench {
      * {@value #COLD_BYTES} bytes in all: the roofline of a kernel of that size, launch costs included.
      */
     private void copySameBytes(long bytes) {
-        long half = Math.max(16, bytes / 2 / 4096 * 4096);
-        int n = (int) Math.max(1, coldBytes / (2 * half));
-        List<DeviceBuffer> bufs = new ArrayList<>();
-        List<Launch> launches = new ArrayList<>();
-        try (var p = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "")) {
-            for (int c = 0; c < n; c++) {
-                DeviceBuffer a = device.allocate(MemoryCategory.WORKSPACE, half, "copy a");
-                DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, half, "copy b");
-                bufs.add(a);
-                bufs.add(b);
-                device.fill(a, 0x3f800000);
-                launches.add(new Launch(p.kernel("copy_f32x4").args(a, b), new long[]{half / 16}, new long[]{256}));
-            }
-            double[] t = time(launches);
-            record("copy same bytes cold", (2 * half >> 10) + " KiB x" + n, t[0], 2.0 * half, t[1]);
-        } finally {
-            launches.forEach(Launch::close);
-            bufs.forEach(DeviceBuffer::close);
+        try (ColdCopies copies = new ColdCopies(device, bytes, coldBytes)) {
+            double[] t = time(copies.launches());
+            record("copy same bytes cold", copies.label(), t[0], copies.bytes(), t[1]);
         }
     }
 

@@ -5,6 +5,7 @@ import dev.mmfree.kernels.check.RelativeError;
 import dev.mmfree.kernels.gemv.GemvOpenCl.Variant;
 import dev.mmfree.kernels.linear.LinearReference;
 import dev.mmfree.kernels.opencl.ClPrograms;
+import dev.mmfree.kernels.opencl.ColdCopies;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
@@ -279,30 +280,14 @@ public final class GemvOpenClBench {
     }
 
     /**
-     * A float4 copy moving {@code bytes} (half read, half written), cold: in turn over buffer pairs that take
-     * {@link #coldBytes} together, as the GEMVs are timed. Small reads ramp up and drain like small GEMVs, so this
-     * is the fair roofline of a GEMV of that many bytes; the GEMV lines that follow report their share of it.
+     * A cold copy moving {@code bytes} ({@link ColdCopies}), timed as the GEMVs are: the roofline of a GEMV of that
+     * many bytes. The GEMV lines that follow report their share of it.
      */
     private void copySameBytes(long bytes) {
-        long half = Math.max(4096, bytes / 2 / 4096 * 4096);
-        int pairs = (int) Math.max(1, coldBytes / (2 * half));
-        List<DeviceBuffer> bufs = new ArrayList<>();
-        List<Launch> turn = new ArrayList<>();
-        try (var p = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "")) {
-            for (int c = 0; c < pairs; c++) {
-                DeviceBuffer a = device.allocate(MemoryCategory.WORKSPACE, half, "copy a");
-                bufs.add(a);
-                DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, half, "copy b");
-                bufs.add(b);
-                device.fill(a, 0x3f800000);
-                turn.add(new Launch(p.kernel("copy_f32x4").args(a, b), new long[]{half / 16}, new long[]{256}));
-            }
-            double[] t = timeInTurn(turn);
-            sameCopyGbps = 2.0 * half / (t[0] * 1e-3) / 1e9;
-            record("copy same bytes", (2 * half >> 10) + " KiB cold x" + pairs, t[0], 2.0 * half, 0, t[1]);
-        } finally {
-            turn.forEach(Launch::close);
-            bufs.forEach(DeviceBuffer::close);
+        try (ColdCopies copies = new ColdCopies(device, bytes, coldBytes)) {
+            double[] t = timeInTurn(copies.launches());
+            sameCopyGbps = copies.bytes() / (t[0] * 1e-3) / 1e9;
+            record("copy same bytes", copies.label() + " cold", t[0], copies.bytes(), 0, t[1]);
         }
     }
 
