@@ -179,6 +179,7 @@ public final class GemvOpenCl implements AutoCloseable {
         private final DeviceDenseMatrix w;
         private final Object[] args;
         private DeviceKernel gemv;
+        private long gemvGroups;
         private DeviceKernel gemm;
         private DeviceKernel reduce;
         private int gemmRows = -1;
@@ -278,13 +279,13 @@ public final class GemvOpenCl implements AutoCloseable {
 
         public Launch gemvLaunch() {
             check(1);
-            int lanes = gemvLanes(w.n());
             if (gemv == null) {
+                int lanes = gemvLanes(w.n());
                 gemv = apply(gemvProgram(lanes).kernel(variant.kernel("gemv", storage)));
                 gemv.argLocal(args.length, 4L * w.kPad());
+                gemvGroups = shape.gemvGroups(w.n(), lanes);
             }
-            long groups = shape.gemvGroups(w.n(), lanes);
-            return new Launch(gemv, new long[]{groups * shape.gemvWg()}, new long[]{shape.gemvWg()});
+            return new Launch(gemv, new long[]{gemvGroups * shape.gemvWg()}, new long[]{shape.gemvWg()});
         }
 
         /** Activation rows per GEMM tile for {@code rows}: mt times a power of two, at most tm. */
