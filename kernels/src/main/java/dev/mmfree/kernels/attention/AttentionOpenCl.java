@@ -11,7 +11,8 @@ import dev.mmfree.runtime.MmfreeException;
 
 /**
  * Causal grouped-query attention over a KV cache on OpenCL (decode and prefill alike), split over the
- * context flash-decoding style, and the cache's growth copy. Source {@code attention/attention.cl}:
+ * context flash-decoding style, and the cache's growth copy. Sources {@code attention/attention_common.cl} and
+ * {@code attention.cl}:
  * {@code attention_<kv>_f32} (scores, online softmax, weighted values per split),
  * {@code attention_combine_f32} (merges the splits), {@code kv_cache_copy_u32}.
  *
@@ -66,7 +67,12 @@ public final class AttentionOpenCl implements AutoCloseable {
         String options = "-cl-std=CL1.2 -DHD=" + hd + " -DG=" + group + " -DAWG=" + shape.wg() + " -DCH=" + shape.block()
                 + " -DKSUF=" + storage.suffix() + (storage == Storage.F16 ? " -DKV_F16" : "");
         this.program = device.build("attention " + storage.suffix() + " hd " + hd + " g " + group,
-                ClPrograms.resource("attention/attention.cl"), options);
+                source(), options);
+    }
+
+    /** The kernels' source: attention_common.cl (the math, shared with the dense decode layer) and attention.cl. */
+    public static String source() {
+        return ClPrograms.resource("attention/attention_common.cl") + "\n" + ClPrograms.resource("attention/attention.cl");
     }
 
     public String kernelName() {

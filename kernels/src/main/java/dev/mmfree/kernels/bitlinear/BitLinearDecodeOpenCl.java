@@ -1,6 +1,7 @@
 package dev.mmfree.kernels.bitlinear;
 
 import dev.mmfree.kernels.opencl.ClPrograms;
+import dev.mmfree.kernels.opencl.GridBarriers;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
@@ -57,12 +58,8 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     private final Tiling tiling;
     private final int maxGroups;
     private final Map<String, DeviceProgram> programs = new HashMap<>();
-    /**
-     * The layer kernel's grid barrier state, one a work-group count: 8 bytes, [2] int (arrivals, generation)
-     * or one ulong ticket count, whose ranges assume the same count at every barrier since it was zeroed.
-     */
-    private final Map<Integer, DeviceBuffer> syncs = new HashMap<>();
-    private DeviceBuffer error;   // [1] int: set when a grid barrier gave up
+    /** The layer kernel's grid barrier state. */
+    private final GridBarriers barriers;
 
     /** With the device's default cap on work-groups ({@link #defaultGroups}). */
     public BitLinearDecodeOpenCl(Device device, Tiling tiling) {
@@ -80,6 +77,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         this.device = device;
         this.tiling = tiling;
         this.maxGroups = maxGroups;
+        this.barriers = new GridBarriers(device, LAYER, "four launches a layer need no barrier: set " + PERSISTENT_ENV + "=0");
     }
 
     /**
@@ -276,21 +274,14 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true);
         String traced = trace != null ? "#define MMFREE_TRACE 1\n" : "";
         DeviceProgram program = programs.computeIfAbsent(traced + text, t -> ClPrograms.buildText(device, tiling, LAYER,
-                traced + ClPrograms.resource("bitlinear/decode_common.cl"), text, ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
-        if (error == null) {
-            error = device.allocate(MemoryCategory.WORKSPACE, 4, LAYER + " error");
-            device.fill(error, 0);
-        }
-        DeviceBuffer sync = syncs.computeIfAbsent(groups, n -> {
-            DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, 8, LAYER + " barrier, " + n + " work-groups");
-            device.fill(b, 0);
-            return b;
-        });
+                traced + ClPrograms.resource("bitlinear/decode_common.cl"), ClPrograms.resource("opencl/grid.cl"), text,
+                ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
+        DeviceBuffer sync = barriers.sync(groups);
         var k = program.kernel(LAYER).args(x, stateIn, stateOut, g, gate, v, eps, eps2, d, i,
                 lw.attnNorm(), lw.ifgNorms(), lw.lowerBound(), lw.ifg().codes(), lw.ifg().scales(), lw.ifg().outPad(),
                 lw.gNorm(), lw.oNorm(), lw.o().codes(), lw.o().scales(), lw.o().rowsPad(),
                 lw.mlpNorm(), lw.gateNorm(), lw.gateUp().codes(), lw.gateUp().scales(), lw.gateUp().rowsPad(),
-                lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(), sync, error);
+                lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(), sync, barriers.error());
         int local = 32;
         if (trace != null) {
             k.arg(local++, trace);
@@ -304,12 +295,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * It reads the flag back and so waits for the launches; a stream of steps takes {@link #readLayerSync}.
      */
     public void checkLayerSync() {
-        if (error == null) {
-            return;
-        }
-        int[] flag = new int[1];
-        device.read(error, flag);
-        failIfBarrierGaveUp(flag[0]);
+        barriers.check();
     }
 
     /**
@@ -319,31 +305,12 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * a clear flag in {@code into}, while no {@link #layer} launch exists.
      */
     public DeviceEvent readLayerSync(ByteBuffer into) {
-        if (into.capacity() < 4) {
-            throw new MmfreeException(LAYER + ": the flag's copy needs 4 bytes, got " + into.capacity());
-        }
-        if (error == null) {
-            into.putInt(0, 0);
-            return null;
-        }
-        return device.readAsync(error, 0, into.slice(0, 4));
+        return barriers.readAsync(into);
     }
 
     /** {@link #checkLayerSync} on the flag that a completed {@link #readLayerSync} copied into {@code flag}. */
     public void checkLayerSync(ByteBuffer flag) {
-        failIfBarrierGaveUp(flag.getInt(0));
-    }
-
-    private void failIfBarrierGaveUp(int flag) {
-        if (flag != 0) {
-            if (error != null) {
-                device.fill(error, 0);
-            }
-            syncs.values().forEach(b -> device.fill(b, 0));
-            throw new DeviceException(LAYER + ": a grid barrier timed out: device " + device.info().name()
-                    + " did not run all work-groups of the launch at once; the step's results are invalid"
-                    + " (four launches a layer need no barrier: set " + PERSISTENT_ENV + "=0)");
-        }
+        barriers.check(flag);
     }
 
     private Launch launch(Phase phase, DeviceTernaryMatrix w, int rows, int rowStride,
@@ -416,11 +383,6 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public void close() {
         programs.values().forEach(DeviceProgram::close);
         programs.clear();
-        syncs.values().forEach(DeviceBuffer::close);
-        syncs.clear();
-        if (error != null) {
-            error.close();
-            error = null;
-        }
+        barriers.close();
     }
 }

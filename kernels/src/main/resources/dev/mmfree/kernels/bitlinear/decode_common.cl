@@ -32,27 +32,6 @@ inline void trace_mark(__global ulong* trace, int phase, int m) {
 #define TRACE(m)
 #endif
 
-// Four elements 4u .. 4u+3 of a vector that other work-groups of the launch wrote before a grid barrier
-// (the one-launch layer's inputs), zero past n: read from L2, past the L1 that is not coherent across
-// compute units. With PTX one ld.global.cg.v4 where all four exist (the "memory" clobber keeps it after
-// the barrier); else element by element through the volatile pointer. -DINPUT_V4=0: always the latter.
-#ifndef INPUT_V4
-#define INPUT_V4 1
-#endif
-inline float4 load4_coherent(volatile __global const float* v, int u, int n) {
-    int j = 4 * u;
-#if defined(MMFREE_PTX) && INPUT_V4
-    if (j + 3 < n) {
-        float4 r;
-        asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];"
-                     : "=f"(r.x), "=f"(r.y), "=f"(r.z), "=f"(r.w) : "l"(v + j) : "memory");
-        return r;
-    }
-#endif
-    return (float4)(j < n ? v[j] : 0.0f, j + 1 < n ? v[j + 1] : 0.0f, j + 2 < n ? v[j + 2] : 0.0f,
-                    j + 3 < n ? v[j + 3] : 0.0f);
-}
-
 // The projection's quantized input: its own when a phase has as many inputs as rows a work-item.
 #define QI(p) (P_NQ == 1 ? 0 : (p))
 

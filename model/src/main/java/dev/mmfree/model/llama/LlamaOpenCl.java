@@ -1,6 +1,7 @@
 package dev.mmfree.model.llama;
 
 import dev.mmfree.kernels.attention.AttentionOpenCl;
+import dev.mmfree.kernels.gemv.DenseLayerOpenCl;
 import dev.mmfree.kernels.gemv.DenseShape;
 import dev.mmfree.kernels.gemv.GemvOpenCl;
 import dev.mmfree.kernels.gemv.Storage;
@@ -55,6 +56,11 @@ import java.util.random.RandomGenerator;
  * logits ─► argmax or top-k/top-p sampling ─► ids, which the next step gathers       (1 launch, sampling calls)
  * </pre>
  *
+ * <p>A step of one activation row (decode at batch 1) runs each layer's five or six launches as one, {@link
+ * DenseLayerOpenCl}, with grid barriers between its phases: by default on GPUs with NVIDIA's inline PTX
+ * ({@value DenseLayerOpenCl#ENV} turns it off), and a grid barrier that gave up fails the call with a
+ * {@link dev.mmfree.runtime.DeviceException}.
+ *
  * <p>KV cache: per layer keys and values [b, cap, KV*hd] in the storage type, category STATE. cap grows
  * in blocks of {@value #KV_BLOCK} positions: a call that needs more allocates the larger caches, copies
  * the filled positions on the device and frees the old ones, so measured state follows the context
@@ -84,6 +90,7 @@ public final class LlamaOpenCl implements CausalLm {
     private final GemvOpenCl dense;
     private final AttentionOpenCl attention;
     private final SamplerOpenCl sampler;
+    private final DenseLayerOpenCl layer;   // the one-launch layer at batch 1, or null
     private final LlamaDeviceWeights w;
     private final Set<Sequences> open = Collections.newSetFromMap(new IdentityHashMap<>());
     private Workspace ws;
@@ -99,6 +106,15 @@ public final class LlamaOpenCl implements CausalLm {
         this(device, weights, storage, false);
     }
 
+    /**
+     * As {@link #LlamaOpenCl(Device, LlamaWeights, Storage)}, with the one-launch layer at batch 1 on
+     * {@code layerGroups} work-groups of {@code layerWg} items (at most one per compute unit of a GPU), or
+     * five launches a layer when layerGroups is 0.
+     */
+    public LlamaOpenCl(Device device, LlamaWeights weights, Storage storage, int layerGroups, int layerWg) {
+        this(device, weights, storage, false, layerGroups, layerWg);
+    }
+
     /** On the default OpenCL device ({@link OpenCl#open} with no selector), which the model closes. */
     public static LlamaOpenCl onDefaultDevice(LlamaWeights weights, Storage storage) {
         Device d = OpenCl.open(null, false);
@@ -111,6 +127,11 @@ public final class LlamaOpenCl implements CausalLm {
     }
 
     private LlamaOpenCl(Device device, LlamaWeights weights, Storage storage, boolean ownsDevice) {
+        this(device, weights, storage, ownsDevice, -1, -1);
+    }
+
+    /** layerGroups and layerWg -1: the device's defaults ({@link DenseLayerOpenCl#defaultGroups}), where the layer fits. */
+    private LlamaOpenCl(Device device, LlamaWeights weights, Storage storage, boolean ownsDevice, int layerGroups, int layerWg) {
         this.device = device;
         this.ownsDevice = ownsDevice;
         this.c = weights.config();
@@ -122,13 +143,16 @@ public final class LlamaOpenCl implements CausalLm {
         GemvOpenCl g = null;
         AttentionOpenCl a = null;
         SamplerOpenCl sa = null;
+        DenseLayerOpenCl la = null;
         try {
-            g = new GemvOpenCl(device, storage, DenseShape.forDevice(device.info()));
+            DenseShape shape = DenseShape.forDevice(device.info());
+            g = new GemvOpenCl(device, storage, shape);
             a = new AttentionOpenCl(device, storage, c.headDim(), c.groupSize(), as);
             sa = new SamplerOpenCl(device, Tiling.forDevice(device.info()));
+            la = layer(device, storage, shape, as, layerGroups, layerWg);
             this.w = new LlamaDeviceWeights(device, weights, storage);
         } catch (RuntimeException e) {
-            for (AutoCloseable k : new AutoCloseable[]{g, a, sa}) {
+            for (AutoCloseable k : new AutoCloseable[]{g, a, sa, la}) {
                 if (k != null) {
                     try {
                         k.close();
@@ -142,10 +166,37 @@ public final class LlamaOpenCl implements CausalLm {
         this.dense = g;
         this.attention = a;
         this.sampler = sa;
+        this.layer = la;
         memory.allocated(MemoryCategory.WEIGHTS, w.bytes());
         long kvPerToken = 2L * c.layers() * c.kvHeads() * c.headDim() * storage.bytes();
         this.info = new ModelInfo(LlamaConfig.MODEL_TYPE, c.vocab(), c.hidden(), c.layers(), weights.parameterCount(),
                 w.bytes(), weights.unpackedBytes(), kvPerToken, true);
+    }
+
+    /**
+     * The one-launch layer: on the given work-groups, or with -1 the device's defaults where the head dim and
+     * local memory allow it; null for five launches a layer.
+     */
+    private DenseLayerOpenCl layer(Device device, Storage storage, DenseShape shape, AttentionOpenCl.Shape as,
+                                   int groups, int wg) {
+        var dims = new DenseLayerOpenCl.Dims(c.hidden(), c.intermediate(), c.heads(), c.kvHeads(), c.headDim());
+        if (groups < 0) {
+            groups = DenseLayerOpenCl.defaultGroups(device.info(), shape);
+            wg = DenseLayerOpenCl.defaultWorkGroup(device.info(), shape);
+            var attention = new AttentionOpenCl.Shape(Math.max(wg, 64), as.block(), as.minShare());
+            if (groups == 0 || wg < c.headDim() || DenseLayerOpenCl.localBytes(dims, wg, attention) > device.info().localMemBytes()) {
+                return null;
+            }
+        }
+        if (groups == 0) {
+            return null;
+        }
+        return new DenseLayerOpenCl(device, storage, dims, groups, wg, shape.ptx(), new AttentionOpenCl.Shape(wg, as.block(), as.minShare()));
+    }
+
+    /** Whether a batch-1 decode step runs one launch a layer. */
+    public boolean oneLaunchLayers() {
+        return layer != null;
     }
 
     @Override
@@ -254,11 +305,16 @@ public final class LlamaOpenCl implements CausalLm {
         return s.stream;
     }
 
-    /** One step ahead on the queue; its header (position, splits) goes up asynchronously from pinned memory. */
+    /**
+     * One step ahead on the queue; its header (position, splits) goes up asynchronously from pinned memory.
+     * With one launch a layer, a step's grid-barrier flag comes back beside its ids.
+     */
     private final class Stream extends QueuedDecodeStream {
         private final Sequences s;
         private final SamplingParams params;
         private final HostBuffer[] header = new HostBuffer[2];
+        private final HostBuffer[] flags = new HostBuffer[2];   // a slot's copy of the grid barriers' flag
+        private final boolean[] flagged = new boolean[2];
 
         Stream(Sequences s, int[] last, SamplingParams params, RandomGenerator uniforms) {
             super(device, s.ids, last, params, uniforms);
@@ -267,6 +323,7 @@ public final class LlamaOpenCl implements CausalLm {
             try {
                 for (int slot = 0; slot < 2; slot++) {
                     header[slot] = device.allocateHost(4L * META_INTS, "meta of decode slot " + slot);
+                    flags[slot] = device.allocateHost(4, "grid barrier flag of decode slot " + slot);
                 }
             } catch (RuntimeException e) {
                 release();
@@ -286,8 +343,22 @@ public final class LlamaOpenCl implements CausalLm {
                 up.add(device.writeAsync(s.u[slot], 0, uniforms));
             }
             s.enqueueStep(s.size, 1, splits, params, slot);
+            flagged[slot] = s.steps.oneLaunch(s.size);
+            if (flagged[slot]) {
+                DeviceEvent read = layer.readSync(flags[slot].bytes());
+                if (read != null) {
+                    up.add(read);
+                }
+            }
             s.position++;
             return up;
+        }
+
+        @Override
+        protected void checkStep(int slot) {
+            if (flagged[slot]) {
+                layer.checkSync(flags[slot].bytes());
+            }
         }
 
         @Override
@@ -306,6 +377,10 @@ public final class LlamaOpenCl implements CausalLm {
                 if (header[slot] != null) {
                     header[slot].close();
                     header[slot] = null;
+                }
+                if (flags[slot] != null) {
+                    flags[slot].close();
+                    flags[slot] = null;
                 }
             }
             s.stream = null;
@@ -350,7 +425,9 @@ public final class LlamaOpenCl implements CausalLm {
             attn = allocate(MemoryCategory.WORKSPACE, 4L * rows * qw, "attn");
             act = allocate(MemoryCategory.WORKSPACE, 4L * rows * c.intermediate(), "act");
             logits = allocate(MemoryCategory.WORKSPACE, 4L * rows * c.vocab(), "logits");
-            part = allocate(MemoryCategory.WORKSPACE, attention.partialBytes(rows, c.heads(), c.kvHeads()), "attention splits");
+            long splitBytes = attention.partialBytes(rows, c.heads(), c.kvHeads());
+            part = allocate(MemoryCategory.WORKSPACE, layer == null ? splitBytes : Math.max(splitBytes, layer.partialBytes()),
+                    "attention splits");
             split = allocate(MemoryCategory.WORKSPACE, rows > 1 ? dense.splitScratchBytes() : 4, "split-K sums");
         }
 
@@ -417,11 +494,11 @@ public final class LlamaOpenCl implements CausalLm {
                     steps.close();
                 }
                 closeSamplers();
-                steps = new LlamaOpenClSteps(device, c, dense, attention, w, space.meta, ids, space.x, space.q,
+                steps = new LlamaOpenClSteps(device, c, dense, attention, layer, w, space.meta, ids, space.x, space.q,
                         space.attn, space.act, space.logits, space.part, space.split, keys, values, cap);
                 boundTo = space;
             }
-            return attention.splits(rows, c.kvHeads(), position + tc);
+            return steps.oneLaunch(rows) ? layer.splits(position + tc) : attention.splits(rows, c.kvHeads(), position + tc);
         }
 
         /** Feeds tokens[b][c0, c0 + tc) and samples each sequence's next id into {@link #ids}, with uniforms in slot 0. */
@@ -429,6 +506,14 @@ public final class LlamaOpenCl implements CausalLm {
             int splits = upload(tokens, c0, tc);
             enqueueStep(size * tc, tc, splits, params, 0);
             position += tc;
+            checkBarriers(size * tc);
+        }
+
+        /** After a call of {@code rows} rows: fails when it ran one launch a layer and a grid barrier gave up (waits for it). */
+        private void checkBarriers(int rows) {
+            if (steps.oneLaunch(rows)) {
+                layer.checkSync();
+            }
         }
 
         /** The layers, the head on each sequence's last row, and the sampler (uniforms from slot). */
@@ -493,12 +578,14 @@ public final class LlamaOpenCl implements CausalLm {
             steps.layers(rows, splits);
             position += tc;
             if (logits == 0) {
+                checkBarriers(rows);
                 return null;
             }
             int outRows = logits == 2 ? rows : size;
             steps.head(rows, tc, logits == 2);
             float[] out = new float[outRows * c.vocab()];
             device.read(space.logits, 0, out, 0, out.length);
+            checkBarriers(rows);
             return out;
         }
 
@@ -592,6 +679,9 @@ public final class LlamaOpenCl implements CausalLm {
         dense.close();
         attention.close();
         sampler.close();
+        if (layer != null) {
+            layer.close();
+        }
         closed = true;
         if (ownsDevice) {
             device.close();

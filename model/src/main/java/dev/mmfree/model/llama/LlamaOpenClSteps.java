@@ -1,11 +1,13 @@
 package dev.mmfree.model.llama;
 
 import dev.mmfree.kernels.attention.AttentionOpenCl;
+import dev.mmfree.kernels.gemv.DenseLayerOpenCl;
 import dev.mmfree.kernels.gemv.GemvOpenCl;
 import dev.mmfree.kernels.gemv.GemvOpenCl.Variant;
 import dev.mmfree.model.config.LlamaConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.Launch;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,6 +16,7 @@ import java.util.List;
  * The kernels of one {@link LlamaOpenCl} batch with their arguments bound once (weights, workspace,
  * KV caches), so a call only enqueues: the per-call values (position, tokens per sequence, splits)
  * come from the meta buffer the model writes, the token ids from the batch's id buffer. See {@link LlamaOpenCl} for the data flow.
+ * With a {@link DenseLayerOpenCl}, a step of one activation row runs each layer as one launch.
  */
 final class LlamaOpenClSteps implements AutoCloseable {
     private final Device device;
@@ -26,8 +29,10 @@ final class LlamaOpenClSteps implements AutoCloseable {
     private final GemvOpenCl.Op[] mlp;
     private final GemvOpenCl.Op[] down;
     private final GemvOpenCl.Op head;
+    private final Launch[] layerLaunches;   // one a layer, or null: five launches a layer
     private final DeviceBuffer meta;
     private final DeviceBuffer invFreq;
+    private final DenseLayerOpenCl.Op[] layerOps;
     private final List<AutoCloseable> held = new ArrayList<>();
 
     /**
@@ -36,11 +41,12 @@ final class LlamaOpenClSteps implements AutoCloseable {
      * @param x      [rows, d] residual stream; q, attn [rows, H*hd]; act [rows, I]; logits [rows, V]
      * @param part   attention split results; split: the GEMMs' split-K scratch
      * @param keys   [L] caches [b, cap, KV*hd]; values likewise
+     * @param layer  the one-launch layer for steps of one row (a batch of one), or null
      */
-    LlamaOpenClSteps(Device device, LlamaConfig c, GemvOpenCl dense, AttentionOpenCl attention, LlamaDeviceWeights w,
-                     DeviceBuffer meta, DeviceBuffer ids, DeviceBuffer x, DeviceBuffer q, DeviceBuffer attn, DeviceBuffer act,
-                     DeviceBuffer logits, DeviceBuffer part, DeviceBuffer split, DeviceBuffer[] keys, DeviceBuffer[] values,
-                     int cap) {
+    LlamaOpenClSteps(Device device, LlamaConfig c, GemvOpenCl dense, AttentionOpenCl attention, DenseLayerOpenCl layer,
+                     LlamaDeviceWeights w, DeviceBuffer meta, DeviceBuffer ids, DeviceBuffer x, DeviceBuffer q,
+                     DeviceBuffer attn, DeviceBuffer act, DeviceBuffer logits, DeviceBuffer part, DeviceBuffer split,
+                     DeviceBuffer[] keys, DeviceBuffer[] values, int cap) {
         this.device = device;
         this.c = c;
         this.x = x;
@@ -55,6 +61,9 @@ final class LlamaOpenClSteps implements AutoCloseable {
         out = new GemvOpenCl.Op[l];
         mlp = new GemvOpenCl.Op[l];
         down = new GemvOpenCl.Op[l];
+        DenseLayerOpenCl.Op[] layerOps = layer == null ? null : new DenseLayerOpenCl.Op[l];
+        layerLaunches = layer == null ? null : new Launch[l];
+        this.layerOps = layerOps;
         try {
             embed = hold(dense.gather(w.embedTokens, ids, 0, x));
             for (int i = 0; i < l; i++) {
@@ -66,6 +75,12 @@ final class LlamaOpenClSteps implements AutoCloseable {
                 mlp[i] = hold(dense.op(Variant.NORM_SWIGLU, y.gateUpProj()).input(x, 0, d).output(act)
                         .norm(y.postAttentionLayernorm(), eps).splitScratch(split));
                 down[i] = hold(dense.op(Variant.ADD, y.downProj()).input(act, 0, c.intermediate()).output(x).splitScratch(split));
+                if (layer != null) {
+                    layerOps[i] = hold(layer.op(new DenseLayerOpenCl.Weights(y.inputLayernorm(), y.qkvProj(), y.oProj(),
+                            y.postAttentionLayernorm(), y.gateUpProj(), y.downProj()), eps, invFreq, meta, x, q, attn, act, part,
+                            keys[i], values[i], cap));
+                    layerLaunches[i] = layerOps[i].launch();
+                }
             }
             head = hold(dense.op(Variant.NORM, w.lmHead).output(logits).norm(w.norm, eps).splitScratch(split));
         } catch (RuntimeException e) {
@@ -84,12 +99,29 @@ final class LlamaOpenClSteps implements AutoCloseable {
         for (int i = 0; i < qkv.length; i++) {
             qkv[i].rope(meta, invFreq, keys[i], values[i], c.heads(), c.kvHeads(), c.headDim(), cap);
             attend[i].cache(keys[i], values[i], cap);
+            if (layerOps != null) {
+                layerOps[i].cache(keys[i], values[i], cap);
+            }
         }
     }
 
-    /** Embedding and every layer for {@code rows} activation rows, attention in {@code splits} splits (meta must agree). */
+    /** Whether a call of {@code rows} rows runs one launch a layer (whose attention splits {@link DenseLayerOpenCl#splits}). */
+    boolean oneLaunch(int rows) {
+        return rows == 1 && layerLaunches != null;
+    }
+
+    /**
+     * Embedding and every layer for {@code rows} activation rows, attention in {@code splits} splits (meta must
+     * agree); one launch a layer when {@link #oneLaunch}.
+     */
     void layers(int rows, int splits) {
         embed.launch(rows).enqueue(device);
+        if (oneLaunch(rows)) {
+            for (Launch l : layerLaunches) {
+                l.enqueue(device);
+            }
+            return;
+        }
         for (int i = 0; i < qkv.length; i++) {
             qkv[i].enqueue(rows);
             attend[i].attend(rows, splits).enqueue(device);

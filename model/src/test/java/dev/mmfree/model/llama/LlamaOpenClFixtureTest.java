@@ -78,18 +78,22 @@ class LlamaOpenClFixtureTest {
         }
     }
 
+    /** Batch-1 decode with five launches a layer and with one ({@link LlamaOpenClTest#layerModes}). */
     @ParameterizedTest
     @EnumSource(Storage.class)
     void decodeAtBatchOneMatchesGolden(Storage s) {
-        try (LlamaOpenCl m = model(s)) {
-            for (int b = 0; b < golden.batch(); b++) {
-                try (CausalLm.Batch batch = m.newBatch(1)) {
-                    int[][] ids = {golden.ids()[b]};
-                    float[][][] out = new float[1][golden.length()][];
-                    for (int p = 0; p < golden.length(); p++) {
-                        place(m.forward(batch, column(ids, p, p + 1), true), out, p);
+        for (int[] mode : LlamaOpenClTest.layerModes(device)) {
+            try (LlamaOpenCl m = new LlamaOpenCl(device, weights, s, mode[0], mode[1])) {
+                for (int b = 0; b < golden.batch(); b++) {
+                    try (CausalLm.Batch batch = m.newBatch(1)) {
+                        int[][] ids = {golden.ids()[b]};
+                        float[][][] out = new float[1][golden.length()][];
+                        for (int p = 0; p < golden.length(); p++) {
+                            place(m.forward(batch, column(ids, p, p + 1), true), out, p);
+                        }
+                        check(s + " batch-1 decode of sequence " + b + ", layer groups " + mode[0],
+                                new float[][][]{golden.logits()[b]}, out);
                     }
-                    check(s + " batch-1 decode of sequence " + b, new float[][][]{golden.logits()[b]}, out);
                 }
             }
         }

@@ -123,6 +123,25 @@ class LlamaOpenClTest {
         }
     }
 
+    /**
+     * How batch-1 steps run: five launches a layer ({0, 0}), and one a layer on {work-groups, work-group}: the
+     * GPU's compute units with the default work-group, or two small ones on a CPU device (which runs two at once).
+     */
+    static int[][] layerModes() {
+        return layerModes(device);
+    }
+
+    static int[][] layerModes(Device device) {
+        int[] one = device.info().gpu() ? new int[]{device.info().computeUnits(), 1024} : new int[]{2, 64};
+        return new int[][]{{0, 0}, one};
+    }
+
+    private static LlamaOpenCl model(LlamaWeights w, Storage s, int[] mode) {
+        LlamaOpenCl m = new LlamaOpenCl(device, w, s, mode[0], mode[1]);
+        assertEquals(mode[0] > 0, m.oneLaunchLayers(), "one launch a layer");
+        return m;
+    }
+
     @ParameterizedTest
     @EnumSource(Storage.class)
     void batchOneDecodePastACacheBlockWithTiedHeadMatchesReference(Storage s) {
@@ -141,13 +160,16 @@ class LlamaOpenClTest {
                 expect[0][p - prompt] = ref.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), false)[0][0];
             }
         }
-        try (LlamaOpenCl m = new LlamaOpenCl(device, w, s); CausalLm.Batch batch = m.newBatch(1)) {
-            m.forward(batch, LlamaOpenClFixtureTest.column(ids, 0, prompt), false);
-            float[][][] out = new float[1][decode][];
-            for (int p = prompt; p < prompt + decode; p++) {
-                out[0][p - prompt] = m.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), false)[0][0];
+        for (int[] mode : layerModes()) {
+            try (LlamaOpenCl m = model(w, s, mode); CausalLm.Batch batch = m.newBatch(1)) {
+                m.forward(batch, LlamaOpenClFixtureTest.column(ids, 0, prompt), false);
+                float[][][] out = new float[1][decode][];
+                for (int p = prompt; p < prompt + decode; p++) {
+                    out[0][p - prompt] = m.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), false)[0][0];
+                }
+                LlamaOpenClFixtureTest.check(s + " batch-1 decode past 256, layer groups " + mode[0], expect, out,
+                        s == Storage.F32 ? TOL_F32 : TOL_F16);
             }
-            LlamaOpenClFixtureTest.check(s + " batch-1 decode past 256", expect, out, s == Storage.F32 ? TOL_F32 : TOL_F16);
         }
     }
 
@@ -162,10 +184,16 @@ class LlamaOpenClTest {
         LlamaConfig c = new LlamaConfig(47, 32, 48, 2, 4, 2, 8, 10000, 1e-6, false, 1, 2);
         LlamaWeights w = random(r, c, Storage.F32);
         SamplerReference ref = new SamplerReference();
-        try (LlamaOpenCl m = new LlamaOpenCl(device, w, Storage.F32)) {
+        for (int[] mode : layerModes()) {
+            samplingCases(r, c, w, ref, mode);
+        }
+    }
+
+    private void samplingCases(Random r, LlamaConfig c, LlamaWeights w, SamplerReference ref, int[] mode) {
+        try (LlamaOpenCl m = model(w, Storage.F32, mode)) {
             for (int b : new int[]{1, 2}) {
                 for (SamplingParams params : new SamplingParams[]{SamplingParams.greedy(), new SamplingParams(0.8, 20, 0.9, 1)}) {
-                    String what = "batch " + b + ", " + params;
+                    String what = "batch " + b + ", " + params + ", layer groups " + mode[0];
                     int[][] prompt = tokens(r, b, 250, c.vocab());
                     SplittableRandom draws = new SplittableRandom(45);
                     try (CausalLm.Batch stepwise = m.newBatch(b); CausalLm.Batch sampled = m.newBatch(b)) {

@@ -1,0 +1,234 @@
+// attention_common.cl: causal grouped-query attention of query rows over a KV cache, as functions: the
+// kernels of attention.cl (one split or one merge a work-group) and the Transformer++ decode layer
+// (gemv/decode_layer_dense.cl, which runs them between its grid barriers) call them.
+//   out[r, h] = sum_p softmax_p(scale * q[r, h] . K[seq, p, h / G]) V[seq, p, h / G],  p <= pos0 + r % tps
+// q: [rows, H*HD] f32, already rotated; kc, vc: [b, cap, KV*HD]; row r is sequence r / tps at position
+// pos0 + r % tps.
+//
+// Flash-decoding: split s of S takes the G query heads of kv head kvh for row r over the s-th of S equal
+// shares of the positions. It walks its share in blocks of CH positions held in local memory with an online
+// softmax (running max and sum), so local memory does not grow with the context. One work-item per position
+// scores it against all G heads (each key read once for the group); in the value pass work-item l takes
+// dimension l % HD of positions l / HD, + AWG / HD, ...
+// S == 1 writes out [rows, H*HD]; otherwise part [rows, H, S, HD + 2] (sum, max, denominator), which
+// attention_merge folds into out.
+//
+// Defines: HD head dim, G query heads per kv head, AWG work-group size (>= HD, a power of two),
+//   CH positions per block, KV_F16 cache in half (else float).
+
+#define NSL (AWG / HD)
+
+#ifndef KVTYPE_DEFINED
+#define KVTYPE_DEFINED
+#ifdef KV_F16
+typedef half kvtype;
+#else
+typedef float kvtype;
+#endif
+#endif
+
+#ifdef KV_F16
+#define LOAD_KV(i, p) vload_half((i), (p))
+// A half that another work-group of the same launch stored: its bits through a volatile load (past the
+// L1 that is not coherent across compute units), widened by hand (vload_half takes no volatile pointer).
+inline float load_kv_fresh(int i, __global const kvtype* p) {
+    uint h = ((volatile __global const ushort*) p)[i];
+    uint sign = (h & 0x8000u) << 16;
+    uint e = (h >> 10) & 0x1fu;
+    uint m = h & 0x3ffu;
+    if (e == 0) {
+        return as_float(as_uint((float) m * 5.9604644775390625e-8f) | sign);   // zero or subnormal: m * 2^-24
+    }
+    if (e == 31) {
+        return as_float(sign | 0x7f800000u | (m << 13));
+    }
+    return as_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+#else
+#define LOAD_KV(i, p) ((p)[i])
+inline float load_kv_fresh(int i, __global const kvtype* p) {
+    return ((volatile __global const float*) p)[i];
+}
+#endif
+
+// Reduces red[g * AWG + l] over l for every g (max or sum); the result is red[g * AWG]. Ends with a barrier.
+inline void reduce_heads(__local float* red, int l, int useMax) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int st = AWG / 2; st > 0; st >>= 1) {
+        if (l < st) {
+            for (int g = 0; g < G; g++) {
+                float a = red[g * AWG + l];
+                float b = red[g * AWG + l + st];
+                red[g * AWG + l] = useMax ? fmax(a, b) : a + b;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+// Split s of S for kv head kvh and row r, by the AWG work-items of one work-group (l = get_local_id(0)); with
+// active 0 the same barriers and nothing read or written (a work-group without a task in that round).
+// q is read through a volatile pointer and the key and value at position `fresh` by load_kv_fresh, so that a
+// launch may have written them before a grid barrier; fresh < 0 when the cache was written by earlier launches.
+// The block loop runs at least once (an empty share: once with no positions), so that no barrier sits behind
+// a condition (see gemv/decode_layer_dense.cl on PoCL).
+// Local: qs [G * HD], sc [G * CH], red [G * AWG] floats. Ends with a barrier.
+inline void attention_split(volatile __global const float* q, __global const kvtype* kc, __global const kvtype* vc,
+                            int pos0, int tps, int kvHeads, int cap, float scale, __global float* out,
+                            __global float* part, int s, int S, int kvh, int r, int fresh, int active,
+                            __local float* qs, __local float* sc, __local float* red) {
+    int l = get_local_id(0);
+    int seq = r / tps;
+    int n = pos0 + (r - seq * tps) + 1;
+    int share = (pos0 + tps + S - 1) / S;
+    int start = s * share;
+    int end = active ? min(start + share, n) : start;
+    int heads = kvHeads * G;
+    size_t stride = (size_t) kvHeads * HD;
+    __global const kvtype* kb = kc + (size_t) seq * cap * stride + kvh * HD;
+    __global const kvtype* vb = vc + (size_t) seq * cap * stride + kvh * HD;
+
+    for (int e = l; active && e < G * HD; e += AWG) {
+        qs[e] = q[(size_t) r * heads * HD + kvh * G * HD + e];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    int d = l % HD;
+    int slice = l / HD;
+    float m[G];
+    float sum[G];
+    float acc[G];
+    for (int g = 0; g < G; g++) {
+        m[g] = -INFINITY;
+        sum[g] = 0.0f;
+        acc[g] = 0.0f;
+    }
+    int b0 = start;
+    do {
+        int len = min(CH, end - b0);   // <= 0 for an empty share
+        float bm[G];
+        for (int g = 0; g < G; g++) {
+            bm[g] = -INFINITY;
+        }
+        for (int p = l; p < len; p += AWG) {
+            __global const kvtype* kr = kb + (size_t) (b0 + p) * stride;
+            float dot[G];
+            for (int g = 0; g < G; g++) {
+                dot[g] = 0.0f;
+            }
+            if (b0 + p == fresh) {
+                for (int i = 0; i < HD; i++) {
+                    float kv = load_kv_fresh(i, kr);
+                    for (int g = 0; g < G; g++) {
+                        dot[g] = fma(qs[g * HD + i], kv, dot[g]);
+                    }
+                }
+            } else {
+                for (int i = 0; i < HD; i++) {
+                    float kv = LOAD_KV(i, kr);
+                    for (int g = 0; g < G; g++) {
+                        dot[g] = fma(qs[g * HD + i], kv, dot[g]);
+                    }
+                }
+            }
+            for (int g = 0; g < G; g++) {
+                float v = dot[g] * scale;
+                sc[g * CH + p] = v;
+                bm[g] = fmax(bm[g], v);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            red[g * AWG + l] = bm[g];
+        }
+        reduce_heads(red, l, 1);
+        float mNew[G];
+        float corr[G];
+        for (int g = 0; g < G; g++) {
+            mNew[g] = fmax(m[g], red[g * AWG]);
+            corr[g] = m[g] == mNew[g] ? 1.0f : exp(m[g] - mNew[g]);   // both -inf while nothing was seen
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float bs[G];
+        for (int g = 0; g < G; g++) {
+            bs[g] = 0.0f;
+        }
+        for (int p = l; p < len; p += AWG) {
+            for (int g = 0; g < G; g++) {
+                float e = exp(sc[g * CH + p] - mNew[g]);
+                sc[g * CH + p] = e;
+                bs[g] += e;
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            red[g * AWG + l] = bs[g];
+        }
+        reduce_heads(red, l, 0);
+        for (int g = 0; g < G; g++) {
+            sum[g] = sum[g] * corr[g] + red[g * AWG];
+            m[g] = mNew[g];
+            acc[g] *= corr[g];
+        }
+        if (slice < NSL) {
+            for (int p = slice; p < len; p += NSL) {
+                __global const kvtype* vr = vb + (size_t) (b0 + p) * stride;
+                float v = b0 + p == fresh ? load_kv_fresh(d, vr) : LOAD_KV(d, vr);
+                for (int g = 0; g < G; g++) {
+                    acc[g] = fma(sc[g * CH + p], v, acc[g]);
+                }
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        b0 += CH;
+    } while (b0 < end);
+
+    if (slice < NSL) {
+        for (int g = 0; g < G; g++) {
+            red[(slice * G + g) * HD + d] = acc[g];
+        }
+    }
+    if (l == 0) {
+        for (int g = 0; g < G; g++) {
+            sc[g] = m[g];
+            sc[G + g] = sum[g];
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int e = l; active && e < G * HD; e += AWG) {
+        int g = e / HD;
+        int dd = e - g * HD;
+        float a = 0.0f;
+        for (int j = 0; j < NSL; j++) {
+            a += red[(j * G + g) * HD + dd];
+        }
+        int h = kvh * G + g;
+        if (S == 1) {
+            out[(size_t) r * heads * HD + h * HD + dd] = a / sc[G + g];
+        } else {
+            size_t base = (((size_t) r * heads + h) * S + s) * (HD + 2);
+            part[base + dd] = a;
+            if (dd == 0) {
+                part[base + HD] = sc[g];
+                part[base + HD + 1] = sc[G + g];
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// Element d of head h of row r from the S splits of part [rows, H, S, HD + 2]: sum_s w_s acc_s[d] / sum_s w_s den_s,
+// w_s = exp(max_s - max). part is read through a volatile pointer (other work-groups of a launch may have written it).
+inline float attention_merge(volatile __global const float* part, int S, int heads, int r, int h, int d) {
+    volatile __global const float* p = part + ((size_t) r * heads + h) * S * (HD + 2);
+    float mx = -INFINITY;
+    for (int s = 0; s < S; s++) {
+        mx = fmax(mx, p[s * (HD + 2) + HD]);
+    }
+    float den = 0.0f;
+    float a = 0.0f;
+    for (int s = 0; s < S; s++) {
+        float w = exp(p[s * (HD + 2) + HD] - mx);
+        den = fma(w, p[s * (HD + 2) + HD + 1], den);
+        a = fma(w, p[s * (HD + 2) + d], a);
+    }
+    return a / den;
+}

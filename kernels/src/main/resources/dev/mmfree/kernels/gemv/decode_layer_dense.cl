@@ -1,0 +1,223 @@
+// decode_layer_dense_<w>_f32: a whole Transformer++ layer of one batch-1 decode step in one launch, after
+// dense_common.cl, attention/attention_common.cl and opencl/grid.cl. Its phases are those of the five
+// launches a layer (gemv.cl, attention.cl), separated by grid barriers:
+//   x -> [RMSNorm, qkv, RoPE] -> q; k, v -> cache at pos0 | [attention, S splits] -> attn (S = 1) or part
+//     | [merge of the splits when S > 1, o_proj, x +=] | [RMSNorm, gate|up, SwiGLU] -> act | [down_proj, x +=]
+// A GEMV phase stages its input in local memory in every work-group (normalized there when the phase
+// norms it), then each work-group takes a contiguous range of about n / G rows (an even count, so the
+// paired epilogues keep their pairs) in passes of WG / lanes rows. The attention phase hands its S * KV
+// (split, kv head) tasks to work-groups in turn; every work-group merges the splits as it stages o_proj's input.
+// Every loop that holds a barrier is a do-while that runs at least once, and no barrier sits under a condition:
+// PoCL replicates the rest of the kernel behind each loop that may not run, and built this kernel in 79 s
+// with for loops against 4.5 s with do-whiles (2 cores).
+// Everything a phase reads that another work-group wrote in this launch is read coherently: inputs by
+// load4_coherent, the residual stream by volatile loads, q and the splits through volatile pointers, the key
+// and value at pos0 by load_kv_fresh.
+//
+// meta: [pos0, tps = 1, rows = 1, S]. Weights as dense_common.cl lays them out: qkv [(H + 2 KV) hd, kPad(d)]
+// with the rotary pair order, o [d, kPad(H hd)], gate|up [2I, kPad(d)] interleaved, down [d, kPad(I)].
+// Defines besides those of the sources above: GEMV_WG the work-group (= AWG); LPR_QKV, LPR_O, LPR_GU,
+// LPR_DOWN the lanes per row of each GEMV (powers of two <= 32).
+// Launch: global = G * GEMV_WG, local = GEMV_WG, G <= compute units (one work-group each, see grid.cl).
+// Local: lm, max(kPad(max(d, H hd, I)) + GEMV_WG, G * (HD + CH + AWG)) floats.
+
+// The sum of v over the work-group, returned to every work-item. red: GEMV_WG floats. Ends with a barrier.
+inline float layer_sum(float v, __local float* red) {
+    int l = get_local_id(0);
+#ifdef MMFREE_PTX
+    for (int m = 16; m > 0; m >>= 1) {
+        v += dense_shfl_xor(v, m);
+    }
+    if ((l & 31) == 0) {
+        red[l >> 5] = v;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float t = 0.0f;
+    for (int w = 0; w < GEMV_WG / 32; w++) {
+        t += red[w];
+    }
+#else
+    red[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = GEMV_WG / 2; s > 0; s >>= 1) {
+        if (l < s) {
+            red[l] += red[l + s];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float t = red[0];
+#endif
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return t;
+}
+
+// xs[0, kPad) = x[0, k) and zeros, times 1 / rms(x) * nw when norm. Ends with a barrier.
+inline void layer_stage(const int norm, volatile __global const float* x, int k, int kPad, __global const float* nw,
+                        float eps, __local float* xs, __local float* red) {
+    int l = get_local_id(0);
+    float ss = 0.0f;
+    for (int u = l; 4 * u < kPad; u += GEMV_WG) {
+        float4 v = load4_coherent(x, u, k);
+        vstore4(v, u, xs);
+        ss = fma(v.x, v.x, fma(v.y, v.y, fma(v.z, v.z, fma(v.w, v.w, ss))));
+    }
+    if (norm) {
+        float inv = rms_inv(layer_sum(ss, red), k, eps);
+        for (int i = l; i < k; i += GEMV_WG) {
+            xs[i] = xs[i] * inv * nw[i];
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// xs[0, kPad) = the attention's output [H hd] and zeros: attn itself when S == 1, else the merge of its S
+// splits in part (every work-group merges all of them, which saves the grid barrier a merge phase would need).
+inline void layer_stage_attention(volatile __global const float* attn, volatile __global const float* part, int S,
+                                  int heads, int kPad, __local float* xs) {
+    int qw = heads * HD;
+    if (S == 1) {
+        for (int u = get_local_id(0); 4 * u < kPad; u += GEMV_WG) {
+            vstore4(load4_coherent(attn, u, qw), u, xs);
+        }
+    } else {
+        for (int e = get_local_id(0); e < kPad; e += GEMV_WG) {
+            int h = e / HD;
+            xs[e] = e < qw ? attention_merge(part, S, heads, 0, h, e - h * HD) : 0.0f;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32).
+// E_ADD: y[row] += (a volatile read: another work-group may have written y in this launch); E_SWIGLU:
+// y[p] = silu(gate_p) * up_p; E_ROPE_KV: rope_kv_pair into q and the caches.
+inline void layer_gemv(const int epi, const int lpr, __global const wtype* w, int n, int kPad, volatile __global float* y,
+                       __global float* q, __global const int* meta, __global const float* invFreq,
+                       __global kvtype* kc, __global kvtype* vc, rope_dims dm,
+                       __local const float* xs, __local float* red, int group, int groups) {
+    int l = get_local_id(0);
+    int rpg = GEMV_WG / lpr;
+    int lane = l % lpr;
+    int slot = l / lpr;
+    int per = ((n + groups - 1) / groups + 1) & ~1;
+    int r0 = min(n, group * per);
+    int r1 = min(n, r0 + per);
+    int words = kPad / 8;
+    int passes = (per + rpg - 1) / rpg;   // the same in every work-group, at least one
+    int pass = 0;
+    do {
+        int row0 = r0 + pass * rpg;
+        int row = row0 + slot;
+        float acc = 0.0f;
+        if (row < r1) {
+            __global const wtype* wr = w + (size_t) row * kPad;
+            int c = lane;
+            float acc1 = 0.0f;
+            float acc2 = 0.0f;
+            float acc3 = 0.0f;
+            for (; c + 3 * lpr < words; c += 4 * lpr) {
+                float8 w0 = LOAD_W8(c, wr);
+                float8 w1 = LOAD_W8(c + lpr, wr);
+                float8 w2 = LOAD_W8(c + 2 * lpr, wr);
+                float8 w3 = LOAD_W8(c + 3 * lpr, wr);
+                acc = dot8(w0, vload8(c, xs), acc);
+                acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
+                acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
+                acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
+            }
+            for (; c < words; c += lpr) {
+                acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
+            }
+            acc = (acc + acc1) + (acc2 + acc3);
+        }
+#ifdef MMFREE_PTX
+        for (int m = lpr / 2; m > 0; m >>= 1) {
+            acc += dense_shfl_xor(acc, m);
+        }
+        if (lane == 0) {
+            red[slot] = acc;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+#else
+        red[l] = acc;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float sum = 0.0f;
+        if (l < rpg) {
+            for (int j = 0; j < lpr; j++) {
+                sum += red[l * lpr + j];
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (l < rpg) {
+            red[l] = sum;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+        if (epi == E_ADD) {
+            if (l < rpg && row0 + l < r1) {
+                y[row0 + l] = y[row0 + l] + red[l];
+            }
+        } else if (l < rpg / 2 && row0 + 2 * l < r1) {
+            int p = row0 / 2 + l;
+            float a = red[2 * l];
+            float b = red[2 * l + 1];
+            if (epi == E_SWIGLU) {
+                y[p] = dense_silu(a) * b;
+            } else {
+                rope_kv_pair(p, a, b, 0, meta, dm, invFreq, q, kc, vc);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    } while (++pass < passes);
+}
+
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
+void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* meta, __global float* q,
+                               volatile __global float* attn, volatile __global float* act,
+                               volatile __global float* part, __global kvtype* kc, __global kvtype* vc,
+                               const int cap, __global const float* invFreq,
+                               __global const float* inNorm, __global const wtype* wQkv, __global const wtype* wO,
+                               __global const float* postNorm, __global const wtype* wGu,
+                               __global const wtype* wDown, const int d, const int I, const int heads,
+                               const int kvHeads, const float eps, const float scale,
+                               volatile __global int* sync, volatile __global int* error, __local float* lm) {
+    int group = get_group_id(0);
+    int groups = get_num_groups(0);
+    int l = get_local_id(0);
+    int qw = heads * HD;
+    int dPad = (d + 7) & ~7;
+    int qwPad = (qw + 7) & ~7;
+    int iPad = (I + 7) & ~7;
+    __local float* xs = lm;
+    __local float* red = lm + max(max(dPad, qwPad), iPad);
+    rope_dims dm = {heads, kvHeads, HD / 2, cap};
+    int pos0 = meta[0];
+    int S = meta[3];
+
+    layer_stage(1, x, d, dPad, inNorm, eps, xs, red);
+    layer_gemv(E_ROPE_KV, LPR_QKV, wQkv, (heads + 2 * kvHeads) * HD, dPad, 0, q, meta, invFreq, kc, vc, dm,
+               xs, red, group, groups);
+    grid_sync(sync, error);
+
+    int tasks = S * kvHeads;
+    int rounds = (tasks + groups - 1) / groups;
+    int round = 0;
+    do {
+        int t = group + round * groups;
+        int kvh = min(t, tasks - 1) / S;
+        attention_split(q, kc, vc, pos0, 1, kvHeads, cap, scale, (__global float*) attn, (__global float*) part,
+                        min(t, tasks - 1) - kvh * S, S, kvh, 0, pos0, t < tasks, lm, lm + G * HD, lm + G * (HD + CH));
+    } while (++round < rounds);
+    grid_sync(sync, error);
+
+    layer_stage_attention(attn, part, S, heads, qwPad, xs);
+    layer_gemv(E_ADD, LPR_O, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    grid_sync(sync, error);
+
+    layer_stage(1, x, d, dPad, postNorm, eps, xs, red);
+    layer_gemv(E_SWIGLU, LPR_GU, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    grid_sync(sync, error);
+
+    layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
+    layer_gemv(E_ADD, LPR_DOWN, wDown, d, iPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+}
