@@ -124,7 +124,7 @@ public final class DenseLayerOpenCl implements AutoCloseable {
                 + " -DGEMV_WG=" + wg + " -DHD=" + dims.headDim() + " -DG=" + g + " -DAWG=" + wg + " -DCH=" + attention.block()
                 + " -DLPR_QKV=" + lanes(dims.qkvRows()) + " -DLPR_O=" + lanes(dims.hidden())
                 + " -DLPR_GU=" + lanes(2 * dims.intermediate()) + " -DLPR_DOWN=" + lanes(dims.hidden())
-                + (ptx ? " -DMMFREE_PTX=1" : "");
+                + " -DATTN_FRESH=1" + (ptx ? " -DMMFREE_PTX=1" : "");
         String source = ClPrograms.resource("gemv/dense_common.cl") + "\n" + ClPrograms.resource("attention/attention_common.cl")
                 + "\n" + ClPrograms.resource("opencl/grid.cl") + "\n" + ClPrograms.resource("gemv/decode_layer_dense.cl");
         this.program = device.build("dense layer " + storage.suffix() + " " + groups + "x" + wg, source, options);

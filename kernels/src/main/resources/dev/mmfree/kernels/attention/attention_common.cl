@@ -66,12 +66,88 @@ inline void reduce_heads(__local float* red, int l, int useMax) {
     }
 }
 
+// One block of len positions from b0 (len <= 0: none, the same barriers) into the running max m, denominator
+// sum and weighted values acc (dimension l % HD) of the G heads. coherent: the keys and values through
+// load_kv_fresh (written by another work-group of this launch), else LOAD_KV. Ends with a barrier.
+inline void attention_block(const int coherent, int b0, int len, __global const kvtype* kb, __global const kvtype* vb,
+                            size_t stride, float scale, __local const float* qs, __local float* sc, __local float* red,
+                            float* m, float* sum, float* acc) {
+    int l = get_local_id(0);
+    int d = l % HD;
+    int slice = l / HD;
+    float bm[G];
+    for (int g = 0; g < G; g++) {
+        bm[g] = -INFINITY;
+    }
+    for (int p = l; p < len; p += AWG) {
+        __global const kvtype* kr = kb + (size_t) (b0 + p) * stride;
+        float dot[G];
+        for (int g = 0; g < G; g++) {
+            dot[g] = 0.0f;
+        }
+        for (int i = 0; i < HD; i++) {
+            float kv = coherent ? load_kv_fresh(i, kr) : LOAD_KV(i, kr);
+            for (int g = 0; g < G; g++) {
+                dot[g] = fma(qs[g * HD + i], kv, dot[g]);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            float v = dot[g] * scale;
+            sc[g * CH + p] = v;
+            bm[g] = fmax(bm[g], v);
+        }
+    }
+    for (int g = 0; g < G; g++) {
+        red[g * AWG + l] = bm[g];
+    }
+    reduce_heads(red, l, 1);
+    float mNew[G];
+    float corr[G];
+    for (int g = 0; g < G; g++) {
+        mNew[g] = fmax(m[g], red[g * AWG]);
+        corr[g] = m[g] == mNew[g] ? 1.0f : exp(m[g] - mNew[g]);   // both -inf while nothing was seen
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float bs[G];
+    for (int g = 0; g < G; g++) {
+        bs[g] = 0.0f;
+    }
+    for (int p = l; p < len; p += AWG) {
+        for (int g = 0; g < G; g++) {
+            float e = exp(sc[g * CH + p] - mNew[g]);
+            sc[g * CH + p] = e;
+            bs[g] += e;
+        }
+    }
+    for (int g = 0; g < G; g++) {
+        red[g * AWG + l] = bs[g];
+    }
+    reduce_heads(red, l, 0);
+    for (int g = 0; g < G; g++) {
+        sum[g] = sum[g] * corr[g] + red[g * AWG];
+        m[g] = mNew[g];
+        acc[g] *= corr[g];
+    }
+    if (slice < NSL) {
+        for (int p = slice; p < len; p += NSL) {
+            __global const kvtype* vr = vb + (size_t) (b0 + p) * stride;
+            float v = coherent ? load_kv_fresh(d, vr) : LOAD_KV(d, vr);
+            for (int g = 0; g < G; g++) {
+                acc[g] = fma(sc[g * CH + p], v, acc[g]);
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
 // Split s of S for kv head kvh and row r, by the AWG work-items of one work-group (l = get_local_id(0)); with
 // active 0 the same barriers and nothing read or written (a work-group without a task in that round).
-// q is read through a volatile pointer and the key and value at position `fresh` by load_kv_fresh, so that a
-// launch may have written them before a grid barrier; fresh < 0 when the cache was written by earlier launches.
-// The block loop runs at least once (an empty share: once with no positions), so that no barrier sits behind
-// a condition (see gemv/decode_layer_dense.cl on PoCL).
+// q is read through a volatile pointer. With ATTN_FRESH (the one-launch layer, whose qkv phase wrote q and the
+// cache at position `fresh`, the last of the context) that position comes as a block of its own, read by
+// load_kv_fresh; the other blocks, and every block without ATTN_FRESH, read the cache by plain loads (a branch
+// between the two in the key loop made the standalone kernel 1.4x slower a token on the H200: it no longer
+// unrolled that loop). The block loop runs at least once (an empty share: once with no positions), so that no
+// barrier sits behind a condition (see gemv/decode_layer_dense.cl on PoCL).
 // Local: qs [G * HD], sc [G * CH], red [G * AWG] floats. Ends with a barrier.
 inline void attention_split(volatile __global const float* q, __global const kvtype* kc, __global const kvtype* vc,
                             int pos0, int tps, int kvHeads, int cap, float scale, __global float* out,
@@ -103,83 +179,19 @@ inline void attention_split(volatile __global const float* q, __global const kvt
         sum[g] = 0.0f;
         acc[g] = 0.0f;
     }
+#ifdef ATTN_FRESH
+    int mainEnd = min(end, max(start, fresh));   // the fresh position, the last of the context, comes apart
+#else
+    int mainEnd = end;
+#endif
     int b0 = start;
-    do {
-        int len = min(CH, end - b0);   // <= 0 for an empty share
-        float bm[G];
-        for (int g = 0; g < G; g++) {
-            bm[g] = -INFINITY;
-        }
-        for (int p = l; p < len; p += AWG) {
-            __global const kvtype* kr = kb + (size_t) (b0 + p) * stride;
-            float dot[G];
-            for (int g = 0; g < G; g++) {
-                dot[g] = 0.0f;
-            }
-            if (b0 + p == fresh) {
-                for (int i = 0; i < HD; i++) {
-                    float kv = load_kv_fresh(i, kr);
-                    for (int g = 0; g < G; g++) {
-                        dot[g] = fma(qs[g * HD + i], kv, dot[g]);
-                    }
-                }
-            } else {
-                for (int i = 0; i < HD; i++) {
-                    float kv = LOAD_KV(i, kr);
-                    for (int g = 0; g < G; g++) {
-                        dot[g] = fma(qs[g * HD + i], kv, dot[g]);
-                    }
-                }
-            }
-            for (int g = 0; g < G; g++) {
-                float v = dot[g] * scale;
-                sc[g * CH + p] = v;
-                bm[g] = fmax(bm[g], v);
-            }
-        }
-        for (int g = 0; g < G; g++) {
-            red[g * AWG + l] = bm[g];
-        }
-        reduce_heads(red, l, 1);
-        float mNew[G];
-        float corr[G];
-        for (int g = 0; g < G; g++) {
-            mNew[g] = fmax(m[g], red[g * AWG]);
-            corr[g] = m[g] == mNew[g] ? 1.0f : exp(m[g] - mNew[g]);   // both -inf while nothing was seen
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        float bs[G];
-        for (int g = 0; g < G; g++) {
-            bs[g] = 0.0f;
-        }
-        for (int p = l; p < len; p += AWG) {
-            for (int g = 0; g < G; g++) {
-                float e = exp(sc[g * CH + p] - mNew[g]);
-                sc[g * CH + p] = e;
-                bs[g] += e;
-            }
-        }
-        for (int g = 0; g < G; g++) {
-            red[g * AWG + l] = bs[g];
-        }
-        reduce_heads(red, l, 0);
-        for (int g = 0; g < G; g++) {
-            sum[g] = sum[g] * corr[g] + red[g * AWG];
-            m[g] = mNew[g];
-            acc[g] *= corr[g];
-        }
-        if (slice < NSL) {
-            for (int p = slice; p < len; p += NSL) {
-                __global const kvtype* vr = vb + (size_t) (b0 + p) * stride;
-                float v = b0 + p == fresh ? load_kv_fresh(d, vr) : LOAD_KV(d, vr);
-                for (int g = 0; g < G; g++) {
-                    acc[g] = fma(sc[g * CH + p], v, acc[g]);
-                }
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+    do {   // len <= 0 for an empty share
+        attention_block(0, b0, min(CH, mainEnd - b0), kb, vb, stride, scale, qs, sc, red, m, sum, acc);
         b0 += CH;
-    } while (b0 < end);
+    } while (b0 < mainEnd);
+#ifdef ATTN_FRESH
+    attention_block(1, fresh, fresh >= start && fresh < end ? 1 : 0, kb, vb, stride, scale, qs, sc, red, m, sum, acc);
+#endif
 
     if (slice < NSL) {
         for (int g = 0; g < G; g++) {
