@@ -37,8 +37,11 @@ public final class DenseLayerOpenCl implements AutoCloseable {
      * two, 64 to 1024); default {@value #DEFAULT_WG} on a GPU with inline PTX, off elsewhere.
      */
     public static final String ENV = "MMFREE_DENSE_LAYER";
-    /** The default work-group: the H200's most work-items a compute unit, so that one work-group keeps the most loads in flight. */
-    public static final int DEFAULT_WG = 1024;
+    /**
+     * The default work-group. On the H200 (Transformer++ 2.7B, batch 1) 512 work-items gave 292.5 tokens/s against
+     * 261.9 for 1024, which caps a work-item at 64 registers ({@code bench/results/nvidia-h200/2026-11-29/dense-layer}).
+     */
+    public static final int DEFAULT_WG = 512;
 
     /** The layer's sizes. */
     public record Dims(int hidden, int intermediate, int heads, int kvHeads, int headDim) {

@@ -31,8 +31,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The one-launch Transformer++ decode layer ({@link DenseLayerOpenCl}) against a layer composed of the
  * oracles ({@link RmsNormQuantReference#rmsNorm}, {@link LinearReference} on the weights rounded to the storage
  * type, {@link RopeOracle}, {@link AttentionOracle}, {@link SwiGluReference}), on fresh random data: sizes that
- * are not multiples of 8 or of the work-group, one and several work-groups, grouped and plain heads, a context
- * in one split and in several (so the merge phase runs), and the key and value written at the step's position
+ * are not multiples of 8 or of the work-group, rows longer than the words a lane loads ahead, one and several
+ * work-groups, grouped and plain heads, a context
+ * in one split and in several (so o_proj's staging merges them), and the key and value written at the step's position
  * read back in the same launch. Every output and the unwritten cache positions start poisoned with NaN.
  * Tolerance: relative L2 {@value #TOL} (fp32) or {@value #TOL_F16} (fp16: the key and value at the step's
  * position round to the neighbouring half where a float sum lands on the other side of a tie, as in
@@ -68,7 +69,9 @@ class DenseLayerOpenClTest {
         Random r = new Random(61);
         DenseLayerOpenCl.Dims grouped = new DenseLayerOpenCl.Dims(37, 45, 4, 2, 8);
         DenseLayerOpenCl.Dims single = new DenseLayerOpenCl.Dims(70, 100, 2, 1, 16);
-        for (DenseLayerOpenCl.Dims dims : List.of(grouped, single)) {
+        // down_proj rows of 138 words: more than a lane's first LAYER_DEPTH words, and a partial last step
+        DenseLayerOpenCl.Dims longRows = new DenseLayerOpenCl.Dims(24, 1100, 1, 1, 8);
+        for (DenseLayerOpenCl.Dims dims : List.of(grouped, single, longRows)) {
             for (int groups : new int[]{1, 2}) {
                 try (DenseLayerOpenCl layer = new DenseLayerOpenCl(device, s, dims, groups, WG, false, ATTENTION)) {
                     for (int pos0 : new int[]{0, 2, 9}) {
