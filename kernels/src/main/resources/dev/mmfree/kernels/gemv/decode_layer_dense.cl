@@ -93,21 +93,23 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 #if defined(W_F16) && defined(MMFREE_PTX) && DENSE_W_V4
 typedef uint4 wraw;
 #define LOAD_RAW(i, p) (((__global const uint4*) (p))[i])
-#define RAW_ZERO ((uint4) (0u))
 inline float8 raw_f8(uint4 u) {
     return (float8)(dense_h2f2(u.x), dense_h2f2(u.y), dense_h2f2(u.z), dense_h2f2(u.w));
 }
 #else
 typedef float8 wraw;
 #define LOAD_RAW(i, p) LOAD_W8((i), (p))
-#define RAW_ZERO ((float8) (0.0f))
 #define raw_f8(u) (u)
 #endif
 
-// Words of a row each lane has in flight: DEPTH 16-byte loads before their first use. -DLAYER_DEPTH=4 (host:
-// MMFREE_OPENCL_BUILD_OPTIONS) for A/B.
+// Words of a row each lane has in flight: LAYER_DEPTH 16-byte loads before their first use (4 or 8).
+// LAYER_EARLY 1: the first LAYER_DEPTH words of a lane's first row are loaded before the input is staged, in
+// flight while the staging waits on its loads and barriers. Both for A/B (host: MMFREE_OPENCL_BUILD_OPTIONS).
 #ifndef LAYER_DEPTH
-#define LAYER_DEPTH 8
+#define LAYER_DEPTH 4
+#endif
+#ifndef LAYER_EARLY
+#define LAYER_EARLY 0
 #endif
 
 #define STAGE_PLAIN 0
@@ -117,8 +119,6 @@ typedef float8 wraw;
 // This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), after
 // staging the input: x itself (STAGE_PLAIN) or normalized by nw (STAGE_NORM) with layer_stage, or the
 // attention's output from x = attn and its S splits in part (STAGE_ATTENTION) with layer_stage_attention.
-// The first words of the first rows are loaded before the staging, so they are in flight while it waits on
-// its loads and barriers.
 // E_ADD: y[row] += (a volatile read: another work-group may have written y in this launch); E_SWIGLU:
 // y[p] = silu(gate_p) * up_p; E_ROPE_KV: rope_kv_pair into q and the caches.
 inline void layer_gemv(const int epi, const int lpr, const int stage, volatile __global const float* x, int k,
@@ -136,17 +136,17 @@ inline void layer_gemv(const int epi, const int lpr, const int stage, volatile _
     int r1 = min(n, r0 + per);
     int words = kPad / 8;
     int step = LAYER_DEPTH * lpr;
-
+#if LAYER_EARLY
     wraw first[LAYER_DEPTH];
-    {
-        int row = r0 + slot;
-        __global const wtype* wr = w + (size_t) min(row, n - 1) * kPad;
+    int early = r0 + slot < r1 && lane + (LAYER_DEPTH - 1) * lpr < words;
+    if (early) {
+        __global const wtype* wr = w + (size_t) (r0 + slot) * kPad;
 #pragma unroll
         for (int j = 0; j < LAYER_DEPTH; j++) {
-            int c = lane + j * lpr;
-            first[j] = row < r1 && c < words ? LOAD_RAW(c, wr) : RAW_ZERO;
+            first[j] = LOAD_RAW(lane + j * lpr, wr);
         }
     }
+#endif
     if (stage == STAGE_ATTENTION) {
         layer_stage_attention(x, part, S, heads, kPad, xs);
     } else {
@@ -162,35 +162,37 @@ inline void layer_gemv(const int epi, const int lpr, const int stage, volatile _
         if (row < r1) {
             __global const wtype* wr = w + (size_t) row * kPad;
             float a[LAYER_DEPTH];
+#pragma unroll
+            for (int j = 0; j < LAYER_DEPTH; j++) {
+                a[j] = 0.0f;
+            }
             int c = lane;
-            if (pass == 0) {
+#if LAYER_EARLY
+            if (pass == 0 && early) {
 #pragma unroll
                 for (int j = 0; j < LAYER_DEPTH; j++) {
-                    a[j] = dot8(raw_f8(first[j]), c + j * lpr < words ? vload8(c + j * lpr, xs) : (float8) (0.0f), 0.0f);
+                    a[j] = dot8(raw_f8(first[j]), vload8(c + j * lpr, xs), 0.0f);
                 }
                 c += step;
-            } else {
-#pragma unroll
-                for (int j = 0; j < LAYER_DEPTH; j++) {
-                    a[j] = 0.0f;
-                }
             }
-            for (; c < words; c += step) {
+#endif
+            for (; c + (LAYER_DEPTH - 1) * lpr < words; c += step) {
                 wraw u[LAYER_DEPTH];
 #pragma unroll
                 for (int j = 0; j < LAYER_DEPTH; j++) {
-                    u[j] = c + j * lpr < words ? LOAD_RAW(c + j * lpr, wr) : RAW_ZERO;
+                    u[j] = LOAD_RAW(c + j * lpr, wr);
                 }
 #pragma unroll
                 for (int j = 0; j < LAYER_DEPTH; j++) {
-                    if (c + j * lpr < words) {
-                        a[j] = dot8(raw_f8(u[j]), vload8(c + j * lpr, xs), a[j]);
-                    }
+                    a[j] = dot8(raw_f8(u[j]), vload8(c + j * lpr, xs), a[j]);
                 }
             }
+            for (; c < words; c += lpr) {
+                a[0] = dot8(LOAD_W8(c, wr), vload8(c, xs), a[0]);
+            }
 #pragma unroll
-            for (int j = 0; j < LAYER_DEPTH; j++) {
-                acc += a[j];
+            for (int j = 0; j < LAYER_DEPTH; j += 2) {
+                acc += a[j] + a[j + 1];
             }
         }
 #ifdef MMFREE_PTX
