@@ -105,11 +105,14 @@ typedef float8 wraw;
 // Words of a row each lane has in flight: LAYER_DEPTH 16-byte loads before their first use (4 or 8).
 // LAYER_EARLY 1: the first LAYER_DEPTH words of a lane's first row are loaded before the input is staged, in
 // flight while the staging waits on its loads and barriers. Both for A/B (host: MMFREE_OPENCL_BUILD_OPTIONS).
+// On the H200 (Transformer++ 2.7B, batch 1, two runs each in alternation): depth 4 with early loads 285.7 and
+// 286.2 tokens/s, without 261.3 and 261.5; depth 8 without 262.9 and 261.9 (bench/results/nvidia-h200/
+// 2026-11-29/dense-layer).
 #ifndef LAYER_DEPTH
 #define LAYER_DEPTH 4
 #endif
 #ifndef LAYER_EARLY
-#define LAYER_EARLY 0
+#define LAYER_EARLY 1
 #endif
 
 #define STAGE_PLAIN 0
