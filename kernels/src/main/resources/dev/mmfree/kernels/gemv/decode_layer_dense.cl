@@ -88,48 +88,15 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
-// Weights as loaded, converted to float where they are used: with NVIDIA's PTX path the fp16 words stay raw
-// (uint4) until then, so that loads issued early do not wait for their data where they are issued.
-#if defined(W_F16) && defined(MMFREE_PTX) && DENSE_W_V4
-typedef uint4 wraw;
-#define LOAD_RAW(i, p) (((__global const uint4*) (p))[i])
-inline float8 raw_f8(uint4 u) {
-    return (float8)(dense_h2f2(u.x), dense_h2f2(u.y), dense_h2f2(u.z), dense_h2f2(u.w));
-}
-#else
-typedef float8 wraw;
-#define LOAD_RAW(i, p) LOAD_W8((i), (p))
-#define raw_f8(u) (u)
-#endif
-
-// Words of a row each lane has in flight: LAYER_DEPTH 16-byte loads before their first use (4 or 8).
-// LAYER_EARLY 1: the first LAYER_DEPTH words of a lane's first row are loaded before the input is staged, in
-// flight while the staging waits on its loads and barriers. Both for A/B (host: MMFREE_OPENCL_BUILD_OPTIONS).
-// On the H200 (Transformer++ 2.7B, batch 1, two runs each in alternation): depth 4 with early loads 285.7 and
-// 286.2 tokens/s, without 261.3 and 261.5; depth 8 without 262.9 and 261.9 (bench/results/nvidia-h200/
-// 2026-11-29/dense-layer).
-#ifndef LAYER_DEPTH
-#define LAYER_DEPTH 4
-#endif
-#ifndef LAYER_EARLY
-#define LAYER_EARLY 1
-#endif
-
-#define STAGE_PLAIN 0
-#define STAGE_NORM 1
-#define STAGE_ATTENTION 2
-
-// This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), after
-// staging the input: x itself (STAGE_PLAIN) or normalized by nw (STAGE_NORM) with layer_stage, or the
-// attention's output from x = attn and its S splits in part (STAGE_ATTENTION) with layer_stage_attention.
+// This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), four
+// 16-byte words in flight a lane. Measured on the H200 and not kept (bench/results/nvidia-h200/2026-11-29/
+// dense-layer): eight words, the first words loaded before the input is staged, guarded loads in one loop.
 // E_ADD: y[row] += (a volatile read: another work-group may have written y in this launch); E_SWIGLU:
 // y[p] = silu(gate_p) * up_p; E_ROPE_KV: rope_kv_pair into q and the caches.
-inline void layer_gemv(const int epi, const int lpr, const int stage, volatile __global const float* x, int k,
-                       __global const float* nw, float eps, volatile __global const float* part, int S, int heads,
-                       __global const wtype* w, int n, int kPad,
-                       volatile __global float* y, __global float* q, __global const int* meta,
-                       __global const float* invFreq, __global kvtype* kc, __global kvtype* vc, rope_dims dm,
-                       __local float* xs, __local float* red, int group, int groups) {
+inline void layer_gemv(const int epi, const int lpr, __global const wtype* w, int n, int kPad, volatile __global float* y,
+                       __global float* q, __global const int* meta, __global const float* invFreq,
+                       __global kvtype* kc, __global kvtype* vc, rope_dims dm,
+                       __local const float* xs, __local float* red, int group, int groups) {
     int l = get_local_id(0);
     int rpg = GEMV_WG / lpr;
     int lane = l % lpr;
@@ -138,24 +105,6 @@ inline void layer_gemv(const int epi, const int lpr, const int stage, volatile _
     int r0 = min(n, group * per);
     int r1 = min(n, r0 + per);
     int words = kPad / 8;
-    int step = LAYER_DEPTH * lpr;
-#if LAYER_EARLY
-    wraw first[LAYER_DEPTH];
-    int early = r0 + slot < r1 && lane + (LAYER_DEPTH - 1) * lpr < words;
-    if (early) {
-        __global const wtype* wr = w + (size_t) (r0 + slot) * kPad;
-#pragma unroll
-        for (int j = 0; j < LAYER_DEPTH; j++) {
-            first[j] = LOAD_RAW(lane + j * lpr, wr);
-        }
-    }
-#endif
-    if (stage == STAGE_ATTENTION) {
-        layer_stage_attention(x, part, S, heads, kPad, xs);
-    } else {
-        layer_stage(stage == STAGE_NORM, x, k, kPad, nw, eps, xs, red);
-    }
-
     int passes = (per + rpg - 1) / rpg;   // the same in every work-group, at least one
     int pass = 0;
     do {
@@ -164,39 +113,24 @@ inline void layer_gemv(const int epi, const int lpr, const int stage, volatile _
         float acc = 0.0f;
         if (row < r1) {
             __global const wtype* wr = w + (size_t) row * kPad;
-            float a[LAYER_DEPTH];
-#pragma unroll
-            for (int j = 0; j < LAYER_DEPTH; j++) {
-                a[j] = 0.0f;
-            }
             int c = lane;
-#if LAYER_EARLY
-            if (pass == 0 && early) {
-#pragma unroll
-                for (int j = 0; j < LAYER_DEPTH; j++) {
-                    a[j] = dot8(raw_f8(first[j]), vload8(c + j * lpr, xs), 0.0f);
-                }
-                c += step;
-            }
-#endif
-            for (; c + (LAYER_DEPTH - 1) * lpr < words; c += step) {
-                wraw u[LAYER_DEPTH];
-#pragma unroll
-                for (int j = 0; j < LAYER_DEPTH; j++) {
-                    u[j] = LOAD_RAW(c + j * lpr, wr);
-                }
-#pragma unroll
-                for (int j = 0; j < LAYER_DEPTH; j++) {
-                    a[j] = dot8(raw_f8(u[j]), vload8(c + j * lpr, xs), a[j]);
-                }
+            float acc1 = 0.0f;
+            float acc2 = 0.0f;
+            float acc3 = 0.0f;
+            for (; c + 3 * lpr < words; c += 4 * lpr) {
+                float8 w0 = LOAD_W8(c, wr);
+                float8 w1 = LOAD_W8(c + lpr, wr);
+                float8 w2 = LOAD_W8(c + 2 * lpr, wr);
+                float8 w3 = LOAD_W8(c + 3 * lpr, wr);
+                acc = dot8(w0, vload8(c, xs), acc);
+                acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
+                acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
+                acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
             }
             for (; c < words; c += lpr) {
-                a[0] = dot8(LOAD_W8(c, wr), vload8(c, xs), a[0]);
+                acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
             }
-#pragma unroll
-            for (int j = 0; j < LAYER_DEPTH; j += 2) {
-                acc += a[j] + a[j + 1];
-            }
+            acc = (acc + acc1) + (acc2 + acc3);
         }
 #ifdef MMFREE_PTX
         for (int m = lpr / 2; m > 0; m >>= 1) {
@@ -262,8 +196,9 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     int pos0 = meta[0];
     int S = meta[3];
 
-    layer_gemv(E_ROPE_KV, LPR_QKV, STAGE_NORM, x, d, inNorm, eps, 0, 0, 0, wQkv, (heads + 2 * kvHeads) * HD, dPad, 0, q,
-               meta, invFreq, kc, vc, dm, xs, red, group, groups);
+    layer_stage(1, x, d, dPad, inNorm, eps, xs, red);
+    layer_gemv(E_ROPE_KV, LPR_QKV, wQkv, (heads + 2 * kvHeads) * HD, dPad, 0, q, meta, invFreq, kc, vc, dm,
+               xs, red, group, groups);
     grid_sync(sync, error);
 
     int tasks = S * kvHeads;
@@ -277,13 +212,14 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     } while (++round < rounds);
     grid_sync(sync, error);
 
-    layer_gemv(E_ADD, LPR_O, STAGE_ATTENTION, attn, qw, 0, 0.0f, part, S, heads, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm,
-               xs, red, group, groups);
+    layer_stage_attention(attn, part, S, heads, qwPad, xs);
+    layer_gemv(E_ADD, LPR_O, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
     grid_sync(sync, error);
 
-    layer_gemv(E_SWIGLU, LPR_GU, STAGE_NORM, x, d, postNorm, eps, 0, 0, 0, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm,
-               xs, red, group, groups);
+    layer_stage(1, x, d, dPad, postNorm, eps, xs, red);
+    layer_gemv(E_SWIGLU, LPR_GU, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
     grid_sync(sync, error);
 
-    layer_gemv(E_ADD, LPR_DOWN, STAGE_PLAIN, act, I, 0, 0.0f, 0, 0, 0, wDown, d, iPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
+    layer_gemv(E_ADD, LPR_DOWN, wDown, d, iPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
 }
