@@ -88,87 +88,27 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
-// This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), four
-// 16-byte words in flight a lane. Measured on the H200 and not kept (bench/results/nvidia-h200/2026-11-29/
-// dense-layer): eight words, the first words loaded before the input is staged, guarded loads in one loop.
-// E_ADD: y[row] += (a volatile read: another work-group may have written y in this launch); E_SWIGLU:
-// y[p] = silu(gate_p) * up_p; E_ROPE_KV: rope_kv_pair into q and the caches.
+// This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), with the
+// GEMV's own row loop (dense_common.cl: four 16-byte words in flight a lane). Measured on the H200 and not kept
+// (bench/results/nvidia-h200/2026-11-29/dense-layer): eight words, the first words loaded before the input is
+// staged, guarded loads in one loop.
 inline void layer_gemv(const int epi, const int lpr, __global const wtype* w, int n, int kPad, volatile __global float* y,
                        __global float* q, __global const int* meta, __global const float* invFreq,
                        __global kvtype* kc, __global kvtype* vc, rope_dims dm,
                        __local const float* xs, __local float* red, int group, int groups) {
     int l = get_local_id(0);
     int rpg = GEMV_WG / lpr;
-    int lane = l % lpr;
-    int slot = l / lpr;
     int per = ((n + groups - 1) / groups + 1) & ~1;
     int r0 = min(n, group * per);
     int r1 = min(n, r0 + per);
-    int words = kPad / 8;
     int passes = (per + rpg - 1) / rpg;   // the same in every work-group, at least one
     int pass = 0;
     do {
         int row0 = r0 + pass * rpg;
-        int row = row0 + slot;
-        float acc = 0.0f;
-        if (row < r1) {
-            __global const wtype* wr = w + (size_t) row * kPad;
-            int c = lane;
-            float acc1 = 0.0f;
-            float acc2 = 0.0f;
-            float acc3 = 0.0f;
-            for (; c + 3 * lpr < words; c += 4 * lpr) {
-                float8 w0 = LOAD_W8(c, wr);
-                float8 w1 = LOAD_W8(c + lpr, wr);
-                float8 w2 = LOAD_W8(c + 2 * lpr, wr);
-                float8 w3 = LOAD_W8(c + 3 * lpr, wr);
-                acc = dot8(w0, vload8(c, xs), acc);
-                acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
-                acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
-                acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
-            }
-            for (; c < words; c += lpr) {
-                acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
-            }
-            acc = (acc + acc1) + (acc2 + acc3);
-        }
-#ifdef MMFREE_PTX
-        for (int m = lpr / 2; m > 0; m >>= 1) {
-            acc += dense_shfl_xor(acc, m);
-        }
-        if (lane == 0) {
-            red[slot] = acc;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-#else
-        red[l] = acc;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        float sum = 0.0f;
-        if (l < rpg) {
-            for (int j = 0; j < lpr; j++) {
-                sum += red[l * lpr + j];
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (l < rpg) {
-            red[l] = sum;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-#endif
-        if (epi == E_ADD) {
-            if (l < rpg && row0 + l < r1) {
-                y[row0 + l] = y[row0 + l] + red[l];
-            }
-        } else if (l < rpg / 2 && row0 + 2 * l < r1) {
-            int p = row0 / 2 + l;
-            float a = red[2 * l];
-            float b = red[2 * l + 1];
-            if (epi == E_SWIGLU) {
-                y[p] = dense_silu(a) * b;
-            } else {
-                rope_kv_pair(p, a, b, 0, meta, dm, invFreq, q, kc, vc);
-            }
-        }
+        int row = row0 + l / lpr;
+        float acc = row < r1 ? dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr) : 0.0f;
+        dense_row_sums(lpr, acc, red);
+        dense_rows_epilogue(epi, rpg, row0, r1, n, y, q, meta, invFreq, kc, vc, dm, red);
         barrier(CLK_LOCAL_MEM_FENCE);
     } while (++pass < passes);
 }

@@ -155,3 +155,90 @@ inline float dense_shfl_xor(float v, int mask) {
 inline float rms_inv(float sumSq, int k, float eps) {
     return 1.0f / sqrt(sumSq / (float) k + eps);
 }
+
+// The GEMV's row loop, shared by gemv.cl (one row block a work-group) and decode_layer_dense.cl (row ranges
+// in passes): a work-group of GEMV_WG items holds GEMV_WG / lpr rows, each read by lpr lanes.
+
+// This lane's part of row wr . xs over `words` 16-byte words (8 weights each), four words in flight.
+inline float dense_lane_dot(const int lpr, __global const wtype* wr, int words, __local const float* xs, int lane) {
+    int c = lane;
+    float acc = 0.0f;
+    float acc1 = 0.0f;
+    float acc2 = 0.0f;
+    float acc3 = 0.0f;
+    for (; c + 3 * lpr < words; c += 4 * lpr) {
+        float8 w0 = LOAD_W8(c, wr);
+        float8 w1 = LOAD_W8(c + lpr, wr);
+        float8 w2 = LOAD_W8(c + 2 * lpr, wr);
+        float8 w3 = LOAD_W8(c + 3 * lpr, wr);
+        acc = dot8(w0, vload8(c, xs), acc);
+        acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
+        acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
+        acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
+    }
+    for (; c < words; c += lpr) {
+        acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
+    }
+    return (acc + acc1) + (acc2 + acc3);
+}
+
+// Sums the lanes' parts: afterwards red[s] holds the sum of row slot s (s < GEMV_WG / lpr), through warp shuffles
+// with MMFREE_PTX, else local memory (red: GEMV_WG floats). Ends with a barrier.
+inline void dense_row_sums(const int lpr, float acc, __local float* red) {
+    int l = get_local_id(0);
+#ifdef MMFREE_PTX
+    for (int m = lpr / 2; m > 0; m >>= 1) {
+        acc += dense_shfl_xor(acc, m);
+    }
+    if (l % lpr == 0) {
+        red[l / lpr] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#else
+    int rpg = GEMV_WG / lpr;
+    red[l] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float sum = 0.0f;
+    if (l < rpg) {
+        for (int j = 0; j < lpr; j++) {
+            sum += red[l * lpr + j];
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (l < rpg) {
+        red[l] = sum;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+}
+
+// The epilogue of output element c (or pair c, c + 1 of the paired epilogues) of activation row r, y [rows, n]
+// ([rows, n / 2] for E_SWIGLU), with sums a (and b, the pair's second): E_STORE y =, E_ADD y += (a volatile
+// read: in the one-launch layer another work-group may have written y), E_SWIGLU silu(gate) * up, E_ROPE_KV
+// rope_kv_pair into q and the caches.
+inline void dense_epilogue(const int epi, int r, int c, int n, float a, float b, volatile __global float* y,
+                           __global float* q, __global const int* meta, __global const float* invFreq,
+                           __global kvtype* kc, __global kvtype* vc, rope_dims dm) {
+    if (epi == E_STORE || epi == E_ADD) {
+        size_t at = (size_t) r * n + c;
+        y[at] = epi == E_ADD ? y[at] + a : a;
+    } else if (epi == E_SWIGLU) {
+        y[(size_t) r * (n / 2) + c / 2] = dense_silu(a) * b;
+    } else {
+        rope_kv_pair(c / 2, a, b, r, meta, dm, invFreq, q, kc, vc);
+    }
+}
+
+// dense_epilogue on one activation row's outputs [row0, min(row0 + rpg, end)) from their sums in red (row0 even).
+inline void dense_rows_epilogue(const int epi, int rpg, int row0, int end, int n, volatile __global float* y,
+                                __global float* q, __global const int* meta, __global const float* invFreq,
+                                __global kvtype* kc, __global kvtype* vc, rope_dims dm, __local const float* red) {
+    int l = get_local_id(0);
+    if (epi == E_STORE || epi == E_ADD) {
+        if (l < rpg && row0 + l < end) {
+            dense_epilogue(epi, 0, row0 + l, n, red[l], 0.0f, y, q, meta, invFreq, kc, vc, dm);
+        }
+    } else if (l < rpg / 2 && row0 + 2 * l < end) {
+        dense_epilogue(epi, 0, row0 + 2 * l, n, red[2 * l], red[2 * l + 1], y, q, meta, invFreq, kc, vc, dm);
+    }
+}

@@ -17,20 +17,6 @@
 #define COLS (TN / NT)
 #define TPR (COLS / MT)
 
-// The epilogue of output pair / element c of row r with sums a (and b, the pair's second).
-inline void dense_epilogue(const int epi, int r, int c, int n, float a, float b, __global float* y,
-                           __global const int* meta, __global const float* invFreq, __global kvtype* kc,
-                           __global kvtype* vc, rope_dims dm) {
-    if (epi == E_STORE || epi == E_ADD) {
-        size_t at = (size_t) r * n + c;
-        y[at] = epi == E_ADD ? y[at] + a : a;
-    } else if (epi == E_SWIGLU) {
-        y[(size_t) r * (n / 2) + c / 2] = dense_silu(a) * b;
-    } else {
-        rope_kv_pair(c / 2, a, b, r, meta, dm, invFreq, y, kc, vc);
-    }
-}
-
 inline void gemm_body(const int epi, const int norm, __global const wtype* w, int n, int k, int kPad,
                       __global const float* x, int xStride, int rows, __global float* y,
                       __global const float* nw, float eps, __global const int* meta,
@@ -152,12 +138,12 @@ inline void gemm_body(const int epi, const int norm, __global const wtype* w, in
                     part[at + 1] = acc[i][j + 1];
                 }
             } else if (epi == E_STORE || epi == E_ADD) {
-                dense_epilogue(epi, r, c, n, acc[i][j], 0.0f, y, meta, invFreq, kc, vc, dm);
+                dense_epilogue(epi, r, c, n, acc[i][j], 0.0f, y, y, meta, invFreq, kc, vc, dm);
                 if (c + 1 < n) {
-                    dense_epilogue(epi, r, c + 1, n, acc[i][j + 1], 0.0f, y, meta, invFreq, kc, vc, dm);
+                    dense_epilogue(epi, r, c + 1, n, acc[i][j + 1], 0.0f, y, y, meta, invFreq, kc, vc, dm);
                 }
             } else {
-                dense_epilogue(epi, r, c, n, acc[i][j], acc[i][j + 1], y, meta, invFreq, kc, vc, dm);
+                dense_epilogue(epi, r, c, n, acc[i][j], acc[i][j + 1], y, y, meta, invFreq, kc, vc, dm);
             }
         }
     }
@@ -219,7 +205,7 @@ inline void reduce_body(const int epi, __global const float* part, int splits, i
             b += part[s * stride + at + 1];
         }
     }
-    dense_epilogue(epi, r, c, n, a, b, y, meta, invFreq, kc, vc, dm);
+    dense_epilogue(epi, r, c, n, a, b, y, y, meta, invFreq, kc, vc, dm);
 }
 
 #define REDUCE_ARGS __global const float* part, const int splits, const int rows, const int n, __global float* y

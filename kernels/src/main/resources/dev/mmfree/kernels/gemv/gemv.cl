@@ -34,72 +34,11 @@ inline void gemv_body(const int epi, const int norm, __global const wtype* w, in
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    int lane = l % LPR;
-    int slot = l / LPR;
     int row0 = get_group_id(0) * GEMV_RPG;
-    int row = row0 + slot;
-    float acc = 0.0f;
-    if (row < n) {
-        __global const wtype* wr = w + (size_t) row * kPad;
-        int words = kPad / 8;
-        int c = lane;
-        float acc1 = 0.0f;
-        float acc2 = 0.0f;
-        float acc3 = 0.0f;
-        for (; c + 3 * LPR < words; c += 4 * LPR) {
-            float8 w0 = LOAD_W8(c, wr);
-            float8 w1 = LOAD_W8(c + LPR, wr);
-            float8 w2 = LOAD_W8(c + 2 * LPR, wr);
-            float8 w3 = LOAD_W8(c + 3 * LPR, wr);
-            acc = dot8(w0, vload8(c, xs), acc);
-            acc1 = dot8(w1, vload8(c + LPR, xs), acc1);
-            acc2 = dot8(w2, vload8(c + 2 * LPR, xs), acc2);
-            acc3 = dot8(w3, vload8(c + 3 * LPR, xs), acc3);
-        }
-        for (; c < words; c += LPR) {
-            acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
-        }
-        acc = (acc + acc1) + (acc2 + acc3);
-    }
-#ifdef MMFREE_PTX
-    for (int m = LPR / 2; m > 0; m >>= 1) {
-        acc += dense_shfl_xor(acc, m);
-    }
-    if (lane == 0) {
-        red[slot] = acc;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-#else
-    red[l] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float sum = 0.0f;
-    if (l < GEMV_RPG) {
-        for (int j = 0; j < LPR; j++) {
-            sum += red[l * LPR + j];
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (l < GEMV_RPG) {
-        red[l] = sum;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-#endif
-
-    if (epi == E_STORE || epi == E_ADD) {
-        if (l < GEMV_RPG && row0 + l < n) {
-            float v = red[l];
-            y[row0 + l] = epi == E_ADD ? y[row0 + l] + v : v;
-        }
-    } else if (l < GEMV_RPG / 2 && row0 + 2 * l < n) {
-        int p = row0 / 2 + l;
-        float a = red[2 * l];
-        float b = red[2 * l + 1];
-        if (epi == E_SWIGLU) {
-            y[p] = dense_silu(a) * b;
-        } else {
-            rope_kv_pair(p, a, b, 0, meta, dm, invFreq, y, kc, vc);
-        }
-    }
+    int row = row0 + l / LPR;
+    float acc = row < n ? dense_lane_dot(LPR, w + (size_t) row * kPad, kPad / 8, xs, l % LPR) : 0.0f;
+    dense_row_sums(LPR, acc, red);
+    dense_rows_epilogue(epi, GEMV_RPG, row0, n, n, y, y, meta, invFreq, kc, vc, dm, red);
 }
 
 __kernel void KNAME(gemv)(GEMV_ARGS, __local float* xs) {
