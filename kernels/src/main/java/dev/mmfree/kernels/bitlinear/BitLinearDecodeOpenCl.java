@@ -6,11 +6,9 @@ import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
-import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
-import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
 
 import java.nio.ByteBuffer;
