@@ -183,15 +183,16 @@ public final class LlamaOpenCl implements CausalLm {
         if (groups < 0) {
             groups = DenseLayerOpenCl.defaultGroups(device.info(), shape);
             wg = DenseLayerOpenCl.defaultWorkGroup(device.info(), shape);
-            var attention = new AttentionOpenCl.Shape(Math.max(wg, 64), as.block(), as.minShare());
-            if (groups == 0 || wg < c.headDim() || DenseLayerOpenCl.localBytes(dims, wg, attention) > device.info().localMemBytes()) {
-                return null;
+            if (groups > 0 && (wg < c.headDim() || DenseLayerOpenCl.localBytes(dims, wg,
+                    new AttentionOpenCl.Shape(wg, as.block(), as.minShare())) > device.info().localMemBytes())) {
+                groups = 0;   // the model does not fit the layer's work-group: five launches a layer
             }
         }
         if (groups == 0) {
             return null;
         }
-        return new DenseLayerOpenCl(device, storage, dims, groups, wg, shape.ptx(), new AttentionOpenCl.Shape(wg, as.block(), as.minShare()));
+        var attention = new AttentionOpenCl.Shape(wg, as.block(), as.minShare());
+        return new DenseLayerOpenCl(device, storage, dims, groups, wg, shape.ptx(), attention);
     }
 
     /** Whether a batch-1 decode step runs one launch a layer. */
