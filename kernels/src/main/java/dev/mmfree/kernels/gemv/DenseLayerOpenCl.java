@@ -24,7 +24,7 @@ import java.nio.ByteBuffer;
  *
  * <p>Each GEMV phase gives every work-group a contiguous range of about n / G rows and picks its lanes per row
  * so that the range is one pass where it can ({@link #lanes}). The attention phase runs S splits of the context
- * ({@link #splits}) and merges them in a phase of its own when S > 1.
+ * ({@link #splits}); when S > 1 every work-group merges them as it stages o_proj's input, which saves a barrier.
  *
  * <p>It is on by default only on GPUs that take NVIDIA's inline PTX ({@link DenseShape#ptx}), where it has
  * been measured; {@value #ENV} turns it off or sets its work-group. Tests: {@code ./mvnw -o -pl kernels -am
