@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels kernelruns decodeab batch1runs buildlog tilings mma dense densegemv bench370 bench13 bench27 hgrn27
+#   steps: tests verify kernels kernelruns decodeab batch1runs buildlog tilings mma dense densegemv attention bench370 bench13 bench27 hgrn27
 #          mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
@@ -63,12 +63,13 @@ for step in $steps; do
             echo "base: $(cat .gpu/base/commit)" >> "$out/decodeab.log"
             run decodeab 240 "${base_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50
             run decodeab 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
-        batch1runs) # decode at batch 1 (B1_MODELS, default hgrn; llama for Transformer++) at B1_PRESET (default 2.7B) and
-                    # context B1_CONTEXT (default 128): BATCH1_RUNS lists the runs in order, each "base" (the jars of
-                    # .gpu/base), "-" (this build) or env settings for this build (VAR=VALUE,...)
+        batch1runs) # decode at batch 1 (or B1_BATCH; B1_MODELS, default hgrn; llama for Transformer++) at B1_PRESET (default 2.7B)
+                    # and context B1_CONTEXT (default 128), B1_STEPS steps (default 100): BATCH1_RUNS lists the runs in order,
+                    # each "base" (the jars of .gpu/base), "-" (this build) or env settings for this build (VAR=VALUE,...)
             i=0
             p=${B1_PRESET:-2.7B}
-            b1=(bench --backend opencl --preset "$p" --models "${B1_MODELS:-hgrn}" --batch 1 --context "${B1_CONTEXT:-128}" --decode-steps 100)
+            b1=(bench --backend opencl --preset "$p" --models "${B1_MODELS:-hgrn}" --batch "${B1_BATCH:-1}" --context "${B1_CONTEXT:-128}"
+                --decode-steps "${B1_STEPS:-100}" --prefill-repeats 1)
             for e in ${BATCH1_RUNS:-base - base -}; do
                 i=$((i + 1))
                 if [ "$e" = base ]; then
@@ -165,6 +166,12 @@ for step in $steps; do
                     echo "== run $i ($e): $(basename "$f")"; grep -o "ld\.global[.a-z0-9:_]*" "$f" | sort | uniq -c
                 done >> "$out/densegemv.log"
                 rm -rf "$out/dense-cache-$i"
+            done ;;
+        attention)  # the attention kernel alone (GemvOpenClBench --attention-only) under ATTN_RUNS env settings (VAR=VALUE,
+                    # several joined by commas; "-" for none), one run each, in order
+            for e in ${ATTN_RUNS:--}; do
+                run attention 180 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench \
+                    --device nvidia --attention-only
             done ;;
         bench370)
             run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1,64 --context 512 --decode-steps 200 \

@@ -24,6 +24,8 @@ import dev.mmfree.runtime.MmfreeException;
 public final class AttentionOpenCl implements AutoCloseable {
     public static final String COMBINE = "attention_combine_f32";
     public static final String COPY = "kv_cache_copy_u32";
+    /** Environment variable that overrides {@link Shape#forDevice}: "WG/BLOCK/MIN_SHARE". */
+    public static final String ENV = "MMFREE_ATTENTION";
 
     /**
      * @param wg       work-group size (a power of two >= hd)
@@ -38,8 +40,23 @@ public final class AttentionOpenCl implements AutoCloseable {
             }
         }
 
+        /** The device's default, or {@value #ENV} ("WG/BLOCK/MIN_SHARE", e.g. 128/256/64) where set. */
         public static Shape forDevice(boolean gpu) {
-            return gpu ? new Shape(128, 256, 256) : new Shape(64, 64, 64);
+            String env = System.getenv(ENV);
+            return env == null || env.isBlank() ? (gpu ? new Shape(128, 256, 256) : new Shape(64, 64, 64)) : parse(env.strip());
+        }
+
+        /** "WG/BLOCK/MIN_SHARE". */
+        public static Shape parse(String text) {
+            String[] p = text.split("/");
+            try {
+                if (p.length == 3) {
+                    return new Shape(Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]));
+                }
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            throw new MmfreeException(ENV + ": '" + text + "' is not WORKGROUP/BLOCK/MIN_SHARE, e.g. 128/256/64");
         }
     }
 
@@ -65,7 +82,8 @@ public final class AttentionOpenCl implements AutoCloseable {
         this.group = group;
         ClPrograms.checkLocal(device, kernelName(), 4L * group * (hd + shape.block() + shape.wg()));
         String options = "-cl-std=CL1.2 -DHD=" + hd + " -DG=" + group + " -DAWG=" + shape.wg() + " -DCH=" + shape.block()
-                + " -DKSUF=" + storage.suffix() + (storage == Storage.F16 ? " -DKV_F16" : "");
+                + " -DKSUF=" + storage.suffix() + (storage == Storage.F16 ? " -DKV_F16" : "")
+                + (ClPrograms.ptx(device.info()) ? " -DMMFREE_PTX=1" : "");
         this.program = device.build("attention " + storage.suffix() + " hd " + hd + " g " + group,
                 source(), options);
     }

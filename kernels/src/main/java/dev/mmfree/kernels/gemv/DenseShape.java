@@ -1,9 +1,8 @@
 package dev.mmfree.kernels.gemv;
 
+import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.MmfreeException;
-
-import java.util.Locale;
 
 /**
  * Work-group shapes of the dense kernels, compiled in as defines (see {@code gemv/dense_common.cl}).
@@ -51,8 +50,7 @@ public record DenseShape(int gemvWg, int lpr, int tm, int tn, int tk, int mt, in
      * 4 x 4 per item. CPU: smaller. {@value #GEMV_ENV} ("WG/LANES") overrides the GEMV's group and lanes.
      */
     public static DenseShape forDevice(DeviceInfo info) {
-        boolean nvidia = info.vendor().toLowerCase(Locale.ROOT).contains("nvidia");
-        DenseShape d = info.gpu() ? new DenseShape(256, 8, 64, 64, 32, 4, 4, nvidia) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
+        DenseShape d = info.gpu() ? new DenseShape(256, 8, 64, 64, 32, 4, 4, ClPrograms.ptx(info)) : new DenseShape(64, 8, 16, 16, 8, 2, 2, false);
         String env = System.getenv(GEMV_ENV);
         return env == null || env.isBlank() ? d : d.withGemv(env.strip());
     }

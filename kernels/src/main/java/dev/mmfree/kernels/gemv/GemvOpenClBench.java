@@ -60,6 +60,8 @@ public final class GemvOpenClBench {
     private final boolean quick;
     /** Only the fp16 GEMVs (every shape of the list) and their fused forms: no GEMMs, attention or layers. */
     private final boolean gemvOnly;
+    /** Only the attention kernel, at the model presets' heads and contexts besides the default size's. */
+    private final boolean attentionOnly;
     /** {d, I} of each model size whose GEMVs are timed (the full run: the first only). */
     private final int[][] sizes;
     /** A GEMV is timed in turn over copies of its weights that together take at least this many bytes. */
@@ -71,11 +73,12 @@ public final class GemvOpenClBench {
     /** The cold copy of as many bytes as the GEMVs being timed move (NaN outside them). */
     private double sameCopyGbps = Double.NaN;
 
-    private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly, int[][] sizes) {
+    private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly, boolean attentionOnly, int[][] sizes) {
         this.device = device;
         this.iters = iters;
         this.quick = quick;
         this.gemvOnly = gemvOnly;
+        this.attentionOnly = attentionOnly;
         this.sizes = sizes;
         this.coldBytes = quick ? 4L << 20 : 256L << 20;
         this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
@@ -89,6 +92,7 @@ public final class GemvOpenClBench {
         int copyMib = 512;
         boolean quick = false;
         boolean gemvOnly = false;
+        boolean attentionOnly = false;
         int[][] sizes = {{2560, 6912}};
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -97,9 +101,10 @@ public final class GemvOpenClBench {
                 case "--copy-mib" -> copyMib = Integer.parseInt(args[++i]);
                 case "--quick" -> quick = true;
                 case "--gemv-only" -> gemvOnly = true;
+                case "--attention-only" -> attentionOnly = true;
                 case "--sizes" -> sizes = parseSizes(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick] [--gemv-only] [--sizes DxI,...]");
+                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick] [--gemv-only] [--attention-only] [--sizes DxI,...]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -107,7 +112,7 @@ public final class GemvOpenClBench {
         });
         try (Device device = OpenCl.open(selector, true)) {
             System.out.println("# " + device.info() + ", dense " + DenseShape.forDevice(device.info()));
-            new GemvOpenClBench(device, quick ? 3 : iters, quick, gemvOnly, quick ? new int[][]{{256, 520}} : sizes)
+            new GemvOpenClBench(device, quick ? 3 : iters, quick, gemvOnly, attentionOnly, quick ? new int[][]{{256, 520}} : sizes)
                     .run(quick ? 16 : copyMib);
         }
     }
@@ -128,18 +133,30 @@ public final class GemvOpenClBench {
 
     private void run(int copyMib) {
         copy(copyMib);
-        for (int[] size : gemvOnly ? sizes : new int[][]{sizes[0]}) {
-            matrices(size[0], size[1]);
-        }
         int d = sizes[0][0];
         int i = sizes[0][1];
         int hd = quick ? 32 : 80;
+        if (attentionOnly) {
+            // {heads = kv heads, hd, ctx, b}: 370M and 2.7B decode at batch 1 (the README's contexts and longer),
+            // 370M at batch 64 over 8192 positions, and the default size's cases below
+            int[][] cases = quick ? new int[][]{{2, 32, 300, 1}, {2, 32, 300, 4}}
+                    : new int[][]{{8, 128, 512, 1}, {8, 128, 8192, 1}, {20, 128, 228, 1}, {20, 128, 2048, 1}, {8, 128, 8192, 64}};
+            for (int[] c : cases) {
+                attention(c[0], c[1], c[2], c[3]);
+            }
+        } else {
+            for (int[] size : gemvOnly ? sizes : new int[][]{sizes[0]}) {
+                matrices(size[0], size[1]);
+            }
+        }
         if (!gemvOnly) {
             int heads = d / hd;
             for (int ctx : quick ? new int[]{300} : new int[]{2048, 8192}) {
                 attention(heads, hd, ctx, 1);
             }
             attention(heads, hd, quick ? 300 : 2048, 8);
+        }
+        if (!gemvOnly && !attentionOnly) {
             for (int ctx : quick ? new int[]{16, 300} : new int[]{128, 2048, 8192}) {
                 layer(d, i, hd, ctx);
             }
@@ -453,12 +470,17 @@ public final class GemvOpenClBench {
         AttentionOpenCl.Shape shape = AttentionOpenCl.Shape.forDevice(device.info().gpu());
         try (AttentionOpenCl a = new AttentionOpenCl(device, Storage.F16, hd, 1, shape)) {
             float[] q = gaussian(b * kvw, 1);
-            float[] kv = rounded(Storage.F16, gaussian(b * ctx * kvw, 1));
-            byte[] half = new byte[2 * kv.length];
+            // one sequence's cache, repeated for the others (the check reads sequence 0)
+            float[] kv = rounded(Storage.F16, gaussian(ctx * kvw, 1));
+            byte[] one = new byte[2 * kv.length];
             for (int j = 0; j < kv.length; j++) {
                 short s = Float.floatToFloat16(kv[j]);
-                half[2 * j] = (byte) s;
-                half[2 * j + 1] = (byte) (s >> 8);
+                one[2 * j] = (byte) s;
+                one[2 * j + 1] = (byte) (s >> 8);
+            }
+            byte[] half = new byte[Math.multiplyExact(b, one.length)];
+            for (int k = 0; k < b; k++) {
+                System.arraycopy(one, 0, half, k * one.length, one.length);
             }
             float[] ref = new float[hd];
             attendHead0(q, kv, ctx, kvw, hd, ref);

@@ -2,12 +2,14 @@ package dev.mmfree.kernels.opencl;
 
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceException;
+import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.MmfreeException;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 
 /**
  * Loads kernel sources from {@code dev/mmfree/kernels/<family>/<name>.cl} and builds them after the
@@ -47,6 +49,11 @@ public final class ClPrograms {
             src.append('\n').append(t);
         }
         return device.build(label, src.toString(), tiling.options());
+    }
+
+    /** Whether the device is an NVIDIA GPU, whose OpenCL compiles inline PTX ({@code asm}). */
+    public static boolean ptx(DeviceInfo info) {
+        return info.gpu() && info.vendor().toLowerCase(Locale.ROOT).contains("nvidia");
     }
 
     /** Fails when a kernel's local memory would exceed the device's. */

@@ -8,15 +8,33 @@
 // Flash-decoding: split s of S takes the G query heads of kv head kvh for row r over the s-th of S equal
 // shares of the positions. It walks its share in blocks of CH positions held in local memory with an online
 // softmax (running max and sum), so local memory does not grow with the context. One work-item per position
-// scores it against all G heads (each key read once for the group); in the value pass work-item l takes
-// dimension l % HD of positions l / HD, + AWG / HD, ...
+// scores it against all G heads (each key read once for the group). In the value pass a position is read by
+// several work-items at once, each for its part of the row.
+// Two forms of the loads, chosen at build time:
+//   ATTN_VEC 1 (the default when HD % 8 == 0): keys and values as words of 8 elements, 16 bytes in half (on
+//     NVIDIA one ld.global.v4 and eight cvt each, as the dense GEMV does: its OpenCL turns vload_half8 into
+//     eight 2-byte loads). The value pass gives a position HD / 8 work-items, one word each, so AWG / (HD / 8)
+//     positions are read at once; the slices' sums are folded through local memory a word element at a time.
+//   ATTN_VEC 0 (HD % 8 != 0, or -DATTN_VEC=0 for A/B): one element a load; work-item l takes dimension l % HD
+//     of positions l / HD, + AWG / HD, ... in the value pass.
 // S == 1 writes out [rows, H*HD]; otherwise part [rows, H, S, HD + 2] (sum, max, denominator), which
 // attention_merge folds into out.
 //
 // Defines: HD head dim, G query heads per kv head, AWG work-group size (>= HD, a power of two),
-//   CH positions per block, KV_F16 cache in half (else float).
+//   CH positions per block, KV_F16 cache in half (else float), MMFREE_PTX NVIDIA's inline PTX.
 
 #define NSL (AWG / HD)
+
+#ifndef ATTN_VEC
+#if HD % 8 == 0
+#define ATTN_VEC 1
+#else
+#define ATTN_VEC 0
+#endif
+#endif
+#if ATTN_VEC && HD % 8 != 0
+#error "ATTN_VEC needs a head dim that is a multiple of 8"
+#endif
 
 #ifndef KVTYPE_DEFINED
 #define KVTYPE_DEFINED
@@ -51,6 +69,61 @@ inline float load_kv_fresh(int i, __global const kvtype* p) {
 }
 #endif
 
+#if ATTN_VEC
+#define DV (HD / 8)      // words of 8 elements a row
+#define NSV (AWG / DV)   // value-pass slices: positions read at once
+typedef float8 accv;
+
+#if defined(KV_F16) && defined(MMFREE_PTX)
+inline float2 attn_h2f2(uint u) {
+    float a, b;
+    asm("{ .reg .b16 lo, hi;\n mov.b32 {lo, hi}, %2;\n cvt.f32.f16 %0, lo;\n cvt.f32.f16 %1, hi;\n }"
+        : "=f"(a), "=f"(b) : "r"(u));
+    return (float2)(a, b);
+}
+
+inline float8 kv_load8(int i, __global const kvtype* p) {
+    uint4 u = ((__global const uint4*) p)[i];
+    return (float8)(attn_h2f2(u.x), attn_h2f2(u.y), attn_h2f2(u.z), attn_h2f2(u.w));
+}
+#elif defined(KV_F16)
+inline float8 kv_load8(int i, __global const kvtype* p) {
+    return vload_half8(i, p);
+}
+#else
+inline float8 kv_load8(int i, __global const kvtype* p) {
+    __global const float4* v = (__global const float4*) p;
+    return (float8)(v[2 * i], v[2 * i + 1]);
+}
+#endif
+
+// Word i of a row: coherent (written by another work-group of this launch) through load_kv_fresh, else kv_load8.
+// coherent is a constant at every call, so each call compiles to one of the two.
+inline float8 kv_word(const int coherent, int i, __global const kvtype* p) {
+    if (coherent) {
+        int e = 8 * i;
+        return (float8)(load_kv_fresh(e, p), load_kv_fresh(e + 1, p), load_kv_fresh(e + 2, p), load_kv_fresh(e + 3, p),
+                        load_kv_fresh(e + 4, p), load_kv_fresh(e + 5, p), load_kv_fresh(e + 6, p), load_kv_fresh(e + 7, p));
+    }
+    return kv_load8(i, p);
+}
+
+inline float f8_at(float8 v, int c) {
+    switch (c) {
+        case 0: return v.s0;
+        case 1: return v.s1;
+        case 2: return v.s2;
+        case 3: return v.s3;
+        case 4: return v.s4;
+        case 5: return v.s5;
+        case 6: return v.s6;
+        default: return v.s7;
+    }
+}
+#else
+typedef float accv;
+#endif
+
 // Reduces red[g * AWG + l] over l for every g (max or sum); the result is red[g * AWG]. Ends with a barrier.
 inline void reduce_heads(__local float* red, int l, int useMax) {
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -71,28 +144,36 @@ inline void reduce_heads(__local float* red, int l, int useMax) {
 // load_kv_fresh (written by another work-group of this launch), else LOAD_KV. Ends with a barrier.
 inline void attention_block(const int coherent, int b0, int len, __global const kvtype* kb, __global const kvtype* vb,
                             size_t stride, float scale, __local const float* qs, __local float* sc, __local float* red,
-                            float* m, float* sum, float* acc) {
+                            float* m, float* sum, accv* acc) {
     int l = get_local_id(0);
-    int d = l % HD;
-    int slice = l / HD;
     float bm[G];
     for (int g = 0; g < G; g++) {
         bm[g] = -INFINITY;
     }
     for (int p = l; p < len; p += AWG) {
         __global const kvtype* kr = kb + (size_t) (b0 + p) * stride;
-        float dot[G];
+        float score[G];
         for (int g = 0; g < G; g++) {
-            dot[g] = 0.0f;
+            score[g] = 0.0f;
         }
+#if ATTN_VEC
+        for (int i = 0; i < DV; i++) {
+            float8 k = kv_word(coherent, i, kr);
+            for (int g = 0; g < G; g++) {
+                float8 qv = vload8(i, qs + g * HD);
+                score[g] += dot(qv.lo, k.lo) + dot(qv.hi, k.hi);
+            }
+        }
+#else
         for (int i = 0; i < HD; i++) {
             float kv = coherent ? load_kv_fresh(i, kr) : LOAD_KV(i, kr);
             for (int g = 0; g < G; g++) {
-                dot[g] = fma(qs[g * HD + i], kv, dot[g]);
+                score[g] = fma(qs[g * HD + i], kv, score[g]);
             }
         }
+#endif
         for (int g = 0; g < G; g++) {
-            float v = dot[g] * scale;
+            float v = score[g] * scale;
             sc[g * CH + p] = v;
             bm[g] = fmax(bm[g], v);
         }
@@ -128,6 +209,20 @@ inline void attention_block(const int coherent, int b0, int len, __global const 
         m[g] = mNew[g];
         acc[g] *= corr[g];
     }
+#if ATTN_VEC
+    int dv = l % DV;
+    int vs = l / DV;
+    if (vs < NSV) {
+        for (int p = vs; p < len; p += NSV) {
+            float8 v = kv_word(coherent, dv, vb + (size_t) (b0 + p) * stride);
+            for (int g = 0; g < G; g++) {
+                acc[g] = fma((float8)(sc[g * CH + p]), v, acc[g]);
+            }
+        }
+    }
+#else
+    int d = l % HD;
+    int slice = l / HD;
     if (slice < NSL) {
         for (int p = slice; p < len; p += NSL) {
             __global const kvtype* vr = vb + (size_t) (b0 + p) * stride;
@@ -137,6 +232,7 @@ inline void attention_block(const int coherent, int b0, int len, __global const 
             }
         }
     }
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
@@ -169,15 +265,13 @@ inline void attention_split(volatile __global const float* q, __global const kvt
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    int d = l % HD;
-    int slice = l / HD;
     float m[G];
     float sum[G];
-    float acc[G];
+    accv acc[G];
     for (int g = 0; g < G; g++) {
         m[g] = -INFINITY;
         sum[g] = 0.0f;
-        acc[g] = 0.0f;
+        acc[g] = (accv) 0.0f;
     }
 #ifdef ATTN_FRESH
     int mainEnd = min(end, max(start, fresh));   // the fresh position, the last of the context, comes apart
@@ -193,25 +287,55 @@ inline void attention_split(volatile __global const float* q, __global const kvt
     attention_block(1, fresh, fresh >= start && fresh < end ? 1 : 0, kb, vb, stride, scale, qs, sc, red, m, sum, acc);
 #endif
 
-    if (slice < NSL) {
-        for (int g = 0; g < G; g++) {
-            red[(slice * G + g) * HD + d] = acc[g];
-        }
-    }
     if (l == 0) {
         for (int g = 0; g < G; g++) {
             sc[g] = m[g];
             sc[G + g] = sum[g];
         }
     }
+#if ATTN_VEC
+    // qs[g HD + e] = the sum over the slices of element e of head g, one element of the words at a time
+    int dv = l % DV;
+    int vs = l / DV;
+    for (int c = 0; c < 8; c++) {
+        if (vs < NSV) {
+            for (int g = 0; g < G; g++) {
+                red[(g * NSV + vs) * DV + dv] = f8_at(acc[g], c);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int e = l; e < G * DV; e += AWG) {
+            int g = e / DV;
+            int w = e - g * DV;
+            float a = 0.0f;
+            for (int j = 0; j < NSV; j++) {
+                a += red[(g * NSV + j) * DV + w];
+            }
+            qs[g * HD + 8 * w + c] = a;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+#else
+    int d = l % HD;
+    int slice = l / HD;
+    if (slice < NSL) {
+        for (int g = 0; g < G; g++) {
+            red[(slice * G + g) * HD + d] = acc[g];
+        }
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
+#endif
     for (int e = l; active && e < G * HD; e += AWG) {
         int g = e / HD;
         int dd = e - g * HD;
+#if ATTN_VEC
+        float a = qs[e];
+#else
         float a = 0.0f;
         for (int j = 0; j < NSL; j++) {
             a += red[(j * G + g) * HD + dd];
         }
+#endif
         int h = kvh * G + g;
         if (S == 1) {
             out[(size_t) r * heads * HD + h * HD + dd] = a / sc[G + g];

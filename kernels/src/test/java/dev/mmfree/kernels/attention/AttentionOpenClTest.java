@@ -44,8 +44,10 @@ class AttentionOpenClTest {
     @Test
     void matchesOracleAcrossSplitsRowsAndGroups() {
         Random r = new Random(31);
-        // {storage, hd, H, KV}
-        Object[][] programs = {{Storage.F16, 24, 4, 2}, {Storage.F32, 24, 2, 2}, {Storage.F32, 10, 4, 2}, {Storage.F16, 10, 3, 3}};
+        // {storage, hd, H, KV}: head dims that are multiples of 8 take 16-byte words (hd 64: one work-item a word
+        // and position in the value pass, 8 positions at once), the others one element a load
+        Object[][] programs = {{Storage.F16, 24, 4, 2}, {Storage.F32, 24, 2, 2}, {Storage.F32, 10, 4, 2}, {Storage.F16, 10, 3, 3},
+                {Storage.F16, 64, 4, 1}};
         // {b, tps, pos0}
         int[][] calls = {{1, 1, 0}, {1, 1, 40}, {3, 1, 100}, {1, 7, 0}, {2, 5, 13}, {1, 33, 20}};
         for (Object[] p : programs) {
