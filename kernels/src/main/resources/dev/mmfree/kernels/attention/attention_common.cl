@@ -72,6 +72,9 @@ inline float load_kv_fresh(int i, __global const kvtype* p) {
 #if ATTN_VEC
 #define DV (HD / 8)      // words of 8 elements a row
 #define NSV (AWG / DV)   // value-pass slices: positions read at once
+#ifndef ATTN_VU
+#define ATTN_VU 4        // positions a value-pass work-item loads before it adds them up
+#endif
 typedef float8 accv;
 
 #if defined(KV_F16) && defined(MMFREE_PTX)
@@ -213,7 +216,21 @@ inline void attention_block(const int coherent, int b0, int len, __global const 
     int dv = l % DV;
     int vs = l / DV;
     if (vs < NSV) {
-        for (int p = vs; p < len; p += NSV) {
+        int p = vs;
+        for (; p + (ATTN_VU - 1) * NSV < len; p += ATTN_VU * NSV) {   // ATTN_VU words in flight
+            float8 v[ATTN_VU];
+#pragma unroll
+            for (int u = 0; u < ATTN_VU; u++) {
+                v[u] = kv_word(coherent, dv, vb + (size_t) (b0 + p + u * NSV) * stride);
+            }
+#pragma unroll
+            for (int u = 0; u < ATTN_VU; u++) {
+                for (int g = 0; g < G; g++) {
+                    acc[g] = fma((float8)(sc[g * CH + p + u * NSV]), v[u], acc[g]);
+                }
+            }
+        }
+        for (; p < len; p += NSV) {
             float8 v = kv_word(coherent, dv, vb + (size_t) (b0 + p) * stride);
             for (int g = 0; g < G; g++) {
                 acc[g] = fma((float8)(sc[g * CH + p]), v, acc[g]);

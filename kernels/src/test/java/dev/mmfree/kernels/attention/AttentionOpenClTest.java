@@ -40,14 +40,17 @@ class AttentionOpenClTest {
 
     /** Small blocks so that a split walks several of them. */
     private static final AttentionOpenCl.Shape SHAPE = new AttentionOpenCl.Shape(64, 16, 8);
+    /** Blocks long enough that the value pass of hd 64 loads several positions a work-item at once. */
+    private static final AttentionOpenCl.Shape LONG_BLOCKS = new AttentionOpenCl.Shape(64, 80, 8);
 
     @Test
     void matchesOracleAcrossSplitsRowsAndGroups() {
         Random r = new Random(31);
-        // {storage, hd, H, KV}: head dims that are multiples of 8 take 16-byte words (hd 64: one work-item a word
-        // and position in the value pass, 8 positions at once), the others one element a load
-        Object[][] programs = {{Storage.F16, 24, 4, 2}, {Storage.F32, 24, 2, 2}, {Storage.F32, 10, 4, 2}, {Storage.F16, 10, 3, 3},
-                {Storage.F16, 64, 4, 1}};
+        // {storage, hd, H, KV, shape}: head dims that are multiples of 8 take 16-byte words (hd 64 at 64 work-items:
+        // 8 of them a position in the value pass, 8 positions at once), the others one element a load
+        Object[][] programs = {{Storage.F16, 24, 4, 2, SHAPE}, {Storage.F32, 24, 2, 2, SHAPE}, {Storage.F32, 10, 4, 2, SHAPE},
+                {Storage.F16, 10, 3, 3, SHAPE}, {Storage.F16, 64, 4, 1, SHAPE}, {Storage.F16, 64, 2, 2, LONG_BLOCKS},
+                {Storage.F32, 64, 2, 1, LONG_BLOCKS}};
         // {b, tps, pos0}
         int[][] calls = {{1, 1, 0}, {1, 1, 40}, {3, 1, 100}, {1, 7, 0}, {2, 5, 13}, {1, 33, 20}};
         for (Object[] p : programs) {
@@ -55,7 +58,7 @@ class AttentionOpenClTest {
             int hd = (int) p[1];
             int heads = (int) p[2];
             int kvHeads = (int) p[3];
-            try (AttentionOpenCl a = new AttentionOpenCl(device, s, hd, heads / kvHeads, SHAPE)) {
+            try (AttentionOpenCl a = new AttentionOpenCl(device, s, hd, heads / kvHeads, (AttentionOpenCl.Shape) p[4])) {
                 for (int[] c : calls) {
                     int positions = c[2] + c[1];
                     for (int splits : new int[]{1, 2, 5, positions + 3, a.splits(c[0] * c[1], kvHeads, positions)}) {
