@@ -14,39 +14,19 @@ import dev.mmfree.runtime.MmfreeException;
  * {@code q, a = quantize(RMSNorm_norm2[p](RMSNorm_norm1(x) * mult))}, the first norm and the
  * multiplier optional, P projections at once (i, f and g share x with three norms).
  * One work-group per (row, projection); the decode path fuses the same math into the GEMV instead.
- * Rows of up to {@value #REG_WORDS} x 4 floats a work-item take {@value #REG_KERNEL}, which holds them in registers
- * and loads x and the norms' weights as 16-byte words in one go; longer rows, or {@value #REG_ENV}=0, take
- * {@value #KERNEL}, which stages the row in local memory. Tests: {@code RmsNormQuantOpenClTest}.
+ * Tests: {@code RmsNormQuantOpenClTest}.
  */
 public final class RmsNormQuantOpenCl implements AutoCloseable {
     public static final String KERNEL = "rms_norm_quant_f32_i8";
-    public static final String REG_KERNEL = "rms_norm_quant_reg_f32_i8";
-    /** float4 words a work-item holds in {@value #REG_KERNEL} (the kernel's NQ_WORDS). */
-    public static final int REG_WORDS = 4;
-    /** "0" takes {@value #KERNEL} for every row length (for A/B runs). */
-    public static final String REG_ENV = "MMFREE_NORM_QUANT_REGISTERS";
 
     private final Device device;
     private final Tiling tiling;
-    private final boolean registers;
     private final DeviceProgram program;
 
-    /** With {@value #REG_KERNEL} where rows fit it, unless {@value #REG_ENV}=0. */
     public RmsNormQuantOpenCl(Device device, Tiling tiling) {
-        this(device, tiling, !"0".equals(System.getenv(REG_ENV)));
-    }
-
-    /** registers: whether rows that fit take {@value #REG_KERNEL}. */
-    public RmsNormQuantOpenCl(Device device, Tiling tiling, boolean registers) {
         this.device = device;
         this.tiling = tiling;
-        this.registers = registers;
         this.program = ClPrograms.build(device, tiling, "rmsnormquant/" + KERNEL + ".cl");
-    }
-
-    /** The kernel that quantizes rows of k floats. */
-    public String kernelFor(int k) {
-        return registers && QuantizedInput.kPad(k) <= 4L * REG_WORDS * tiling.workGroup() ? REG_KERNEL : KERNEL;
     }
 
     /**
@@ -71,17 +51,11 @@ public final class RmsNormQuantOpenCl implements AutoCloseable {
         }
         int wg = tiling.workGroup();
         long kPad = QuantizedInput.kPad(k);
-        String name = kernelFor(k);
-        boolean reg = name.equals(REG_KERNEL);
-        ClPrograms.checkLocal(device, name, (reg ? 0 : 4 * kPad) + 8L * wg);
-        var kernel = program.kernel(name).args(x, xStride, xOffset, mult == null ? x : mult, mult == null ? 0 : 1,
+        ClPrograms.checkLocal(device, KERNEL, 4 * kPad + 8L * wg);
+        var kernel = program.kernel(KERNEL).args(x, xStride, xOffset, mult == null ? x : mult, mult == null ? 0 : 1,
                 norm1 == null ? x : norm1, norm1 == null ? 0 : 1, eps1, norm2, eps2, k, out.chunks(),
                 out.q(), out.factor(), out.qsum());
-        if (reg) {
-            kernel.arg(15, k % 4 == 0 && xStride % 4 == 0 && xOffset % 4 == 0 ? 1 : 0).argLocal(16, 8L * wg);
-        } else {
-            kernel.argLocal(15, 4 * kPad).argLocal(16, 8L * wg);
-        }
+        kernel.argLocal(15, 4 * kPad).argLocal(16, 8L * wg);
         return new Launch(kernel, new long[]{(long) rows * wg, out.projections()}, new long[]{wg, 1});
     }
 

@@ -4,7 +4,6 @@ import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
 import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.Tiling;
-import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceProgram;
@@ -16,33 +15,19 @@ import dev.mmfree.runtime.MmfreeException;
  * a row of gate_proj's output [2I] is gate then up):
  * {@value #NORM_QUANT}, rows of t into a {@link QuantizedInput} for the GEMM path. A batch-1 decode
  * step applies SwiGLU in the epilogue of gate_proj's GEMV instead ({@code BitLinearDecodeOpenCl#swiGluGateUp}).
- * Rows that fit {@link RmsNormQuantOpenCl#REG_WORDS} words a work-item take {@value #NORM_QUANT_REG}, held in
- * registers, unless {@value RmsNormQuantOpenCl#REG_ENV}=0. Tests: {@code SwiGluOpenClTest}.
+ * Tests: {@code SwiGluOpenClTest}.
  */
 public final class SwiGluOpenCl implements AutoCloseable {
     public static final String NORM_QUANT = "swiglu_norm_quant_f32_i8";
-    public static final String NORM_QUANT_REG = "swiglu_norm_quant_reg_f32_i8";
 
     private final Device device;
     private final Tiling tiling;
-    private final boolean registers;
     private final DeviceProgram normQuant;
 
     public SwiGluOpenCl(Device device, Tiling tiling) {
-        this(device, tiling, !"0".equals(System.getenv(RmsNormQuantOpenCl.REG_ENV)));
-    }
-
-    /** registers: whether rows that fit take {@value #NORM_QUANT_REG}. */
-    public SwiGluOpenCl(Device device, Tiling tiling, boolean registers) {
         this.device = device;
         this.tiling = tiling;
-        this.registers = registers;
         this.normQuant = ClPrograms.build(device, tiling, "swiglu/" + NORM_QUANT + ".cl");
-    }
-
-    /** The kernel that takes rows of i activations. */
-    public String kernelFor(int i) {
-        return registers && QuantizedInput.kPad(i) <= 4L * RmsNormQuantOpenCl.REG_WORDS * tiling.workGroup() ? NORM_QUANT_REG : NORM_QUANT;
     }
 
     /** @param gu [rows][2I] f32 (I = out.k()); norm: [I] down_proj's norm */
@@ -55,15 +40,9 @@ public final class SwiGluOpenCl implements AutoCloseable {
         need(gu, 8L * rows * i, "gu");
         int wg = tiling.workGroup();
         long kPad = QuantizedInput.kPad(i);
-        String name = kernelFor(i);
-        boolean reg = name.equals(NORM_QUANT_REG);
-        ClPrograms.checkLocal(device, name, (reg ? 0 : 4 * kPad) + 8L * wg);
-        var k = normQuant.kernel(name).args(gu, norm, eps, i, out.chunks(), out.q(), out.factor(), out.qsum());
-        if (reg) {
-            k.arg(8, i % 4 == 0 ? 1 : 0).argLocal(9, 8L * wg);
-        } else {
-            k.argLocal(8, 4 * kPad).argLocal(9, 8L * wg);
-        }
+        ClPrograms.checkLocal(device, NORM_QUANT, 4 * kPad + 8L * wg);
+        var k = normQuant.kernel(NORM_QUANT).args(gu, norm, eps, i, out.chunks(), out.q(), out.factor(), out.qsum());
+        k.argLocal(8, 4 * kPad).argLocal(9, 8L * wg);
         return new Launch(k, new long[]{(long) rows * wg}, new long[]{wg});
     }
 

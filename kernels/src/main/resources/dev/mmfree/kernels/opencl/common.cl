@@ -196,32 +196,6 @@ inline int quant_word(__local const float* z, int k, float scale, int* sum) {
     return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((d & 0xff) << 24);
 }
 
-// Rows held in registers (rms_norm_quant_reg_f32_i8, swiglu_norm_quant_reg_f32_i8): work-item l owns the float4
-// words m = l, l + WG, ... of a row, at most NQ_WORDS of them.
-#ifndef NQ_WORDS
-#define NQ_WORDS 4
-#endif
-
-// Word m of a row of K floats, zero past K: one 16-byte load where the row is 16-byte aligned (aligned) and the
-// word lies inside it, else element by element (NVIDIA compiles vload4 of a float pointer into four loads).
-inline float4 row_word4(__global const float* p, int m, int K, int aligned) {
-    int j = 4 * m;
-    if (aligned && j + 3 < K) {
-        return ((__global const float4*) p)[m];
-    }
-    return (float4)(j < K ? p[j] : 0.0f, j + 1 < K ? p[j + 1] : 0.0f, j + 2 < K ? p[j + 2] : 0.0f, j + 3 < K ? p[j + 3] : 0.0f);
-}
-
-// Four codes of y packed in an int (little-endian bytes); adds their sum to *sum.
-inline int quant_pack4(float4 y, float scale, int* sum) {
-    int a = quant_code(y.x, scale);
-    int b = quant_code(y.y, scale);
-    int c = quant_code(y.z, scale);
-    int d = quant_code(y.w, scale);
-    *sum += a + b + c + d;
-    return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((d & 0xff) << 24);
-}
-
 // Codes of z[0, kPad) into global q (kPad / 4 ints); returns the sum of all codes (a reduction).
 inline int quantize_global(__local const float* z, int kPad, float scale, __global int* q, __local int* scratch, int n) {
     int sum = 0;

@@ -47,48 +47,25 @@ class RmsNormQuantOpenClTest {
         tilings.add(Tiling.normQuantForDevice(device.info()));
         tilings.add(new Tiling(64, 8, 8, Tiling.forDevice(device.info()).ptx()));
         for (Tiling tiling : tilings) {
-            for (boolean registers : new boolean[]{true, false}) {
-                try (RmsNormQuantOpenCl k = new RmsNormQuantOpenCl(device, tiling, registers)) {
-                    // 4 x REG_WORDS x WG - 5: the most a register row holds, its last word partly past K
-                    int full = 4 * RmsNormQuantOpenCl.REG_WORDS * tiling.workGroup() - 5;
-                    for (int kIn : new int[]{100, 1000, 64, 3, full}) {
-                        for (int rows : new int[]{1, 3}) {
-                            for (int projections : new int[]{1, 3}) {
-                                check(k, r, kIn, rows, projections, true, false, false);
-                            }
-                            check(k, r, kIn, rows, 1, false, false, true);
-                            check(k, r, kIn, rows, 1, true, true, false);
-                            check(k, r, kIn, rows, 2, true, true, true);
+            try (RmsNormQuantOpenCl k = new RmsNormQuantOpenCl(device, tiling)) {
+                for (int kIn : new int[]{100, 1000, 64, 3}) {
+                    for (int rows : new int[]{1, 3}) {
+                        for (int projections : new int[]{1, 3}) {
+                            check(k, r, kIn, rows, projections, true, false);
                         }
+                        check(k, r, kIn, rows, 1, false, false);
+                        check(k, r, kIn, rows, 1, true, true);
                     }
                 }
             }
         }
     }
 
-    @Test
-    void rowsTooLongForRegistersTakeTheLocalMemoryKernel() {
-        Tiling tiling = Tiling.normQuantForDevice(device.info());
-        try (RmsNormQuantOpenCl k = new RmsNormQuantOpenCl(device, tiling, true);
-             RmsNormQuantOpenCl off = new RmsNormQuantOpenCl(device, tiling, false)) {
-            int most = 4 * RmsNormQuantOpenCl.REG_WORDS * tiling.workGroup();
-            assertEquals(RmsNormQuantOpenCl.REG_KERNEL, k.kernelFor(most));
-            assertEquals(RmsNormQuantOpenCl.KERNEL, k.kernelFor(most + 1));
-            assertEquals(RmsNormQuantOpenCl.KERNEL, off.kernelFor(64));
-            check(k, new Random(5), most + 1, 2, 2, true, true, true);
-        }
-    }
-
-    /**
-     * Rows of x at a stride (with an offset) as the MLGRU's g sits inside [i | f | g]: aligned, stride and offset
-     * multiples of 4 (16-byte rows where K is one too), else off by one and five floats.
-     */
-    private void check(RmsNormQuantOpenCl k, Random r, int kIn, int rows, int projections, boolean hasNorm1, boolean hasMult,
-                       boolean aligned) {
-        String what = k.kernelFor(kIn) + " K " + kIn + " rows " + rows + " P " + projections + (hasNorm1 ? " norm1" : "")
-                + (hasMult ? " mult" : "") + (aligned ? " aligned" : "");
-        int stride = aligned ? 3 * kIn + 4 : 3 * kIn + 5;
-        int offset = aligned ? 2 * kIn : 2 * kIn + 1;
+    /** Rows of x at a stride (with an offset) as the MLGRU's g sits inside [i | f | g]. */
+    private void check(RmsNormQuantOpenCl k, Random r, int kIn, int rows, int projections, boolean hasNorm1, boolean hasMult) {
+        String what = "K " + kIn + " rows " + rows + " P " + projections + (hasNorm1 ? " norm1" : "") + (hasMult ? " mult" : "");
+        int stride = 3 * kIn + 5;
+        int offset = 2 * kIn;
         float[] x = ClTesting.gaussian(r, rows * stride, 2f);
         float[] mult = ClTesting.gaussian(r, rows * kIn, 1f);
         float[] norm1 = ClTesting.normWeights(r, kIn);
