@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels kernelruns decodeab batch1runs buildlog tilings mma dense densegemv attention bench370 bench13 bench27 hgrn27
+#   steps: tests verify kernels kernelruns decodeab batch1runs buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27
 #          mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
@@ -173,6 +173,10 @@ for step in $steps; do
                 run attention 180 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench \
                     --device nvidia --attention-only
             done ;;
+        densetrace) # where a one-launch Transformer++ layer's time goes: its clock marks (GemvOpenClBench --layer-trace) at the
+                    # sizes TRACE_SIZES (d x I; default 2.7B and 370M), contexts 128 and 512, cold layers in turn
+            run densetrace 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia --layer-trace \
+                --sizes ${TRACE_SIZES:-2560x6912,1024x2816} ;;
         bench370)
             run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1,64 --context 512 --decode-steps 200 \
                 --out "$out/bench-370M" ;;

@@ -10,6 +10,7 @@ import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceKernel;
 import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
 
 import java.nio.ByteBuffer;
@@ -42,6 +43,8 @@ public final class DenseLayerOpenCl implements AutoCloseable {
      * 261.9 for 1024, which caps a work-item at 64 registers ({@code bench/results/nvidia-h200/2026-11-29/dense-layer}).
      */
     public static final int DEFAULT_WG = 512;
+    /** Marks a work-group stamps in a traced build ({@code DENSE_MARKS} in the kernel), two longs each: ns, cycles. */
+    public static final int TRACE_MARKS = 14;
 
     /** The layer's sizes. */
     public record Dims(int hidden, int intermediate, int heads, int kvHeads, int headDim) {
@@ -70,6 +73,7 @@ public final class DenseLayerOpenCl implements AutoCloseable {
     private final int wg;
     private final AttentionOpenCl.Shape attention;
     private final long localBytes;
+    private final boolean traced;
     private final DeviceProgram program;
     private final GridBarriers barriers;
 
@@ -107,6 +111,15 @@ public final class DenseLayerOpenCl implements AutoCloseable {
      */
     public DenseLayerOpenCl(Device device, Storage storage, Dims dims, int groups, int wg, boolean ptx,
                             AttentionOpenCl.Shape attention) {
+        this(device, storage, dims, groups, wg, ptx, attention, false);
+    }
+
+    /**
+     * traced: a diagnostic build whose work-groups stamp the clock at {@value #TRACE_MARKS} marks of each launch into
+     * {@link Op#trace} (the marks are listed in {@code gemv/decode_layer_dense.cl}; zeros without inline PTX).
+     */
+    public DenseLayerOpenCl(Device device, Storage storage, Dims dims, int groups, int wg, boolean ptx,
+                            AttentionOpenCl.Shape attention, boolean traced) {
         if (groups < 1) {
             throw new MmfreeException(KERNEL + ": groups must be >= 1, got " + groups);
         }
@@ -120,6 +133,7 @@ public final class DenseLayerOpenCl implements AutoCloseable {
         this.groups = groups;
         this.wg = wg;
         this.attention = attention;
+        this.traced = traced;
         int g = dims.heads() / dims.kvHeads();
         this.localBytes = localBytes(dims, wg, attention);
         ClPrograms.checkLocal(device, kernelName(), localBytes);
@@ -127,10 +141,11 @@ public final class DenseLayerOpenCl implements AutoCloseable {
                 + " -DGEMV_WG=" + wg + " -DHD=" + dims.headDim() + " -DG=" + g + " -DAWG=" + wg + " -DCH=" + attention.block()
                 + " -DLPR_QKV=" + lanes(dims.qkvRows()) + " -DLPR_O=" + lanes(dims.hidden())
                 + " -DLPR_GU=" + lanes(2 * dims.intermediate()) + " -DLPR_DOWN=" + lanes(dims.hidden())
-                + " -DATTN_FRESH=1" + (ptx ? " -DMMFREE_PTX=1" : "");
+                + " -DATTN_FRESH=1" + (ptx ? " -DMMFREE_PTX=1" : "") + (traced ? " -DMMFREE_TRACE=1" : "");
         String source = ClPrograms.resource("gemv/dense_common.cl") + "\n" + ClPrograms.resource("attention/attention_common.cl")
                 + "\n" + ClPrograms.resource("opencl/grid.cl") + "\n" + ClPrograms.resource("gemv/decode_layer_dense.cl");
-        this.program = device.build("dense layer " + storage.suffix() + " " + groups + "x" + wg, source, options);
+        this.program = device.build("dense layer " + storage.suffix() + " " + groups + "x" + wg + (traced ? " traced" : ""),
+                source, options);
         this.barriers = new GridBarriers(device, kernelName(), "five launches a layer need no barrier: set " + ENV + "=0");
     }
 
@@ -151,6 +166,11 @@ public final class DenseLayerOpenCl implements AutoCloseable {
 
     public int workGroup() {
         return wg;
+    }
+
+    /** Whether this is the diagnostic build that stamps {@link Op#trace}. */
+    public boolean traced() {
+        return traced;
     }
 
     /**
@@ -217,6 +237,7 @@ public final class DenseLayerOpenCl implements AutoCloseable {
     /** A bound layer; {@link #cache} re-points it at grown caches. */
     public final class Op implements AutoCloseable {
         private final DeviceKernel kernel;
+        private final DeviceBuffer trace;
 
         private Op(Weights w, float eps, DeviceBuffer invFreq, DeviceBuffer meta, DeviceBuffer x, DeviceBuffer q,
                    DeviceBuffer attn, DeviceBuffer act, DeviceBuffer part, DeviceBuffer kc, DeviceBuffer vc, int cap) {
@@ -241,7 +262,21 @@ public final class DenseLayerOpenCl implements AutoCloseable {
                     w.inputNorm(), w.qkv().buffer(), w.o().buffer(), w.postNorm(), w.gateUp().buffer(), w.down().buffer(),
                     d, i, dims.heads(), dims.kvHeads(), eps, scale, barriers.sync(groups), barriers.error());
             kernel.argLocal(24, localBytes);
+            trace = traced ? device.allocate(MemoryCategory.WORKSPACE, 16L * groups * TRACE_MARKS, kernelName() + " trace") : null;
+            if (trace != null) {
+                kernel.arg(25, trace);
+            }
             cache(kc, vc, cap);
+        }
+
+        /**
+         * The traced build's stamps of the last launch: [groups][{@value #TRACE_MARKS}][ns, cycles] longs, little-endian.
+         */
+        public DeviceBuffer trace() {
+            if (trace == null) {
+                throw new MmfreeException(kernelName() + ": this layer was built without its trace");
+            }
+            return trace;
         }
 
         /** Points the layer at (re-allocated) caches of {@code cap} positions. */
@@ -259,6 +294,9 @@ public final class DenseLayerOpenCl implements AutoCloseable {
         @Override
         public void close() {
             kernel.close();
+            if (trace != null) {
+                trace.close();
+            }
         }
     }
 

@@ -62,6 +62,8 @@ public final class GemvOpenClBench {
     private final boolean gemvOnly;
     /** Only the attention kernel, at the model presets' heads and contexts besides the default size's. */
     private final boolean attentionOnly;
+    /** Only the one-launch layer, traced, at every size of the list (hd 128) and contexts 128 and 512. */
+    private final boolean layerTrace;
     /** {d, I} of each model size whose GEMVs are timed (the full run: the first only). */
     private final int[][] sizes;
     /** A GEMV is timed in turn over copies of its weights that together take at least this many bytes. */
@@ -73,12 +75,14 @@ public final class GemvOpenClBench {
     /** The cold copy of as many bytes as the GEMVs being timed move (NaN outside them). */
     private double sameCopyGbps = Double.NaN;
 
-    private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly, boolean attentionOnly, int[][] sizes) {
+    private GemvOpenClBench(Device device, int iters, boolean quick, boolean gemvOnly, boolean attentionOnly, boolean layerTrace,
+                            int[][] sizes) {
         this.device = device;
         this.iters = iters;
         this.quick = quick;
         this.gemvOnly = gemvOnly;
         this.attentionOnly = attentionOnly;
+        this.layerTrace = layerTrace;
         this.sizes = sizes;
         this.coldBytes = quick ? 4L << 20 : 256L << 20;
         this.context = String.format(Locale.ROOT, "\"device\":\"%s\",\"driver\":\"%s\",\"commit\":\"%s\",\"jvm\":\"%s\"",
@@ -93,6 +97,7 @@ public final class GemvOpenClBench {
         boolean quick = false;
         boolean gemvOnly = false;
         boolean attentionOnly = false;
+        boolean layerTrace = false;
         int[][] sizes = {{2560, 6912}};
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -102,9 +107,10 @@ public final class GemvOpenClBench {
                 case "--quick" -> quick = true;
                 case "--gemv-only" -> gemvOnly = true;
                 case "--attention-only" -> attentionOnly = true;
+                case "--layer-trace" -> layerTrace = true;
                 case "--sizes" -> sizes = parseSizes(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick] [--gemv-only] [--attention-only] [--sizes DxI,...]");
+                        + "; usage: [--device SEL] [--iters N] [--copy-mib N] [--quick] [--gemv-only] [--attention-only] [--layer-trace] [--sizes DxI,...]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -112,7 +118,7 @@ public final class GemvOpenClBench {
         });
         try (Device device = OpenCl.open(selector, true)) {
             System.out.println("# " + device.info() + ", dense " + DenseShape.forDevice(device.info()));
-            new GemvOpenClBench(device, quick ? 3 : iters, quick, gemvOnly, attentionOnly, quick ? new int[][]{{256, 520}} : sizes)
+            new GemvOpenClBench(device, quick ? 3 : iters, quick, gemvOnly, attentionOnly, layerTrace, quick ? new int[][]{{256, 520}} : sizes)
                     .run(quick ? 16 : copyMib);
         }
     }
@@ -132,6 +138,14 @@ public final class GemvOpenClBench {
     }
 
     private void run(int copyMib) {
+        if (layerTrace) {
+            for (int[] size : sizes) {
+                for (int ctx : quick ? new int[]{40} : new int[]{128, 512}) {
+                    layerTrace(size[0], size[1], quick ? 32 : 128, ctx);
+                }
+            }
+            return;
+        }
         copy(copyMib);
         int d = sizes[0][0];
         int i = sizes[0][1];
@@ -535,6 +549,77 @@ public final class GemvOpenClBench {
             }
             out[j] = (float) (acc / sum);
         }
+    }
+
+    /**
+     * The one-launch layer ({@link DenseLayerOpenCl}) built with its trace, at batch 1 over ctx positions, launched
+     * in turn over copies of a layer's weights and caches that fill {@link #coldBytes} (as a deep model reads them);
+     * prints {@link DenseLayerTraceReport} after the launches. The device's default groups and work-group.
+     */
+    private void layerTrace(int d, int i, int hd, int ctx) {
+        int heads = d / hd;
+        DenseShape ds = DenseShape.forDevice(device.info());
+        int groups = Math.max(1, device.info().computeUnits());
+        int wg = (int) Math.min(DenseLayerOpenCl.DEFAULT_WG, Long.highestOneBit(device.info().maxWorkGroupSize()));
+        AttentionOpenCl.Shape as = AttentionOpenCl.Shape.forDevice(device.info().gpu());
+        var dims = new DenseLayerOpenCl.Dims(d, i, heads, heads, hd);
+        long layerBytes = 2L * ((long) 3 * d * d + (long) d * d + 2L * i * d + (long) d * i);
+        int copies = (int) Math.max(2, (coldBytes + layerBytes - 1) / layerBytes);
+        List<AutoCloseable> owned = new ArrayList<>();
+        try (DenseLayerOpenCl layer = new DenseLayerOpenCl(device, Storage.F16, dims, groups, wg, ds.ptx(),
+                new AttentionOpenCl.Shape(wg, as.block(), as.minShare()), true)) {
+            int splits = layer.splits(ctx);
+            DeviceBuffer meta = keep(owned, device.upload(MemoryCategory.WORKSPACE, "meta", new int[]{ctx - 1, 1, 1, splits}));
+            DeviceBuffer inv = keep(owned, device.upload(MemoryCategory.WEIGHTS, "inv freq", norms(hd / 2)));
+            DeviceBuffer x = keep(owned, device.upload(MemoryCategory.WORKSPACE, "x", gaussian(d, 1)));
+            DeviceBuffer q = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * d, "q"));
+            DeviceBuffer attn = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * d, "attn"));
+            DeviceBuffer act = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * i, "act"));
+            DeviceBuffer part = keep(owned, device.allocate(MemoryCategory.WORKSPACE, layer.partialBytes(), "part"));
+            List<DenseLayerOpenCl.Op> ops = new ArrayList<>();
+            for (int c = 0; c < copies; c++) {
+                var w = new DenseLayerOpenCl.Weights(
+                        keep(owned, device.upload(MemoryCategory.WEIGHTS, "input norm", norms(d))),
+                        keep(owned, DeviceDenseMatrix.upload(device, Storage.F16, "qkv", d, List.of(gaussian(3 * d * d, 0.02)),
+                                DeviceDenseMatrix.ropePairOrder(3 * heads, hd))),
+                        keep(owned, DeviceDenseMatrix.upload(device, Storage.F16, "o", d, List.of(gaussian(d * d, 0.02)), null)),
+                        keep(owned, device.upload(MemoryCategory.WEIGHTS, "post norm", norms(d))),
+                        keep(owned, DeviceDenseMatrix.upload(device, Storage.F16, "gate_up", d, List.of(gaussian(2 * i * d, 0.02)), null)),
+                        keep(owned, DeviceDenseMatrix.upload(device, Storage.F16, "down", i, List.of(gaussian(d * i, 0.02)), null)));
+                DeviceBuffer kc = keep(owned, device.allocate(MemoryCategory.STATE, 2L * ctx * d, "k cache"));
+                DeviceBuffer vc = keep(owned, device.allocate(MemoryCategory.STATE, 2L * ctx * d, "v cache"));
+                device.fill(kc, 0);
+                device.fill(vc, 0);
+                ops.add(keep(owned, layer.op(w, EPS, inv, meta, x, q, attn, act, part, kc, vc, ctx)));
+            }
+            DenseLayerTraceReport report = new DenseLayerTraceReport(groups);
+            byte[] raw = new byte[(int) ops.get(0).trace().bytes()];
+            List<Launch> launches = ops.stream().map(DenseLayerOpenCl.Op::launch).toList();   // the ops own the kernels
+            for (int k = 0; k < iters + copies; k++) {
+                launches.get(k % copies).enqueue(device);
+                device.read(ops.get(k % copies).trace(), raw);
+                if (k >= copies) {   // each copy's first launch warms the program and the caches' pages
+                    report.add(raw);
+                }
+            }
+            layer.checkSync();
+            System.out.printf(Locale.ROOT, "# layer trace: d %d, I %d, hd %d, ctx %d, splits %d, %d x %d work-items, %d layers in turn%n",
+                    d, i, hd, ctx, splits, groups, wg, copies);
+            report.lines().forEach(line -> System.out.println("# " + line));
+        } finally {
+            for (int k = owned.size() - 1; k >= 0; k--) {
+                try {
+                    owned.get(k).close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("closing " + owned.get(k), e);
+                }
+            }
+        }
+    }
+
+    private static <T extends AutoCloseable> T keep(List<AutoCloseable> owned, T resource) {
+        owned.add(resource);
+        return resource;
     }
 
     /** One decoder layer's launches at batch 1 and context ctx, back to back (random weights). */

@@ -21,6 +21,33 @@
 // Launch: global = G * GEMV_WG, local = GEMV_WG, G <= compute units (one work-group each, see grid.cl).
 // Local: lm, max(kPad(max(d, H hd, I)) + GEMV_WG, G * (HD + CH + AWG)) floats.
 
+// MMFREE_TRACE: a diagnostic build (DenseLayerOpenCl.Op#trace). Work-item 0 of each work-group stamps the marks
+// of DTRACE(m): trace[(group * DENSE_MARKS + m) * 2] = %globaltimer (ns, one clock for all SMs), [+ 1] =
+// %clock64 (cycles of its SM); zeros without inline PTX. Marks: 0 entry, 1 input normed, 2 qkv done, 3 past the
+// barrier, 4 attention done, 5 past the barrier, 6 o_proj's input staged (the splits merged), 7 o_proj done,
+// 8 past the barrier, 9 post-attention norm, 10 gate|up done, 11 past the barrier, 12 act staged, 13 down_proj done.
+#ifdef MMFREE_TRACE
+#define DENSE_MARKS 14
+#define DTRACE_KPARAM , __global ulong* trace
+#define DTRACE(m) dense_trace(trace, m)
+inline void dense_trace(__global ulong* trace, int m) {
+    if (get_local_id(0) == 0) {
+        ulong g = 0;
+        ulong c = 0;
+#ifdef MMFREE_PTX
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
+        asm volatile("mov.u64 %0, %%clock64;" : "=l"(c));
+#endif
+        size_t at = ((size_t) get_group_id(0) * DENSE_MARKS + m) * 2;
+        trace[at] = g;
+        trace[at + 1] = c;
+    }
+}
+#else
+#define DTRACE_KPARAM
+#define DTRACE(m)
+#endif
+
 // The sum of v over the work-group, returned to every work-item. red: GEMV_WG floats. Ends with a barrier.
 inline float layer_sum(float v, __local float* red) {
     int l = get_local_id(0);
@@ -122,7 +149,8 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
                                __global const float* postNorm, __global const wtype* wGu,
                                __global const wtype* wDown, const int d, const int I, const int heads,
                                const int kvHeads, const float eps, const float scale,
-                               volatile __global int* sync, volatile __global int* error, __local float* lm) {
+                               volatile __global int* sync, volatile __global int* error, __local float* lm
+                               DTRACE_KPARAM) {
     int group = get_group_id(0);
     int groups = get_num_groups(0);
     int l = get_local_id(0);
@@ -136,10 +164,14 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     int pos0 = meta[0];
     int S = meta[3];
 
+    DTRACE(0);
     layer_stage(1, x, d, dPad, inNorm, eps, xs, red);
+    DTRACE(1);
     layer_gemv(E_ROPE_KV, LPR_QKV, wQkv, (heads + 2 * kvHeads) * HD, dPad, 0, q, meta, invFreq, kc, vc, dm,
                xs, red, group, groups);
+    DTRACE(2);
     grid_sync(sync, error);
+    DTRACE(3);
 
     int tasks = S * kvHeads;
     int rounds = (tasks + groups - 1) / groups;
@@ -150,16 +182,26 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
         attention_split(q, kc, vc, pos0, 1, kvHeads, cap, scale, (__global float*) attn, (__global float*) part,
                         min(t, tasks - 1) - kvh * S, S, kvh, 0, pos0, t < tasks, lm, lm + G * HD, lm + G * (HD + CH));
     } while (++round < rounds);
+    DTRACE(4);
     grid_sync(sync, error);
+    DTRACE(5);
 
     layer_stage_attention(attn, part, S, heads, qwPad, xs);
+    DTRACE(6);
     layer_gemv(E_ADD, LPR_O, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    DTRACE(7);
     grid_sync(sync, error);
+    DTRACE(8);
 
     layer_stage(1, x, d, dPad, postNorm, eps, xs, red);
+    DTRACE(9);
     layer_gemv(E_SWIGLU, LPR_GU, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    DTRACE(10);
     grid_sync(sync, error);
+    DTRACE(11);
 
     layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
+    DTRACE(12);
     layer_gemv(E_ADD, LPR_DOWN, wDown, d, iPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    DTRACE(13);
 }

@@ -80,6 +80,10 @@ class DenseLayerOpenClTest {
                 }
             }
         }
+        // the diagnostic build with its clock marks computes the same layer, and every work-group stamps every mark
+        try (DenseLayerOpenCl traced = new DenseLayerOpenCl(device, s, grouped, 2, WG, false, ATTENTION, true)) {
+            layerCase(traced, s, grouped, r, 9);
+        }
     }
 
     @Test
@@ -205,8 +209,21 @@ class DenseLayerOpenClTest {
              DeviceBuffer vc = cache(s, values, "values");
              DenseLayerOpenCl.Op op = layer.op(new DenseLayerOpenCl.Weights(inB, qkvM, oM, postB, guM, downM), EPS, inv,
                      meta, xb, qb, attnB, actB, part, kc, vc, cap)) {
+            if (layer.traced()) {
+                device.fill(op.trace(), 0x5a5a5a5a);
+            }
             Launch launch = op.launch();
             launch.enqueue(device);
+            if (layer.traced()) {
+                // without inline PTX (this test's build) a mark writes zeros: poison left over is a mark not stamped
+                byte[] raw = new byte[(int) op.trace().bytes()];
+                device.read(op.trace(), raw);
+                assertEquals(16L * layer.groups() * DenseLayerOpenCl.TRACE_MARKS, raw.length, what + ": trace bytes");
+                for (int i = 0; i < raw.length; i++) {
+                    assertEquals(0, raw[i], what + ": trace byte " + i + " (group " + i / (16 * DenseLayerOpenCl.TRACE_MARKS)
+                            + ", mark " + i / 16 % DenseLayerOpenCl.TRACE_MARKS + ")");
+                }
+            }
             try (HostBuffer flag = device.allocateHost(4, "flag")) {
                 flag.bytes().putInt(0, -1);
                 DeviceEvent read = layer.readSync(flag.bytes());
