@@ -88,9 +88,10 @@ public final class AttentionOpenCl implements AutoCloseable {
                 source(), options);
     }
 
-    /** The kernels' source: attention_common.cl (the math, shared with the dense decode layer) and attention.cl. */
+    /** The kernels' source: opencl/half8.cl, attention_common.cl (the math, shared with the dense decode layer), attention.cl. */
     public static String source() {
-        return ClPrograms.resource("attention/attention_common.cl") + "\n" + ClPrograms.resource("attention/attention.cl");
+        return String.join("\n", ClPrograms.resource("opencl/half8.cl"), ClPrograms.resource("attention/attention_common.cl"),
+                ClPrograms.resource("attention/attention.cl"));
     }
 
     public String kernelName() {

@@ -142,8 +142,9 @@ public final class DenseLayerOpenCl implements AutoCloseable {
                 + " -DLPR_QKV=" + lanes(dims.qkvRows()) + " -DLPR_O=" + lanes(dims.hidden())
                 + " -DLPR_GU=" + lanes(2 * dims.intermediate()) + " -DLPR_DOWN=" + lanes(dims.hidden())
                 + " -DATTN_FRESH=1" + (ptx ? " -DMMFREE_PTX=1" : "") + (traced ? " -DMMFREE_TRACE=1" : "");
-        String source = ClPrograms.resource("gemv/dense_common.cl") + "\n" + ClPrograms.resource("attention/attention_common.cl")
-                + "\n" + ClPrograms.resource("opencl/grid.cl") + "\n" + ClPrograms.resource("gemv/decode_layer_dense.cl");
+        String source = String.join("\n", ClPrograms.resource("opencl/half8.cl"), ClPrograms.resource("gemv/dense_common.cl"),
+                ClPrograms.resource("attention/attention_common.cl"), ClPrograms.resource("opencl/grid.cl"),
+                ClPrograms.resource("gemv/decode_layer_dense.cl"));
         this.program = device.build("dense layer " + storage.suffix() + " " + groups + "x" + wg + (traced ? " traced" : ""),
                 source, options);
         this.barriers = new GridBarriers(device, kernelName(), "five launches a layer need no barrier: set " + ENV + "=0");

@@ -31,7 +31,7 @@ import java.util.Map;
  * GPU timing: {@link GemvOpenClBench}.
  */
 public final class GemvOpenCl implements AutoCloseable {
-    static final String[] SOURCES = {"gemv/dense_common.cl", "gemv/gemv.cl", "gemv/gemm.cl", "gemv/rows_gather.cl"};
+    static final String[] SOURCES = {"opencl/half8.cl", "gemv/dense_common.cl", "gemv/gemv.cl", "gemv/gemm.cl", "gemv/rows_gather.cl"};
 
     /** Prologue and epilogue of a dense layer. */
     public enum Variant {

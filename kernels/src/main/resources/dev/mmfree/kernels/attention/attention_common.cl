@@ -1,4 +1,4 @@
-// attention_common.cl: causal grouped-query attention of query rows over a KV cache, as functions: the
+// attention_common.cl (after opencl/half8.cl): causal grouped-query attention of query rows over a KV cache, as functions: the
 // kernels of attention.cl (one split or one merge a work-group) and the Transformer++ decode layer
 // (gemv/decode_layer_dense.cl, which runs them between its grid barriers) call them.
 //   out[r, h] = sum_p softmax_p(scale * q[r, h] . K[seq, p, h / G]) V[seq, p, h / G],  p <= pos0 + r % tps
@@ -12,8 +12,8 @@
 // several work-items at once, each for its part of the row.
 // Two forms of the loads, chosen at build time:
 //   ATTN_VEC 1 (the default when HD % 8 == 0): keys and values as words of 8 elements, 16 bytes in half (on
-//     NVIDIA one ld.global.v4 and eight cvt each, as the dense GEMV does: its OpenCL turns vload_half8 into
-//     eight 2-byte loads). The value pass gives a position HD / 8 work-items, one word each, so AWG / (HD / 8)
+//     NVIDIA one ld.global.v4 and eight cvt each, opencl/half8.cl: its OpenCL turns vload_half8 into eight
+//     2-byte loads). The value pass gives a position HD / 8 work-items, one word each, so AWG / (HD / 8)
 //     positions are read at once; the slices' sums are folded through local memory a word element at a time.
 //   ATTN_VEC 0 (HD % 8 != 0, or -DATTN_VEC=0 for A/B): one element a load; work-item l takes dimension l % HD
 //     of positions l / HD, + AWG / HD, ... in the value pass.
@@ -78,16 +78,8 @@ inline float load_kv_fresh(int i, __global const kvtype* p) {
 typedef float8 accv;
 
 #if defined(KV_F16) && defined(MMFREE_PTX)
-inline float2 attn_h2f2(uint u) {
-    float a, b;
-    asm("{ .reg .b16 lo, hi;\n mov.b32 {lo, hi}, %2;\n cvt.f32.f16 %0, lo;\n cvt.f32.f16 %1, hi;\n }"
-        : "=f"(a), "=f"(b) : "r"(u));
-    return (float2)(a, b);
-}
-
 inline float8 kv_load8(int i, __global const kvtype* p) {
-    uint4 u = ((__global const uint4*) p)[i];
-    return (float8)(attn_h2f2(u.x), attn_h2f2(u.y), attn_h2f2(u.z), attn_h2f2(u.w));
+    return load_half8_ptx(i, p);
 }
 #elif defined(KV_F16)
 inline float8 kv_load8(int i, __global const kvtype* p) {

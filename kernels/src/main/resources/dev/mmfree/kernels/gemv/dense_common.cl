@@ -1,6 +1,7 @@
 // Dense layers of the Transformer++ baseline: y = W x with W [n, k] stored fp16 (or fp32) and
 // activations, sums and outputs in float32. Shared by gemv.cl (one activation row) and gemm.cl (t rows).
-// OpenCL C 1.2. fp16 is storage only (NVIDIA OpenCL has no cl_khr_fp16): vloada_half8 converts to float.
+// OpenCL C 1.2, after opencl/half8.cl. fp16 is storage only (NVIDIA OpenCL has no cl_khr_fp16): vloada_half8, or
+// load_half8_ptx on NVIDIA, converts to float.
 //
 // Build-time defines (host: dev.mmfree.kernels.gemv.GemvOpenCl):
 //   W_F16         weights are half, else float;   WSUF f16 | f32, the kernel-name suffix
@@ -33,21 +34,10 @@
 typedef half wtype;
 #define LOAD_W1(i, p) vload_half((i), (p))
 #if defined(MMFREE_PTX) && DENSE_W_V4
-// Eight weights as one 16-byte load and eight exact cvt.f32.f16: NVIDIA's OpenCL compiles vloada_half8 into
-// eight 2-byte loads (480 ld.global.u16 in the GEMV program), which made the GEMV 1.3-1.6x slower on the H200.
+// Eight weights as one 16-byte load and eight cvt (opencl/half8.cl): vloada_half8 is eight 2-byte loads on NVIDIA
+// (480 ld.global.u16 in the GEMV program), which made the GEMV 1.3-1.6x slower on the H200.
 // DENSE_W_V4=0 (host: MMFREE_OPENCL_BUILD_OPTIONS) takes vloada_half8, for A/B.
-inline float2 dense_h2f2(uint u) {
-    float a, b;
-    asm("{ .reg .b16 lo, hi;\n mov.b32 {lo, hi}, %2;\n cvt.f32.f16 %0, lo;\n cvt.f32.f16 %1, hi;\n }"
-        : "=f"(a), "=f"(b) : "r"(u));
-    return (float2)(a, b);
-}
-
-inline float8 dense_load_w8(int i, __global const half* p) {
-    uint4 u = ((__global const uint4*) p)[i];
-    return (float8)(dense_h2f2(u.x), dense_h2f2(u.y), dense_h2f2(u.z), dense_h2f2(u.w));
-}
-#define LOAD_W8(i, p) dense_load_w8((i), (p))
+#define LOAD_W8(i, p) load_half8_ptx((i), (p))
 #else
 #define LOAD_W8(i, p) vloada_half8((i), (p))
 #endif

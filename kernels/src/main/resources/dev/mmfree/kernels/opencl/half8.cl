@@ -1,0 +1,22 @@
+// half8.cl: eight fp16 values in global memory as floats, for the Transformer++ kernels (gemv/dense_common.cl
+// and attention/attention_common.cl, which are built after it). NVIDIA's OpenCL has no cl_khr_fp16 and
+// compiles vload_half8 and vloada_half8 into eight 2-byte loads. With its inline PTX (MMFREE_PTX) the eight
+// come as one 16-byte load and eight exact cvt.f32.f16: the fp16 GEMV went 1.3-1.6x faster on the H200 that way,
+// and the attention's cache reads 2-4x (bench/results/nvidia-h200/2026-11-29/dense-gemv, attention-words).
+#ifndef HALF8_DEFINED
+#define HALF8_DEFINED
+#ifdef MMFREE_PTX
+inline float2 half2_ptx(uint u) {
+    float a, b;
+    asm("{ .reg .b16 lo, hi;\n mov.b32 {lo, hi}, %2;\n cvt.f32.f16 %0, lo;\n cvt.f32.f16 %1, hi;\n }"
+        : "=f"(a), "=f"(b) : "r"(u));
+    return (float2)(a, b);
+}
+
+// Halves 8i .. 8i + 7 of p, which must be 16-byte aligned.
+inline float8 load_half8_ptx(int i, __global const half* p) {
+    uint4 u = ((__global const uint4*) p)[i];
+    return (float8)(half2_ptx(u.x), half2_ptx(u.y), half2_ptx(u.z), half2_ptx(u.w));
+}
+#endif
+#endif
