@@ -36,15 +36,6 @@
 #error "ATTN_VEC needs a head dim that is a multiple of 8"
 #endif
 
-#ifndef KVTYPE_DEFINED
-#define KVTYPE_DEFINED
-#ifdef KV_F16
-typedef half kvtype;
-#else
-typedef float kvtype;
-#endif
-#endif
-
 #ifdef KV_F16
 #define LOAD_KV(i, p) vload_half((i), (p))
 // A half that another work-group of the same launch stored: its bits through a volatile load (past the

@@ -47,14 +47,6 @@ typedef float wtype;
 #define LOAD_W1(i, p) ((p)[i])
 #endif
 
-#ifndef KVTYPE_DEFINED
-#define KVTYPE_DEFINED
-#ifdef KV_F16
-typedef half kvtype;
-#else
-typedef float kvtype;
-#endif
-#endif
 #ifdef KV_F16
 #define STORE_KV(v, i, p) vstore_half_rte((v), (i), (p))
 #else

@@ -1,10 +1,17 @@
-// half8.cl: eight fp16 values in global memory as floats, for the Transformer++ kernels (gemv/dense_common.cl
-// and attention/attention_common.cl, which are built after it). NVIDIA's OpenCL has no cl_khr_fp16 and
-// compiles vload_half8 and vloada_half8 into eight 2-byte loads. With its inline PTX (MMFREE_PTX) the eight
-// come as one 16-byte load and eight exact cvt.f32.f16: the fp16 GEMV went 1.3-1.6x faster on the H200 that way,
-// and the attention's cache reads 2-4x (bench/results/nvidia-h200/2026-11-29/dense-gemv, attention-words).
+// half8.cl: the KV cache's element type (kvtype: half with KV_F16, else float) and eight fp16 values in global
+// memory as floats, for the Transformer++ kernels (gemv/dense_common.cl and attention/attention_common.cl, which
+// are built after it). NVIDIA's OpenCL has no cl_khr_fp16 and compiles vload_half8 and vloada_half8 into eight
+// 2-byte loads. With its inline PTX (MMFREE_PTX) the eight come as one 16-byte load and eight exact cvt.f32.f16:
+// the fp16 GEMV went 1.3-1.6x faster on the H200 that way, and the attention's cache reads 2-4x
+// (bench/results/nvidia-h200/2026-11-29/dense-gemv, attention-words).
 #ifndef HALF8_DEFINED
 #define HALF8_DEFINED
+#ifdef KV_F16
+typedef half kvtype;
+#else
+typedef float kvtype;
+#endif
+
 #ifdef MMFREE_PTX
 inline float2 half2_ptx(uint u) {
     float a, b;
