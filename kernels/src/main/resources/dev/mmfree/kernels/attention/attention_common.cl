@@ -36,11 +36,40 @@
 #error "ATTN_VEC needs a head dim that is a multiple of 8"
 #endif
 
+// Loads of what another work-group of the same launch wrote before a grid barrier (the one-launch layer's key
+// and value at the fresh position, its query, the splits' partial sums): from L2, past the L1 that is not
+// coherent across compute units. With PTX (and FRESH_CG, the default) each is an ld.global.cg, as opencl/grid.cl
+// reads the layer's inputs; the "memory" clobber keeps it after the barrier. Through a volatile pointer,
+// NVIDIA's compiler issued them one after the other, each waiting for the last: the fresh key alone, 128 halves
+// and a branch on each, kept a work-group ~30 us on the H200 whatever the context
+// (bench/results/nvidia-h200/2026-11-29/fresh-loads). -DFRESH_CG=0: the volatile loads, for A/B.
+#ifndef FRESH_CG
+#define FRESH_CG 1
+#endif
+#if defined(MMFREE_PTX) && FRESH_CG
+#define ATTN_CG 1
+#endif
+
+inline float coherent_f32(volatile __global const float* p, size_t i) {
+#ifdef ATTN_CG
+    float r;
+    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(r) : "l"(p + i) : "memory");
+    return r;
+#else
+    return p[i];
+#endif
+}
+
 #ifdef KV_F16
 #define LOAD_KV(i, p) vload_half((i), (p))
-// A half that another work-group of the same launch stored: its bits through a volatile load (past the
-// L1 that is not coherent across compute units), widened by hand (vload_half takes no volatile pointer).
+// A half that another work-group of the same launch stored. Without PTX its bits come through a volatile load
+// and are widened by hand (vload_half takes no volatile pointer).
 inline float load_kv_fresh(int i, __global const kvtype* p) {
+#ifdef ATTN_CG
+    float r;
+    asm volatile("{ .reg .b16 h;\n ld.global.cg.b16 h, [%1];\n cvt.f32.f16 %0, h;\n }" : "=f"(r) : "l"(p + i) : "memory");
+    return r;
+#else
     uint h = ((volatile __global const ushort*) p)[i];
     uint sign = (h & 0x8000u) << 16;
     uint e = (h >> 10) & 0x1fu;
@@ -52,11 +81,12 @@ inline float load_kv_fresh(int i, __global const kvtype* p) {
         return as_float(sign | 0x7f800000u | (m << 13));
     }
     return as_float(sign | ((e + 112u) << 23) | (m << 13));
+#endif
 }
 #else
 #define LOAD_KV(i, p) ((p)[i])
 inline float load_kv_fresh(int i, __global const kvtype* p) {
-    return ((volatile __global const float*) p)[i];
+    return coherent_f32((volatile __global const float*) p, i);
 }
 #endif
 
@@ -83,13 +113,30 @@ inline float8 kv_load8(int i, __global const kvtype* p) {
 }
 #endif
 
-// Word i of a row: coherent (written by another work-group of this launch) through load_kv_fresh, else kv_load8.
+// Word i of a row that another work-group of this launch wrote: one 16-byte ld.global.cg with PTX, else
+// load_kv_fresh element by element.
+inline float8 kv_word_fresh(int i, __global const kvtype* p) {
+#if defined(ATTN_CG) && defined(KV_F16)
+    uint a, b, c, d;
+    asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(a), "=r"(b), "=r"(c), "=r"(d) : "l"(p + 8 * i) : "memory");
+    return (float8)(half2_ptx(a), half2_ptx(b), half2_ptx(c), half2_ptx(d));
+#elif defined(ATTN_CG)
+    float a0, a1, a2, a3, b0, b1, b2, b3;
+    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(a0), "=f"(a1), "=f"(a2), "=f"(a3) : "l"(p + 8 * i) : "memory");
+    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(b0), "=f"(b1), "=f"(b2), "=f"(b3) : "l"(p + 8 * i + 4) : "memory");
+    return (float8)(a0, a1, a2, a3, b0, b1, b2, b3);
+#else
+    int e = 8 * i;
+    return (float8)(load_kv_fresh(e, p), load_kv_fresh(e + 1, p), load_kv_fresh(e + 2, p), load_kv_fresh(e + 3, p),
+                    load_kv_fresh(e + 4, p), load_kv_fresh(e + 5, p), load_kv_fresh(e + 6, p), load_kv_fresh(e + 7, p));
+#endif
+}
+
+// Word i of a row: coherent (written by another work-group of this launch) through kv_word_fresh, else kv_load8.
 // coherent is a constant at every call, so each call compiles to one of the two.
 inline float8 kv_word(const int coherent, int i, __global const kvtype* p) {
     if (coherent) {
-        int e = 8 * i;
-        return (float8)(load_kv_fresh(e, p), load_kv_fresh(e + 1, p), load_kv_fresh(e + 2, p), load_kv_fresh(e + 3, p),
-                        load_kv_fresh(e + 4, p), load_kv_fresh(e + 5, p), load_kv_fresh(e + 6, p), load_kv_fresh(e + 7, p));
+        return kv_word_fresh(i, p);
     }
     return kv_load8(i, p);
 }
@@ -110,8 +157,41 @@ inline float f8_at(float8 v, int c) {
 typedef float accv;
 #endif
 
-// Reduces red[g * AWG + l] over l for every g (max or sum); the result is red[g * AWG]. Ends with a barrier.
-inline void reduce_heads(__local float* red, int l, int useMax) {
+// v[g] = its max (useMax) or sum over the work-group, for every g, in every work-item. With PTX (ATTN_SHFL, the
+// default there) each warp reduces by shuffles and one barrier passes the AWG / 32 warp results through red;
+// else a tree in red [G * AWG] with a barrier a level (9 for 512 items). red is free again only after the
+// caller's next barrier.
+#if !defined(ATTN_SHFL) && defined(MMFREE_PTX)
+#define ATTN_SHFL 1
+#endif
+#if ATTN_SHFL && AWG < 32
+#error "ATTN_SHFL needs work-groups of whole warps"
+#endif
+inline void heads_reduce(float* v, __local float* red, int l, const int useMax) {
+#if ATTN_SHFL
+    for (int g = 0; g < G; g++) {
+        float x = v[g];
+        for (int msk = 16; msk > 0; msk >>= 1) {
+            float y = dense_shfl_xor(x, msk);
+            x = useMax ? fmax(x, y) : x + y;
+        }
+        if ((l & 31) == 0) {
+            red[g * (AWG / 32) + (l >> 5)] = x;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int g = 0; g < G; g++) {
+        float t = red[g * (AWG / 32)];
+        for (int w = 1; w < AWG / 32; w++) {
+            float y = red[g * (AWG / 32) + w];
+            t = useMax ? fmax(t, y) : t + y;
+        }
+        v[g] = t;
+    }
+#else
+    for (int g = 0; g < G; g++) {
+        red[g * AWG + l] = v[g];
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int st = AWG / 2; st > 0; st >>= 1) {
         if (l < st) {
@@ -123,6 +203,10 @@ inline void reduce_heads(__local float* red, int l, int useMax) {
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    for (int g = 0; g < G; g++) {
+        v[g] = red[g * AWG];
+    }
+#endif
 }
 
 // One block of len positions from b0 (len <= 0: none, the same barriers) into the running max m, denominator
@@ -164,14 +248,11 @@ inline void attention_block(const int coherent, int b0, int len, __global const 
             bm[g] = fmax(bm[g], v);
         }
     }
-    for (int g = 0; g < G; g++) {
-        red[g * AWG + l] = bm[g];
-    }
-    reduce_heads(red, l, 1);
+    heads_reduce(bm, red, l, 1);
     float mNew[G];
     float corr[G];
     for (int g = 0; g < G; g++) {
-        mNew[g] = fmax(m[g], red[g * AWG]);
+        mNew[g] = fmax(m[g], bm[g]);
         corr[g] = m[g] == mNew[g] ? 1.0f : exp(m[g] - mNew[g]);   // both -inf while nothing was seen
     }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -186,12 +267,9 @@ inline void attention_block(const int coherent, int b0, int len, __global const 
             bs[g] += e;
         }
     }
+    heads_reduce(bs, red, l, 0);
     for (int g = 0; g < G; g++) {
-        red[g * AWG + l] = bs[g];
-    }
-    reduce_heads(red, l, 0);
-    for (int g = 0; g < G; g++) {
-        sum[g] = sum[g] * corr[g] + red[g * AWG];
+        sum[g] = sum[g] * corr[g] + bs[g];
         m[g] = mNew[g];
         acc[g] *= corr[g];
     }
@@ -213,10 +291,23 @@ inline void attention_block(const int coherent, int b0, int len, __global const 
                 }
             }
         }
-        for (; p < len; p += NSV) {
-            float8 v = kv_word(coherent, dv, vb + (size_t) (b0 + p) * stride);
-            for (int g = 0; g < G; g++) {
-                acc[g] = fma((float8)(sc[g * CH + p]), v, acc[g]);
+        if (p < len) {
+            // the rest, fewer than ATTN_VU positions, also loaded all at once (those past the end load nothing and
+            // weigh 0): one memory round trip, where one a position made a Transformer++ token 1.4% slower at 370M
+            // and 4.4% at 2.7B (a block of 128 positions is 4 a slice). Guarding every round instead slowed the
+            // long contexts (370M, b 64, ctx 8192: 56% of the copy against 72-80%).
+            float8 v[ATTN_VU];
+#pragma unroll
+            for (int u = 0; u < ATTN_VU; u++) {
+                int pu = p + u * NSV;
+                v[u] = pu < len ? kv_word(coherent, dv, vb + (size_t) (b0 + pu) * stride) : (float8) 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < ATTN_VU; u++) {
+                int pu = p + u * NSV;
+                for (int g = 0; g < G; g++) {
+                    acc[g] = fma((float8)(pu < len ? sc[g * CH + pu] : 0.0f), v[u], acc[g]);
+                }
             }
         }
     }
@@ -236,11 +327,53 @@ inline void attention_block(const int coherent, int b0, int len, __global const 
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
+#if ATTN_VEC && !defined(ATTN_FRESH_STEP)
+#define ATTN_FRESH_STEP 1
+#endif
+#if ATTN_VEC && ATTN_FRESH_STEP
+// The one position `fresh` (here: this split holds it) into m, sum and acc, as attention_block would fold a
+// block of it, in the same float steps, but with two barriers where a block takes a dozen, and one memory round
+// trip where a block takes three: work-items 0 .. DV - 1 (value slice 0) load its key and value words together,
+// each scores its word against the G heads into red, and after a barrier every work-item sums the DV parts in
+// order (the block's order) and updates its running max, sum and acc. -DATTN_FRESH_STEP=0: a block of one
+// position instead, 4% slower a Transformer++ token at 370M and 2.7% at 2.7B on the H200. Ends with a barrier.
+inline void attention_fresh(int here, __global const kvtype* kr, __global const kvtype* vr, float scale,
+                            __local const float* qs, __local float* red, float* m, float* sum, accv* acc) {
+    int l = get_local_id(0);
+    float8 v = (float8) 0.0f;
+    if (here && l < DV) {
+        float8 k = kv_word_fresh(l, kr);
+        v = kv_word_fresh(l, vr);
+        for (int g = 0; g < G; g++) {
+            float8 qv = vload8(l, qs + g * HD);
+            red[g * DV + l] = dot(qv.lo, k.lo) + dot(qv.hi, k.hi);
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (here) {
+        for (int g = 0; g < G; g++) {
+            float score = 0.0f;
+            for (int j = 0; j < DV; j++) {
+                score += red[g * DV + j];
+            }
+            score *= scale;
+            float mNew = fmax(m[g], score);
+            float corr = m[g] == mNew ? 1.0f : exp(m[g] - mNew);
+            float e = exp(score - mNew);
+            sum[g] = sum[g] * corr + e;
+            m[g] = mNew;
+            acc[g] = fma((float8)(e), v, acc[g] * corr);   // v is 0 past slice 0
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+#endif
+
 // Split s of S for kv head kvh and row r, by the AWG work-items of one work-group (l = get_local_id(0)); with
 // active 0 the same barriers and nothing read or written (a work-group without a task in that round).
-// q is read through a volatile pointer. With ATTN_FRESH (the one-launch layer, whose qkv phase wrote q and the
-// cache at position `fresh`, the last of the context) that position comes as a block of its own, read by
-// load_kv_fresh; the other blocks, and every block without ATTN_FRESH, read the cache by plain loads (a branch
+// q is read by coherent_f32. With ATTN_FRESH (the one-launch layer, whose qkv phase wrote q and the cache at
+// position `fresh`, the last of the context) that position comes apart, read by kv_word_fresh in attention_fresh
+// (or by load_kv_fresh as a block of its own where HD % 8 != 0); the other blocks, and every block without ATTN_FRESH, read the cache by plain loads (a branch
 // between the two in the key loop made the standalone kernel 1.4x slower a token on the H200: it no longer
 // unrolled that loop). The block loop runs at least once (an empty share: once with no positions), so that no
 // barrier sits behind a condition (see gemv/decode_layer_dense.cl on PoCL).
@@ -261,7 +394,7 @@ inline void attention_split(volatile __global const float* q, __global const kvt
     __global const kvtype* vb = vc + (size_t) seq * cap * stride + kvh * HD;
 
     for (int e = l; active && e < G * HD; e += AWG) {
-        qs[e] = q[(size_t) r * heads * HD + kvh * G * HD + e];
+        qs[e] = coherent_f32(q, (size_t) r * heads * HD + kvh * G * HD + e);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -283,7 +416,10 @@ inline void attention_split(volatile __global const float* q, __global const kvt
         attention_block(0, b0, min(CH, mainEnd - b0), kb, vb, stride, scale, qs, sc, red, m, sum, acc);
         b0 += CH;
     } while (b0 < mainEnd);
-#ifdef ATTN_FRESH
+#if defined(ATTN_FRESH) && ATTN_VEC && ATTN_FRESH_STEP
+    attention_fresh(fresh >= start && fresh < end, kb + (size_t) fresh * stride, vb + (size_t) fresh * stride, scale,
+                    qs, red, m, sum, acc);
+#elif defined(ATTN_FRESH)
     attention_block(1, fresh, fresh >= start && fresh < end ? 1 : 0, kb, vb, stride, scale, qs, sc, red, m, sum, acc);
 #endif
 
@@ -352,19 +488,20 @@ inline void attention_split(volatile __global const float* q, __global const kvt
 }
 
 // Element d of head h of row r from the S splits of part [rows, H, S, HD + 2]: sum_s w_s acc_s[d] / sum_s w_s den_s,
-// w_s = exp(max_s - max). part is read through a volatile pointer (other work-groups of a launch may have written it).
+// w_s = exp(max_s - max). part is read by coherent_f32 (other work-groups of a launch may have written it).
 inline float attention_merge(volatile __global const float* part, int S, int heads, int r, int h, int d) {
-    volatile __global const float* p = part + ((size_t) r * heads + h) * S * (HD + 2);
+    size_t at = ((size_t) r * heads + h) * S * (HD + 2);
     float mx = -INFINITY;
     for (int s = 0; s < S; s++) {
-        mx = fmax(mx, p[s * (HD + 2) + HD]);
+        mx = fmax(mx, coherent_f32(part, at + s * (HD + 2) + HD));
     }
     float den = 0.0f;
     float a = 0.0f;
     for (int s = 0; s < S; s++) {
-        float w = exp(p[s * (HD + 2) + HD] - mx);
-        den = fma(w, p[s * (HD + 2) + HD + 1], den);
-        a = fma(w, p[s * (HD + 2) + d], a);
+        size_t ps = at + s * (HD + 2);
+        float w = exp(coherent_f32(part, ps + HD) - mx);
+        den = fma(w, coherent_f32(part, ps + HD + 1), den);
+        a = fma(w, coherent_f32(part, ps + d), a);
     }
     return a / den;
 }

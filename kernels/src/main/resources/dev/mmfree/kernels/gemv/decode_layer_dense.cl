@@ -7,6 +7,9 @@
 // norms it), then each work-group takes a contiguous range of about n / G rows (an even count, so the
 // paired epilogues keep their pairs) in passes of WG / lanes rows. The attention phase hands its S * KV
 // (split, kv head) tasks to work-groups in turn; every work-group merges the splits as it stages o_proj's input.
+// The work-groups left without a task could fetch the next phases' weights into L2 meanwhile: measured on the
+// H200 and not kept (prefetch.global.L2 of 16-48 MiB made the attention slower than the GEMVs gained, 4% a token
+// at 370M, bench/results/nvidia-h200/2026-11-29/fresh-loads).
 // Every loop that holds a barrier is a do-while that runs at least once, and no barrier sits under a condition:
 // PoCL replicates the rest of the kernel behind each loop that may not run, and built this kernel in 79 s
 // with for loops against 4.5 s with do-whiles (2 cores).

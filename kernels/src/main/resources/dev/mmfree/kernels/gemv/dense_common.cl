@@ -124,15 +124,6 @@ inline void rope_kv_pair(int p, float a, float b, int r, __global const int* met
     }
 }
 
-#ifdef MMFREE_PTX
-// Through int registers, the form measured to build and give exact results on the H200.
-inline float dense_shfl_xor(float v, int mask) {
-    int r;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_int(v)), "r"(mask));
-    return as_float(r);
-}
-#endif
-
 // 1 / sqrt(mean(x^2) + eps) from a sum of squares over k values.
 inline float rms_inv(float sumSq, int k, float eps) {
     return 1.0f / sqrt(sumSq / (float) k + eps);
