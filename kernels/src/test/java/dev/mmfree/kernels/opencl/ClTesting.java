@@ -20,9 +20,12 @@ public final class ClTesting {
     private ClTesting() {
     }
 
-    /** Skips the calling test class (with the reason) when this machine has no OpenCL device. */
+    /**
+     * Skips the calling test class (with the reason) when this machine has no OpenCL device, or fails it where
+     * MMFREE_REQUIRE_OPENCL=1 ({@link OpenCl#skipReason()}).
+     */
     public static Device openOrSkip() {
-        assumeTrue(OpenCl.unavailableReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
+        assumeTrue(OpenCl.skipReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
         return OpenCl.open(null, true);
     }
 

@@ -35,7 +35,7 @@ class LlamaOpenClFixtureTest {
     @BeforeAll
     static void open() {
         var dir = Fixtures.dir().resolve("llama-tiny");
-        assumeTrue(OpenCl.unavailableReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
+        assumeTrue(OpenCl.skipReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
         try (ModelFolder f = ModelFolder.open(dir)) {
             weights = LlamaWeights.load(f);
         }

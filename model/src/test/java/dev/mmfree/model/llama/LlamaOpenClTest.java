@@ -41,7 +41,7 @@ class LlamaOpenClTest {
 
     @BeforeAll
     static void open() {
-        assumeTrue(OpenCl.unavailableReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
+        assumeTrue(OpenCl.skipReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
         device = OpenCl.open(null, false);
     }
 

@@ -46,6 +46,9 @@ public final class OpenCl {
         }
     }
 
+    /** Environment variable: "1" makes {@link #skipReason()} throw instead of returning a reason. */
+    public static final String REQUIRE_ENV = "MMFREE_REQUIRE_OPENCL";
+
     private static List<Candidate> found;
     private static String unavailable;
 
@@ -56,6 +59,21 @@ public final class OpenCl {
     public static synchronized Optional<String> unavailableReason() {
         discover();
         return Optional.ofNullable(unavailable);
+    }
+
+    /**
+     * {@link #unavailableReason()} for code that may go without OpenCL (the test suites skip their OpenCL
+     * classes on it), except where {@value #REQUIRE_ENV}=1: there no OpenCL is an error, so that a machine
+     * that must run them (CI) cannot skip them unseen.
+     *
+     * @throws DeviceException where OpenCL is required and unavailable
+     */
+    public static Optional<String> skipReason() {
+        Optional<String> why = unavailableReason();
+        if (why.isPresent() && "1".equals(System.getenv(REQUIRE_ENV))) {
+            throw new DeviceException(REQUIRE_ENV + "=1 but OpenCL is unavailable: " + why.get());
+        }
+        return why;
     }
 
     /** Every device of every platform, in selector-index order; empty when OpenCL is unavailable. */

@@ -35,7 +35,7 @@ class OpenClDeviceTest {
 
     @BeforeAll
     static void needOpenCl() {
-        assumeTrue(OpenCl.unavailableReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
+        assumeTrue(OpenCl.skipReason().isEmpty(), () -> "OpenCL unavailable: " + OpenCl.unavailableReason().orElse(""));
     }
 
     @Test
