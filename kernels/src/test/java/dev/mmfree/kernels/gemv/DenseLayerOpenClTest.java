@@ -80,6 +80,13 @@ class DenseLayerOpenClTest {
                 }
             }
         }
+        // 12 query heads on one kv head in 2 splits: the merge's 2 (heads S + heads) = 72 floats exceed red's 64, so
+        // it goes element by element through attention_merge (the single case above merges 2 splits in red)
+        DenseLayerOpenCl.Dims wideGroup = new DenseLayerOpenCl.Dims(40, 50, 12, 1, 8);
+        try (DenseLayerOpenCl layer = new DenseLayerOpenCl(device, s, wideGroup, 2, WG, false, ATTENTION)) {
+            assertEquals(2, layer.splits(10));
+            layerCase(layer, s, wideGroup, r, 9);
+        }
         // the diagnostic build with its clock marks computes the same layer, and every work-group stamps every mark
         try (DenseLayerOpenCl traced = new DenseLayerOpenCl(device, s, grouped, 2, WG, false, ATTENTION, true)) {
             layerCase(traced, s, grouped, r, 9);
