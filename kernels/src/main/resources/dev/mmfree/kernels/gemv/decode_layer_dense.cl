@@ -102,12 +102,12 @@ inline void layer_stage(const int norm, volatile __global const float* x, int k,
 
 // xs[0, kPad) = the attention's output [H hd] and zeros: attn itself when S == 1, else the merge of its S
 // splits in part (every work-group merges all of them, which saves the grid barrier a merge phase would need).
-// The merge takes attention_merge's float steps in its order, but its loads in two rounds for the whole
-// vector, where attention_merge, an element at a time, costs two memory round trips an element: first each
-// split's maximum and denominator (heads S pairs, into red: mx, den; then a head's max and denominator, and each
-// split's weight), then the splits' sums for four elements a work-item at once. That needs 2 (heads S + heads)
-// floats of red; where they do not fit (many splits), or with -DMERGE_LOCAL=0 (for A/B), attention_merge.
-// Ends with a barrier.
+// The merge takes attention_merge's float steps in its order, but its loads in two rounds for the whole vector,
+// where attention_merge, an element at a time, costs two memory round trips an element: first each split's
+// maximum and denominator (heads S pairs, into red), from which every pair takes its head's maximum and
+// denominator and its own weight; then the splits' sums, two splits of four elements a work-item at once.
+// That needs 3 heads S + heads floats of red; where they do not fit (many splits), or with -DMERGE_LOCAL=0
+// (for A/B), attention_merge. Ends with a barrier.
 #ifndef MERGE_LOCAL
 #define MERGE_LOCAL 1
 #endif
@@ -116,32 +116,31 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
     int l = get_local_id(0);
     int qw = heads * HD;
     int pairs = heads * S;
-    int inLocal = MERGE_LOCAL && S > 1 && 2 * (pairs + heads) <= GEMV_WG;
-    __local float* wm = red;                 // [pairs] a split's max, then its weight exp(max_s - max)
-    __local float* wd = red + pairs;         // [pairs] a split's denominator
-    __local float* hm = red + 2 * pairs;     // [heads] a head's max over its splits
-    __local float* hd = hm + heads;          // [heads] its denominator, sum_s w_s den_s
+    int inLocal = MERGE_LOCAL && S > 1 && 3 * pairs + heads <= GEMV_WG;
+    __local float* wm = red;                 // [pairs] a split's max
+    __local float* wd = red + pairs;         // [pairs] its denominator
+    __local float* ww = red + 2 * pairs;     // [pairs] its weight, exp(max_s - the head's max)
+    __local float* hd = red + 3 * pairs;     // [heads] a head's denominator, sum_s w_s den_s
     for (int t = l; inLocal && t < pairs; t += GEMV_WG) {
         size_t at = (size_t) t * (HD + 2) + HD;   // split t % S of head t / S, row 0
         wm[t] = coherent_f32(part, at);
         wd[t] = coherent_f32(part, at + 1);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = l; inLocal && h < heads; h += GEMV_WG) {
+    for (int t = l; inLocal && t < pairs; t += GEMV_WG) {
+        int h0 = t / S * S;
         float mx = -INFINITY;
         for (int j = 0; j < S; j++) {
-            mx = fmax(mx, wm[h * S + j]);
+            mx = fmax(mx, wm[h0 + j]);
         }
-        float den = 0.0f;
-        for (int j = 0; j < S; j++) {
-            den = fma(exp(wm[h * S + j] - mx), wd[h * S + j], den);
+        ww[t] = exp(wm[t] - mx);
+        if (t == h0) {
+            float den = 0.0f;
+            for (int j = 0; j < S; j++) {
+                den = fma(exp(wm[h0 + j] - mx), wd[h0 + j], den);
+            }
+            hd[t / S] = den;
         }
-        hm[h] = mx;
-        hd[h] = den;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int t = l; inLocal && t < pairs; t += GEMV_WG) {
-        wm[t] = exp(wm[t] - hm[t / S]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (S == 1) {
@@ -151,16 +150,23 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
     } else if (inLocal) {
         for (int e0 = l; e0 < kPad; e0 += 4 * GEMV_WG) {
             float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            for (int j = 0; j < S; j++) {
-                float v[4];
-                for (int u = 0; u < 4; u++) {   // four loads issued before the first is used
-                    int e = e0 + u * GEMV_WG;
-                    int h = min(e, qw - 1) / HD;
-                    v[u] = e < qw ? coherent_f32(part, ((size_t) h * S + j) * (HD + 2) + (e - h * HD)) : 0.0f;
+            for (int j = 0; j < S; j += 2) {
+                float v[2][4];
+#pragma unroll
+                for (int k = 0; k < 2; k++) {   // eight loads issued before the first is used
+#pragma unroll
+                    for (int u = 0; u < 4; u++) {
+                        int e = e0 + u * GEMV_WG;
+                        int h = min(e, qw - 1) / HD;
+                        v[k][u] = e < qw && j + k < S
+                                ? coherent_f32(part, ((size_t) h * S + j + k) * (HD + 2) + (e - h * HD)) : 0.0f;
+                    }
                 }
-                for (int u = 0; u < 4; u++) {
-                    int h = min(e0 + u * GEMV_WG, qw - 1) / HD;
-                    a[u] = fma(wm[h * S + j], v[u], a[u]);
+                for (int k = 0; k < 2 && j + k < S; k++) {
+                    for (int u = 0; u < 4; u++) {
+                        int h = min(e0 + u * GEMV_WG, qw - 1) / HD;
+                        a[u] = fma(ww[h * S + j + k], v[k][u], a[u]);
+                    }
                 }
             }
             for (int u = 0; u < 4; u++) {
