@@ -68,14 +68,15 @@ for step in $steps; do
                     # each "base" (the jars of .gpu/base), "-" (this build) or env settings for this build (VAR=VALUE,...)
             i=0
             p=${B1_PRESET:-2.7B}
+            tag=$p-b${B1_BATCH:-1}-c${B1_CONTEXT:-128}   # so that runs of other batches or contexts in one OUT keep their folders
             b1=(bench --backend opencl --preset "$p" --models "${B1_MODELS:-hgrn}" --batch "${B1_BATCH:-1}" --context "${B1_CONTEXT:-128}"
                 --decode-steps "${B1_STEPS:-100}" --prefill-repeats 1)
             for e in ${BATCH1_RUNS:-base - base -}; do
                 i=$((i + 1))
                 if [ "$e" = base ]; then
-                    run batch1runs 300 "${base_cli[@]}" "${b1[@]}" --out "$out/b1-$i-base-$p"
+                    run batch1runs 300 "${base_cli[@]}" "${b1[@]}" --out "$out/b1-$i-base-$tag"
                 else
-                    run batch1runs 300 env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" "${b1[@]}" --out "$out/b1-$i-$p"
+                    run batch1runs 300 env $([ "$e" = - ] || echo "${e//,/ }") "${cli[@]}" "${b1[@]}" --out "$out/b1-$i-$tag"
                 fi
             done ;;
         buildlog)   # NVIDIA's register use and spills of every program the kernel bench builds

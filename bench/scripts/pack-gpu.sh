@@ -16,7 +16,11 @@ jars=$(ls bench/target/*.jar bench/target/lib/*.jar \
 late='/(progressbar|jline-terminal|jline-native|jackson-core|jackson-databind|jackson-annotations|picocli|slf4j-api|error_prone_annotations|commons-math3)-[0-9]'
 EXTRA_MODULES=jdk.zipfs ../shared/gpu/pack-for-device $(echo "$jars" | grep -vE "$late")
 cp $(echo "$jars" | grep -E "$late") .gpu/lib/
-rm -rf .gpu/fixtures && cp -r ../shared/fixtures .gpu/fixtures
+# GPU_FIXTURES: the fixture folders to take (default all; "none" for none), where the upload would not fit them
+rm -rf .gpu/fixtures && mkdir -p .gpu/fixtures
+for f in ${GPU_FIXTURES:-$(ls ../shared/fixtures)}; do
+    [ "$f" = none ] || cp -r "../shared/fixtures/$f" .gpu/fixtures/
+done
 # the OpenCL tests run there too (gpu-suite.sh step "tests"), through JUnit's console launcher
 junit=org.junit.platform:junit-platform-console-standalone:1.11.4
 ./mvnw -q -B dependency:get -Dartifact=$junit >/dev/null
@@ -41,6 +45,6 @@ tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -
 gpu=$(du -sb .gpu | cut -f1)
 echo "upload: .gpu $((gpu >> 20)) MiB + working tree $((tree >> 20)) MiB = $(((gpu + tree) >> 20)) MiB of 64"
 if [ $((gpu + tree)) -gt $((64 << 20)) ]; then
-    echo "pack-gpu: over the device tool's 64 MiB; leave out what the run does not need (e.g. .gpu/fixtures/llama-tiny)" >&2
+    echo "pack-gpu: over the device tool's 64 MiB; leave out what the run does not need (e.g. GPU_FIXTURES=none, or fewer fixtures)" >&2
     exit 1
 fi

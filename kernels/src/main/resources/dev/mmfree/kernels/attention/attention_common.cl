@@ -21,7 +21,9 @@
 // attention_merge folds into out.
 //
 // Defines: HD head dim, G query heads per kv head, AWG work-group size (>= HD, a power of two),
-//   CH positions per block, KV_F16 cache in half (else float), MMFREE_PTX NVIDIA's inline PTX.
+//   CH positions per block, KV_F16 cache in half (else float), MMFREE_PTX NVIDIA's inline PTX, ATTN_FRESH the
+//   one-launch layer's fresh position. A/B switches, each 1 by default where it applies: ATTN_VEC, FRESH_CG,
+//   ATTN_SHFL, ATTN_FRESH_STEP (each described where it is used).
 
 #define NSL (AWG / HD)
 
