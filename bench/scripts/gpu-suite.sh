@@ -174,7 +174,8 @@ for step in $steps; do
                 run attention 180 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench \
                     --device nvidia --attention-only
             done ;;
-        densetrace) # where a one-launch Transformer++ layer's time goes: its clock marks (GemvOpenClBench --layer-trace) at the
+        densetrace) # where a one-launch Transformer++ layer's time goes: its clock marks (GemvOpenClBench --layer-trace), and
+                    # each GEMV phase's weight rate on the critical path against a copy of the same run, at the
                     # sizes TRACE_SIZES (d x I; default 2.7B and 370M), contexts 128 and 512, cold layers in turn, under
                     # TRACE_RUNS env settings (as ATTN_RUNS), one run each, in order
             for e in ${TRACE_RUNS:--}; do

@@ -139,6 +139,7 @@ public final class GemvOpenClBench {
 
     private void run(int copyMib) {
         if (layerTrace) {
+            copy(copyMib);   // the rate the phases' weight reads are set against
             for (int[] size : sizes) {
                 for (int ctx : quick ? new int[]{40} : new int[]{128, 512}) {
                     layerTrace(size[0], size[1], quick ? 32 : 128, ctx);
@@ -606,6 +607,9 @@ public final class GemvOpenClBench {
             System.out.printf(Locale.ROOT, "# layer trace: d %d, I %d, hd %d, ctx %d, splits %d, %d x %d work-items, %d layers in turn%n",
                     d, i, hd, ctx, splits, groups, wg, copies);
             report.lines().forEach(line -> System.out.println("# " + line));
+            int dPad = DeviceDenseMatrix.padded(d);
+            long[] phaseBytes = {2L * 3 * d * dPad, 2L * d * dPad, 2L * 2 * i * dPad, 2L * d * DeviceDenseMatrix.padded(i)};
+            report.phases(phaseBytes, copyGbps).forEach(line -> System.out.println("# " + line));
         } finally {
             for (int k = owned.size() - 1; k >= 0; k--) {
                 try {
