@@ -141,6 +141,8 @@ public final class DenseLayerOpenCl implements AutoCloseable {
                 + " -DGEMV_WG=" + wg + " -DHD=" + dims.headDim() + " -DG=" + g + " -DAWG=" + wg + " -DCH=" + attention.block()
                 + " -DLPR_QKV=" + lanes(dims.qkvRows()) + " -DLPR_O=" + lanes(dims.hidden())
                 + " -DLPR_GU=" + lanes(2 * dims.intermediate()) + " -DLPR_DOWN=" + lanes(dims.hidden())
+                + " -DDEEP_QKV=" + deep(dims.qkvRows()) + " -DDEEP_O=" + deep(dims.hidden())
+                + " -DDEEP_GU=" + deep(2 * dims.intermediate()) + " -DDEEP_DOWN=" + deep(dims.hidden())
                 + " -DATTN_FRESH=1" + (ptx ? " -DMMFREE_PTX=1" : "") + (traced ? " -DMMFREE_TRACE=1" : "");
         String source = String.join("\n", ClPrograms.resource("opencl/half8.cl"), ClPrograms.resource("gemv/dense_common.cl"),
                 ClPrograms.resource("attention/attention_common.cl"), ClPrograms.resource("opencl/grid.cl"),
@@ -185,6 +187,20 @@ public final class DenseLayerOpenCl implements AutoCloseable {
             lanes *= 2;
         }
         return lanes;
+    }
+
+    /**
+     * 1 where a GEMV of n rows loads eight 16-byte words a lane at once instead of four: where a work-group's rows,
+     * at {@link #lanes} and over its passes, keep fewer than three quarters of its work-items busy. Bandwidth needs
+     * bytes in flight: the 2.7B layer's o_proj and down_proj (20 rows of 16 lanes, 320 of 512 work-items, about
+     * 20 KB a compute unit on the way at four words) read their weights at 56-67% of a copy's rate, where qkv and
+     * gate|up (58 of 64 and 106 of 128 row slots) read at 83-86% (bench/results/nvidia-h200/2026-11-29/fresh-loads).
+     */
+    public int deep(int n) {
+        long per = ((n + (long) groups - 1) / groups + 1) & ~1L;
+        long rows = wg / lanes(n);
+        long passes = (per + rows - 1) / rows;
+        return 4 * per < 3 * passes * rows ? 1 : 0;
     }
 
     /**

@@ -20,7 +20,8 @@
 // meta: [pos0, tps = 1, rows = 1, S]. Weights as dense_common.cl lays them out: qkv [(H + 2 KV) hd, kPad(d)]
 // with the rotary pair order, o [d, kPad(H hd)], gate|up [2I, kPad(d)] interleaved, down [d, kPad(I)].
 // Defines besides those of the sources above: GEMV_WG the work-group (= AWG); LPR_QKV, LPR_O, LPR_GU,
-// LPR_DOWN the lanes per row of each GEMV (powers of two <= 32).
+// LPR_DOWN the lanes per row of each GEMV (powers of two <= 32); DEEP_QKV, DEEP_O, DEEP_GU, DEEP_DOWN 1 where that
+// GEMV loads eight words a lane at once (see LAYER_DEEP).
 // Launch: global = G * GEMV_WG, local = GEMV_WG, G <= compute units (one work-group each, see grid.cl).
 // Local: lm, max(kPad(max(d, H hd, I)) + GEMV_WG, G * (HD + CH + AWG)) floats.
 
@@ -185,11 +186,25 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
+// LAYER_DEEP (A/B, MMFREE_OPENCL_BUILD_OPTIONS): 1 (default) eight words in flight a lane in the GEMVs the host
+// marks deep (DEEP_QKV, DEEP_O, DEEP_GU, DEEP_DOWN: those whose rows leave a quarter or more of the work-group
+// idle), 0 four words in every GEMV, 2 eight words in every GEMV.
+#ifndef LAYER_DEEP
+#define LAYER_DEEP 1
+#endif
+#if LAYER_DEEP == 2
+#define PHASE_DEEP(host) 1
+#elif LAYER_DEEP == 1
+#define PHASE_DEEP(host) (host)
+#else
+#define PHASE_DEEP(host) 0
+#endif
+
 // This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), with the
-// GEMV's own row loop (dense_common.cl: four 16-byte words in flight a lane). Measured on the H200 and not kept
-// (bench/results/nvidia-h200/2026-11-29/dense-layer): eight words, the first words loaded before the input is
-// staged, guarded loads in one loop.
-inline void layer_gemv(const int epi, const int lpr, __global const wtype* w, int n, int kPad, volatile __global float* y,
+// GEMV's own row loop (dense_common.cl: four 16-byte words in flight a lane, or eight when deep). Measured on the
+// H200 and not kept (bench/results/nvidia-h200/2026-11-29/dense-layer): the first words loaded before the input is
+// staged, guarded loads in one loop; eight words in every GEMV, while the attention still took a third of the layer.
+inline void layer_gemv(const int epi, const int lpr, const int deep, __global const wtype* w, int n, int kPad, volatile __global float* y,
                        __global float* q, __global const int* meta, __global const float* invFreq,
                        __global kvtype* kc, __global kvtype* vc, rope_dims dm,
                        __local const float* xs, __local float* red, int group, int groups) {
@@ -203,7 +218,9 @@ inline void layer_gemv(const int epi, const int lpr, __global const wtype* w, in
     do {
         int row0 = r0 + pass * rpg;
         int row = row0 + l / lpr;
-        float acc = row < r1 ? dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr) : 0.0f;
+        float acc = row >= r1 ? 0.0f
+                : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr)
+                : dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr);
         dense_row_sums(lpr, acc, red);
         dense_rows_epilogue(epi, rpg, row0, r1, n, y, q, meta, invFreq, kc, vc, dm, red);
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -237,7 +254,7 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     DTRACE(0);
     layer_stage(1, x, d, dPad, inNorm, eps, xs, red);
     DTRACE(1);
-    layer_gemv(E_ROPE_KV, LPR_QKV, wQkv, (heads + 2 * kvHeads) * HD, dPad, 0, q, meta, invFreq, kc, vc, dm,
+    layer_gemv(E_ROPE_KV, LPR_QKV, PHASE_DEEP(DEEP_QKV), wQkv, (heads + 2 * kvHeads) * HD, dPad, 0, q, meta, invFreq, kc, vc, dm,
                xs, red, group, groups);
     DTRACE(2);
     grid_sync(sync, error);
@@ -258,20 +275,20 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
 
     layer_stage_attention(attn, part, S, heads, qwPad, xs, red);
     DTRACE(6);
-    layer_gemv(E_ADD, LPR_O, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    layer_gemv(E_ADD, LPR_O, PHASE_DEEP(DEEP_O), wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
     DTRACE(7);
     grid_sync(sync, error);
     DTRACE(8);
 
     layer_stage(1, x, d, dPad, postNorm, eps, xs, red);
     DTRACE(9);
-    layer_gemv(E_SWIGLU, LPR_GU, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    layer_gemv(E_SWIGLU, LPR_GU, PHASE_DEEP(DEEP_GU), wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
     DTRACE(10);
     grid_sync(sync, error);
     DTRACE(11);
 
     layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
     DTRACE(12);
-    layer_gemv(E_ADD, LPR_DOWN, wDown, d, iPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    layer_gemv(E_ADD, LPR_DOWN, PHASE_DEEP(DEEP_DOWN), wDown, d, iPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
     DTRACE(13);
 }
