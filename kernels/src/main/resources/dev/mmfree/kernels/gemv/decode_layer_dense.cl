@@ -199,14 +199,36 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 #else
 #define PHASE_DEEP(host) 0
 #endif
+// LAYER_EARLY (A/B): 1 where a deep GEMV's first round of words a lane is loaded before the grid barrier ahead of
+// its phase (layer_early), so that the weights' first trip to memory overlaps the barrier and the staging of the
+// input; 0 (default) after them.
+#ifndef LAYER_EARLY
+#define LAYER_EARLY 0
+#endif
+#define PHASE_EARLY(host) (LAYER_EARLY && PHASE_DEEP(host))
+
+// With pre: the first round of this work-item's words in the first pass of layer_gemv (same rows, same lanes) into
+// early[8]; without, nothing.
+inline void layer_early(const int pre, const int lpr, __global const wtype* w, int n, int kPad, int group, int groups,
+                        wword* early) {
+    if (pre) {
+        int l = get_local_id(0);
+        int per = ((n + groups - 1) / groups + 1) & ~1;
+        int r0 = min(n, group * per);
+        int r1 = min(n, r0 + per);
+        int row = r0 + l / lpr;
+        dense_early_words(lpr, w + (size_t) min(row, n - 1) * kPad, kPad / 8, l % lpr, row < r1, early);
+    }
+}
 
 // This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), with the
 // GEMV's own row loop (dense_common.cl: four 16-byte words in flight a lane, or eight when deep). Measured on the
 // H200 and not kept (bench/results/nvidia-h200/2026-11-29/dense-layer): the first words loaded before the input is
 // staged, guarded loads in one loop; eight words in every GEMV, while the attention still took a third of the layer.
-inline void layer_gemv(const int epi, const int lpr, const int deep, __global const wtype* w, int n, int kPad, volatile __global float* y,
-                       __global float* q, __global const int* meta, __global const float* invFreq,
-                       __global kvtype* kc, __global kvtype* vc, rope_dims dm,
+inline void layer_gemv(const int epi, const int lpr, const int deep, const int pre, const wword* early,
+                       __global const wtype* w, int n, int kPad, volatile __global float* y, __global float* q,
+                       __global const int* meta, __global const float* invFreq, __global kvtype* kc, __global kvtype* vc,
+                       rope_dims dm,
                        __local const float* xs, __local float* red, int group, int groups) {
     int l = get_local_id(0);
     int rpg = GEMV_WG / lpr;
@@ -219,7 +241,7 @@ inline void layer_gemv(const int epi, const int lpr, const int deep, __global co
         int row0 = r0 + pass * rpg;
         int row = row0 + l / lpr;
         float acc = row >= r1 ? 0.0f
-                : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr)
+                : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr, pre && pass == 0, early)
                 : dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr);
         dense_row_sums(lpr, acc, red);
         dense_rows_epilogue(epi, rpg, row0, r1, n, y, q, meta, invFreq, kc, vc, dm, red);
@@ -251,11 +273,14 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     int pos0 = meta[0];
     int S = meta[3];
 
+    int qkvRows = (heads + 2 * kvHeads) * HD;
+    wword early[8];   // with LAYER_EARLY, a deep GEMV's first words, loaded before the barrier and staging ahead of it
     DTRACE(0);
+    layer_early(PHASE_EARLY(DEEP_QKV), LPR_QKV, wQkv, qkvRows, dPad, group, groups, early);
     layer_stage(1, x, d, dPad, inNorm, eps, xs, red);
     DTRACE(1);
-    layer_gemv(E_ROPE_KV, LPR_QKV, PHASE_DEEP(DEEP_QKV), wQkv, (heads + 2 * kvHeads) * HD, dPad, 0, q, meta, invFreq, kc, vc, dm,
-               xs, red, group, groups);
+    layer_gemv(E_ROPE_KV, LPR_QKV, PHASE_DEEP(DEEP_QKV), PHASE_EARLY(DEEP_QKV), early, wQkv, qkvRows, dPad, 0, q, meta,
+               invFreq, kc, vc, dm, xs, red, group, groups);
     DTRACE(2);
     grid_sync(sync, error);
     DTRACE(3);
@@ -270,25 +295,31 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
                         min(t, tasks - 1) - kvh * S, S, kvh, 0, pos0, t < tasks, lm, lm + G * HD, lm + G * (HD + CH));
     } while (++round < rounds);
     DTRACE(4);
+    layer_early(PHASE_EARLY(DEEP_O), LPR_O, wO, d, qwPad, group, groups, early);
     grid_sync(sync, error);
     DTRACE(5);
 
     layer_stage_attention(attn, part, S, heads, qwPad, xs, red);
     DTRACE(6);
-    layer_gemv(E_ADD, LPR_O, PHASE_DEEP(DEEP_O), wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    layer_gemv(E_ADD, LPR_O, PHASE_DEEP(DEEP_O), PHASE_EARLY(DEEP_O), early, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red,
+               group, groups);
     DTRACE(7);
+    layer_early(PHASE_EARLY(DEEP_GU), LPR_GU, wGu, 2 * I, dPad, group, groups, early);
     grid_sync(sync, error);
     DTRACE(8);
 
     layer_stage(1, x, d, dPad, postNorm, eps, xs, red);
     DTRACE(9);
-    layer_gemv(E_SWIGLU, LPR_GU, PHASE_DEEP(DEEP_GU), wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    layer_gemv(E_SWIGLU, LPR_GU, PHASE_DEEP(DEEP_GU), PHASE_EARLY(DEEP_GU), early, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm,
+               xs, red, group, groups);
     DTRACE(10);
+    layer_early(PHASE_EARLY(DEEP_DOWN), LPR_DOWN, wDown, d, iPad, group, groups, early);
     grid_sync(sync, error);
     DTRACE(11);
 
     layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
     DTRACE(12);
-    layer_gemv(E_ADD, LPR_DOWN, PHASE_DEEP(DEEP_DOWN), wDown, d, iPad, x, 0, 0, 0, 0, 0, dm, xs, red, group, groups);
+    layer_gemv(E_ADD, LPR_DOWN, PHASE_DEEP(DEEP_DOWN), PHASE_EARLY(DEEP_DOWN), early, wDown, d, iPad, x, 0, 0, 0, 0, 0, dm,
+               xs, red, group, groups);
     DTRACE(13);
 }
