@@ -16,6 +16,8 @@ jars=$(ls bench/target/*.jar bench/target/lib/*.jar \
 late='/(progressbar|jline-terminal|jline-native|jackson-core|jackson-databind|jackson-annotations|picocli|slf4j-api|error_prone_annotations|commons-math3)-[0-9]'
 EXTRA_MODULES=jdk.zipfs ../shared/gpu/pack-for-device $(echo "$jars" | grep -vE "$late")
 cp $(echo "$jars" | grep -E "$late") .gpu/lib/
+# libjvm.so's symbol table (5 MB) stays here, for the 64 MiB: only a crash report's native frames would miss its names
+strip --strip-unneeded .gpu/jre/lib/server/libjvm.so
 # GPU_FIXTURES: the fixture folders to take (default all; "none" for none), where the upload would not fit them
 rm -rf .gpu/fixtures && mkdir -p .gpu/fixtures
 for f in ${GPU_FIXTURES:-$(ls ../shared/fixtures)}; do
