@@ -141,8 +141,10 @@ public final class DenseLayerOpenCl implements AutoCloseable {
                 + " -DGEMV_WG=" + wg + " -DHD=" + dims.headDim() + " -DG=" + g + " -DAWG=" + wg + " -DCH=" + attention.block()
                 + " -DLPR_QKV=" + lanes(dims.qkvRows()) + " -DLPR_O=" + lanes(dims.hidden())
                 + " -DLPR_GU=" + lanes(2 * dims.intermediate()) + " -DLPR_DOWN=" + lanes(dims.hidden())
-                + " -DDEEP_QKV=" + deep(dims.qkvRows()) + " -DDEEP_O=" + deep(dims.hidden())
-                + " -DDEEP_GU=" + deep(2 * dims.intermediate()) + " -DDEEP_DOWN=" + deep(dims.hidden())
+                + " -DDEEP_QKV=" + deep(dims.qkvRows(), dims.hidden())
+                + " -DDEEP_O=" + deep(dims.hidden(), dims.heads() * dims.headDim())
+                + " -DDEEP_GU=" + deep(2 * dims.intermediate(), dims.hidden())
+                + " -DDEEP_DOWN=" + deep(dims.hidden(), dims.intermediate())
                 + " -DATTN_FRESH=1" + (ptx ? " -DMMFREE_PTX=1" : "") + (traced ? " -DMMFREE_TRACE=1" : "");
         String source = String.join("\n", ClPrograms.resource("opencl/half8.cl"), ClPrograms.resource("gemv/dense_common.cl"),
                 ClPrograms.resource("attention/attention_common.cl"), ClPrograms.resource("opencl/grid.cl"),
@@ -190,17 +192,20 @@ public final class DenseLayerOpenCl implements AutoCloseable {
     }
 
     /**
-     * 1 where a GEMV of n rows loads eight 16-byte words a lane at once instead of four: where a work-group's rows,
-     * at {@link #lanes} and over its passes, keep fewer than three quarters of its work-items busy. Bandwidth needs
-     * bytes in flight: the 2.7B layer's o_proj and down_proj (20 rows of 16 lanes, 320 of 512 work-items, about
-     * 20 KB a compute unit on the way at four words) read their weights at 56-67% of a copy's rate, where qkv and
-     * gate|up (58 of 64 and 106 of 128 row slots) read at 83-86% (bench/results/nvidia-h200/2026-11-29/fresh-loads).
+     * 1 where a GEMV of n rows of k weights loads eight 16-byte words a lane at once instead of four: where its rows
+     * keep three quarters or more of a work-group's slots busy over its passes at {@link #lanes}, and every lane has
+     * at least two rounds of eight words. Measured on the H200 (bench/results/nvidia-h200/2026-11-29/deep-words),
+     * in the 2.7B layer: eight words took gate|up from 85.5 to 91.3% of a copy's rate and qkv from 83.8 to 86.3%, but
+     * o_proj (20 rows of 16 lanes in a group of 512) from 57 to 53% and down_proj from 68 to 65%; at 370M, qkv
+     * (8 words a lane) from 46 to 40%.
      */
-    public int deep(int n) {
+    public int deep(int n, int k) {
         long per = ((n + (long) groups - 1) / groups + 1) & ~1L;
-        long rows = wg / lanes(n);
+        int lanes = lanes(n);
+        long rows = wg / lanes;
         long passes = (per + rows - 1) / rows;
-        return 4 * per < 3 * passes * rows ? 1 : 0;
+        long words = DeviceDenseMatrix.padded(k) / 8 / lanes;
+        return 4 * per >= 3 * passes * rows && words >= 16 ? 1 : 0;
     }
 
     /**

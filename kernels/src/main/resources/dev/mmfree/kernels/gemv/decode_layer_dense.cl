@@ -187,8 +187,9 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 }
 
 // LAYER_DEEP (A/B, MMFREE_OPENCL_BUILD_OPTIONS): 1 (default) eight words in flight a lane in the GEMVs the host
-// marks deep (DEEP_QKV, DEEP_O, DEEP_GU, DEEP_DOWN: those whose rows leave a quarter or more of the work-group
-// idle), 0 four words in every GEMV, 2 eight words in every GEMV.
+// marks deep (DEEP_QKV, DEEP_O, DEEP_GU, DEEP_DOWN; DenseLayerOpenCl.deep: those whose rows fill three quarters of
+// the work-group's row slots, with two rounds of eight words or more a lane), 0 four words in every GEMV, 2 eight
+// words in every GEMV.
 #ifndef LAYER_DEEP
 #define LAYER_DEEP 1
 #endif
@@ -199,9 +200,11 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 #else
 #define PHASE_DEEP(host) 0
 #endif
-// LAYER_EARLY (A/B): 1 where a deep GEMV's first round of words a lane is loaded before the grid barrier ahead of
-// its phase (layer_early), so that the weights' first trip to memory overlaps the barrier and the staging of the
-// input; 0 (default) after them.
+// LAYER_EARLY (A/B): 1 where a deep GEMV's first round of words a lane is loaded before the phase stages its input
+// (layer_early), just past the grid barrier, so that the weights' first trip to memory overlaps the staging; 0
+// (default) after it. Loaded before the barrier instead, they made every size slower (2.7B 421-422 tokens/s
+// against 427-428; bench/results/nvidia-h200/2026-11-29/deep-words): most likely the barrier's release fence
+// waits for them.
 #ifndef LAYER_EARLY
 #define LAYER_EARLY 0
 #endif
@@ -274,7 +277,7 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     int S = meta[3];
 
     int qkvRows = (heads + 2 * kvHeads) * HD;
-    wword early[8];   // with LAYER_EARLY, a deep GEMV's first words, loaded before the barrier and staging ahead of it
+    wword early[8];   // with LAYER_EARLY, a deep GEMV's first words, loaded before its input is staged
     DTRACE(0);
     layer_early(PHASE_EARLY(DEEP_QKV), LPR_QKV, wQkv, qkvRows, dPad, group, groups, early);
     layer_stage(1, x, d, dPad, inNorm, eps, xs, red);
@@ -295,27 +298,27 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
                         min(t, tasks - 1) - kvh * S, S, kvh, 0, pos0, t < tasks, lm, lm + G * HD, lm + G * (HD + CH));
     } while (++round < rounds);
     DTRACE(4);
-    layer_early(PHASE_EARLY(DEEP_O), LPR_O, wO, d, qwPad, group, groups, early);
     grid_sync(sync, error);
     DTRACE(5);
+    layer_early(PHASE_EARLY(DEEP_O), LPR_O, wO, d, qwPad, group, groups, early);
 
     layer_stage_attention(attn, part, S, heads, qwPad, xs, red);
     DTRACE(6);
     layer_gemv(E_ADD, LPR_O, PHASE_DEEP(DEEP_O), PHASE_EARLY(DEEP_O), early, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red,
                group, groups);
     DTRACE(7);
-    layer_early(PHASE_EARLY(DEEP_GU), LPR_GU, wGu, 2 * I, dPad, group, groups, early);
     grid_sync(sync, error);
     DTRACE(8);
+    layer_early(PHASE_EARLY(DEEP_GU), LPR_GU, wGu, 2 * I, dPad, group, groups, early);
 
     layer_stage(1, x, d, dPad, postNorm, eps, xs, red);
     DTRACE(9);
     layer_gemv(E_SWIGLU, LPR_GU, PHASE_DEEP(DEEP_GU), PHASE_EARLY(DEEP_GU), early, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm,
                xs, red, group, groups);
     DTRACE(10);
-    layer_early(PHASE_EARLY(DEEP_DOWN), LPR_DOWN, wDown, d, iPad, group, groups, early);
     grid_sync(sync, error);
     DTRACE(11);
+    layer_early(PHASE_EARLY(DEEP_DOWN), LPR_DOWN, wDown, d, iPad, group, groups, early);
 
     layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
     DTRACE(12);

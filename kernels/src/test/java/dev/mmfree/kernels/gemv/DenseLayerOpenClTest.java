@@ -80,12 +80,13 @@ class DenseLayerOpenClTest {
                 }
             }
         }
-        // 10 rows a work-group of 8 rows at 8 lanes, in two passes: o_proj and down_proj load eight words a lane at once;
-        // down_proj's rows of 125 words end on a round of eight, a round of four, or single words, by lane
-        DenseLayerOpenCl.Dims deep = new DenseLayerOpenCl.Dims(20, 1000, 1, 1, 8);
+        // qkv (24 rows) and gate|up (48) fill their groups' rows at 8 lanes, over rows of 160 words: they load eight
+        // words a lane at once, and each lane's 20 words end on a round of four
+        DenseLayerOpenCl.Dims deep = new DenseLayerOpenCl.Dims(1276, 24, 1, 1, 8);
         try (DenseLayerOpenCl layer = new DenseLayerOpenCl(device, s, deep, 2, WG, false, ATTENTION)) {
-            assertEquals(1, layer.deep(deep.hidden()), "o_proj and down_proj");
-            assertEquals(0, layer.deep(2 * deep.intermediate()), "gate|up: 1000 of 1008 row slots");
+            assertEquals(1, layer.deep(deep.qkvRows(), deep.hidden()), "qkv");
+            assertEquals(1, layer.deep(2 * deep.intermediate(), deep.hidden()), "gate|up");
+            assertEquals(0, layer.deep(deep.hidden(), deep.intermediate()), "down_proj: 3 words a lane");
             for (int pos0 : new int[]{0, 9}) {
                 layerCase(layer, s, deep, r, pos0);
             }
@@ -124,10 +125,10 @@ class DenseLayerOpenClTest {
             assertEquals(16, l.lanes(8), "4 rows a group fit 64 / 16");
             assertEquals(8, l.lanes(16), "8 rows a group fit 64 / 8");
             assertEquals(8, l.lanes(1000), "wide: 8 lanes, several passes");
-            assertEquals(0, l.deep(16), "8 rows fill the group");
-            assertEquals(0, l.deep(12), "6 of 8 row slots: three quarters busy");
-            assertEquals(0, l.deep(8), "4 rows at 16 lanes fill the group");
-            assertEquals(1, l.deep(20), "10 rows in two passes of 8: 10 of 16 row slots");
+            assertEquals(1, l.deep(16, 2048), "8 rows fill the group, 32 words a lane");
+            assertEquals(0, l.deep(16, 512), "8 words a lane: one round");
+            assertEquals(1, l.deep(12, 2048), "6 of 8 row slots: three quarters busy");
+            assertEquals(0, l.deep(20, 2048), "10 rows in two passes of 8: 10 of 16 row slots");
         }
     }
 
