@@ -192,20 +192,19 @@ public final class DenseLayerOpenCl implements AutoCloseable {
     }
 
     /**
-     * 1 where a GEMV of n rows of k weights loads eight 16-byte words a lane at once instead of four: where its rows
-     * keep three quarters or more of a work-group's slots busy over its passes at {@link #lanes}, and every lane has
-     * at least two rounds of eight words. Measured on the H200 (bench/results/nvidia-h200/2026-11-29/deep-words),
-     * in the 2.7B layer: eight words took gate|up from 85.5 to 91.3% of a copy's rate and qkv from 83.8 to 86.3%, but
-     * o_proj (20 rows of 16 lanes in a group of 512) from 57 to 53% and down_proj from 68 to 65%; at 370M, qkv
-     * (8 words a lane) from 46 to 40%.
+     * 1 where a GEMV of n rows of k weights loads eight 16-byte words a lane at once instead of four: where a
+     * work-group takes its rows in two passes or more at {@link #lanes}, and every lane has at least two rounds of
+     * eight words. Measured on the H200 (bench/results/nvidia-h200/2026-11-29/deep-words): eight words took the
+     * layer's gate|up from 85.7 to 91.5% of a copy's rate at 2.7B (106 rows a group, two passes of 64) and 1.3B decode
+     * from 670 to 681 tokens/s; they made o_proj and down_proj slower at 2.7B (20 rows a group, one pass: 57 to 53%
+     * and 68 to 64%), qkv at 370M (46 to 40%), and 1.3B decode with qkv (48 rows, one pass) deep, 670 to 660.
      */
     public int deep(int n, int k) {
         long per = ((n + (long) groups - 1) / groups + 1) & ~1L;
         int lanes = lanes(n);
         long rows = wg / lanes;
-        long passes = (per + rows - 1) / rows;
         long words = DeviceDenseMatrix.padded(k) / 8 / lanes;
-        return 4 * per >= 3 * passes * rows && words >= 16 ? 1 : 0;
+        return per > rows && words >= 16 ? 1 : 0;
     }
 
     /**

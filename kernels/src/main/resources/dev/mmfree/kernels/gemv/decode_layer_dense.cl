@@ -187,9 +187,9 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 }
 
 // LAYER_DEEP (A/B, MMFREE_OPENCL_BUILD_OPTIONS): 1 (default) eight words in flight a lane in the GEMVs the host
-// marks deep (DEEP_QKV, DEEP_O, DEEP_GU, DEEP_DOWN; DenseLayerOpenCl.deep: those whose rows fill three quarters of
-// the work-group's row slots, with two rounds of eight words or more a lane), 0 four words in every GEMV, 2 eight
-// words in every GEMV.
+// marks deep (DEEP_QKV, DEEP_O, DEEP_GU, DEEP_DOWN; DenseLayerOpenCl.deep: those whose rows take a work-group two
+// passes or more, with two rounds of eight words or more a lane), 0 four words in every GEMV, 2 eight words in every
+// GEMV.
 #ifndef LAYER_DEEP
 #define LAYER_DEEP 1
 #endif
@@ -200,36 +200,12 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 #else
 #define PHASE_DEEP(host) 0
 #endif
-// LAYER_EARLY (A/B): 1 where a deep GEMV's first round of words a lane is loaded before the phase stages its input
-// (layer_early), just past the grid barrier, so that the weights' first trip to memory overlaps the staging; 0
-// (default) after it. Loaded before the barrier instead, they made every size slower (2.7B 421-422 tokens/s
-// against 427-428; bench/results/nvidia-h200/2026-11-29/deep-words): most likely the barrier's release fence
-// waits for them.
-#ifndef LAYER_EARLY
-#define LAYER_EARLY 0
-#endif
-#define PHASE_EARLY(host) (LAYER_EARLY && PHASE_DEEP(host))
-
-// With pre: the first round of this work-item's words in the first pass of layer_gemv (same rows, same lanes) into
-// early[8]; without, nothing.
-inline void layer_early(const int pre, const int lpr, __global const wtype* w, int n, int kPad, int group, int groups,
-                        wword* early) {
-    if (pre) {
-        int l = get_local_id(0);
-        int per = ((n + groups - 1) / groups + 1) & ~1;
-        int r0 = min(n, group * per);
-        int r1 = min(n, r0 + per);
-        int row = r0 + l / lpr;
-        dense_early_words(lpr, w + (size_t) min(row, n - 1) * kPad, kPad / 8, l % lpr, row < r1, early);
-    }
-}
-
 // This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), with the
 // GEMV's own row loop (dense_common.cl: four 16-byte words in flight a lane, or eight when deep). Measured on the
-// H200 and not kept (bench/results/nvidia-h200/2026-11-29/dense-layer): the first words loaded before the input is
-// staged, guarded loads in one loop; eight words in every GEMV, while the attention still took a third of the layer.
-inline void layer_gemv(const int epi, const int lpr, const int deep, const int pre, const wword* early,
-                       __global const wtype* w, int n, int kPad, volatile __global float* y, __global float* q,
+// H200 and not kept (bench/results/nvidia-h200/2026-11-29/dense-layer, deep-words): the first words loaded before the
+// input is staged (before or after the grid barrier: 2.7B 420-422 tokens/s against 443-444, 1.3B 609 against 660-670;
+// the input's loads then queue behind them), guarded loads in one loop; eight words in every GEMV.
+inline void layer_gemv(const int epi, const int lpr, const int deep, __global const wtype* w, int n, int kPad, volatile __global float* y, __global float* q,
                        __global const int* meta, __global const float* invFreq, __global kvtype* kc, __global kvtype* vc,
                        rope_dims dm,
                        __local const float* xs, __local float* red, int group, int groups) {
@@ -244,7 +220,7 @@ inline void layer_gemv(const int epi, const int lpr, const int deep, const int p
         int row0 = r0 + pass * rpg;
         int row = row0 + l / lpr;
         float acc = row >= r1 ? 0.0f
-                : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr, pre && pass == 0, early)
+                : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr)
                 : dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr);
         dense_row_sums(lpr, acc, red);
         dense_rows_epilogue(epi, rpg, row0, r1, n, y, q, meta, invFreq, kc, vc, dm, red);
@@ -277,12 +253,10 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     int S = meta[3];
 
     int qkvRows = (heads + 2 * kvHeads) * HD;
-    wword early[8];   // with LAYER_EARLY, a deep GEMV's first words, loaded before its input is staged
     DTRACE(0);
-    layer_early(PHASE_EARLY(DEEP_QKV), LPR_QKV, wQkv, qkvRows, dPad, group, groups, early);
     layer_stage(1, x, d, dPad, inNorm, eps, xs, red);
     DTRACE(1);
-    layer_gemv(E_ROPE_KV, LPR_QKV, PHASE_DEEP(DEEP_QKV), PHASE_EARLY(DEEP_QKV), early, wQkv, qkvRows, dPad, 0, q, meta,
+    layer_gemv(E_ROPE_KV, LPR_QKV, PHASE_DEEP(DEEP_QKV), wQkv, qkvRows, dPad, 0, q, meta,
                invFreq, kc, vc, dm, xs, red, group, groups);
     DTRACE(2);
     grid_sync(sync, error);
@@ -300,29 +274,26 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
     DTRACE(4);
     grid_sync(sync, error);
     DTRACE(5);
-    layer_early(PHASE_EARLY(DEEP_O), LPR_O, wO, d, qwPad, group, groups, early);
 
     layer_stage_attention(attn, part, S, heads, qwPad, xs, red);
     DTRACE(6);
-    layer_gemv(E_ADD, LPR_O, PHASE_DEEP(DEEP_O), PHASE_EARLY(DEEP_O), early, wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red,
+    layer_gemv(E_ADD, LPR_O, PHASE_DEEP(DEEP_O), wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red,
                group, groups);
     DTRACE(7);
     grid_sync(sync, error);
     DTRACE(8);
-    layer_early(PHASE_EARLY(DEEP_GU), LPR_GU, wGu, 2 * I, dPad, group, groups, early);
 
     layer_stage(1, x, d, dPad, postNorm, eps, xs, red);
     DTRACE(9);
-    layer_gemv(E_SWIGLU, LPR_GU, PHASE_DEEP(DEEP_GU), PHASE_EARLY(DEEP_GU), early, wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm,
+    layer_gemv(E_SWIGLU, LPR_GU, PHASE_DEEP(DEEP_GU), wGu, 2 * I, dPad, act, 0, 0, 0, 0, 0, dm,
                xs, red, group, groups);
     DTRACE(10);
     grid_sync(sync, error);
     DTRACE(11);
-    layer_early(PHASE_EARLY(DEEP_DOWN), LPR_DOWN, wDown, d, iPad, group, groups, early);
 
     layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
     DTRACE(12);
-    layer_gemv(E_ADD, LPR_DOWN, PHASE_DEEP(DEEP_DOWN), PHASE_EARLY(DEEP_DOWN), early, wDown, d, iPad, x, 0, 0, 0, 0, 0, dm,
+    layer_gemv(E_ADD, LPR_DOWN, PHASE_DEEP(DEEP_DOWN), wDown, d, iPad, x, 0, 0, 0, 0, 0, dm,
                xs, red, group, groups);
     DTRACE(13);
 }

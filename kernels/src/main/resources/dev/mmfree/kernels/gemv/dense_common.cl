@@ -41,25 +41,10 @@ typedef half wtype;
 #else
 #define LOAD_W8(i, p) vloada_half8((i), (p))
 #endif
-// wword: eight weights as stored (WORD_LOAD), to be turned into floats later (WORD_F8), for loads that are issued
-// well before their use
-typedef uint4 wword;
-#define WORD_LOAD(i, p) (((__global const uint4*) (p))[i])
-#ifdef MMFREE_PTX
-#define WORD_F8(u) half8_words_ptx(u)
-#else
-inline float8 word_f8(uint4 u) {
-    return vload_half8(0, (const half*) &u);
-}
-#define WORD_F8(u) word_f8(u)
-#endif
 #else
 typedef float wtype;
 #define LOAD_W8(i, p) vload8((i), (p))
 #define LOAD_W1(i, p) ((p)[i])
-typedef float8 wword;
-#define WORD_LOAD(i, p) vload8((i), (p))
-#define WORD_F8(u) (u)
 #endif
 
 #ifdef KV_F16
@@ -172,25 +157,12 @@ inline float dense_lane_dot(const int lpr, __global const wtype* wr, int words, 
 
 // dense_lane_dot with eight words in flight a lane, then one round of four, then single words (the one-launch
 // layer's GEMVs that gain from it: DenseLayerOpenCl.deep).
-// pre: the first round of eight is in early[] already (dense_early_words, loaded before the input was staged).
-inline float dense_lane_dot8(const int lpr, __global const wtype* wr, int words, __local const float* xs, int lane,
-                             const int pre, const wword* early) {
+inline float dense_lane_dot8(const int lpr, __global const wtype* wr, int words, __local const float* xs, int lane) {
     int c = lane;
     float acc = 0.0f;
     float acc1 = 0.0f;
     float acc2 = 0.0f;
     float acc3 = 0.0f;
-    if (pre && c + 7 * lpr < words) {
-        acc = dot8(WORD_F8(early[0]), vload8(c, xs), acc);
-        acc1 = dot8(WORD_F8(early[1]), vload8(c + lpr, xs), acc1);
-        acc2 = dot8(WORD_F8(early[2]), vload8(c + 2 * lpr, xs), acc2);
-        acc3 = dot8(WORD_F8(early[3]), vload8(c + 3 * lpr, xs), acc3);
-        acc = dot8(WORD_F8(early[4]), vload8(c + 4 * lpr, xs), acc);
-        acc1 = dot8(WORD_F8(early[5]), vload8(c + 5 * lpr, xs), acc1);
-        acc2 = dot8(WORD_F8(early[6]), vload8(c + 6 * lpr, xs), acc2);
-        acc3 = dot8(WORD_F8(early[7]), vload8(c + 7 * lpr, xs), acc3);
-        c += 8 * lpr;
-    }
     for (; c + 7 * lpr < words; c += 8 * lpr) {
         float8 w0 = LOAD_W8(c, wr);
         float8 w1 = LOAD_W8(c + lpr, wr);
@@ -224,16 +196,6 @@ inline float dense_lane_dot8(const int lpr, __global const wtype* wr, int words,
         acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
     }
     return (acc + acc1) + (acc2 + acc3);
-}
-
-// The first round of dense_lane_dot8 for this lane's row wr (words 16-byte words; valid: the lane has a row),
-// as stored, into early[8]: issued before a phase stages its input, they arrive while it does.
-inline void dense_early_words(const int lpr, __global const wtype* wr, int words, int lane, int valid, wword* early) {
-    int full = valid && lane + 7 * lpr < words;
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-        early[j] = full ? WORD_LOAD(lane + j * lpr, wr) : (wword)(0);
-    }
 }
 
 // Sums the lanes' parts: afterwards red[s] holds the sum of row slot s (s < GEMV_WG / lpr), through warp shuffles

@@ -20,14 +20,10 @@ inline float2 half2_ptx(uint u) {
     return (float2)(a, b);
 }
 
-// Eight halves held as a 16-byte word, as floats.
-inline float8 half8_words_ptx(uint4 u) {
-    return (float8)(half2_ptx(u.x), half2_ptx(u.y), half2_ptx(u.z), half2_ptx(u.w));
-}
-
 // Halves 8i .. 8i + 7 of p, which must be 16-byte aligned.
 inline float8 load_half8_ptx(int i, __global const half* p) {
-    return half8_words_ptx(((__global const uint4*) p)[i]);
+    uint4 u = ((__global const uint4*) p)[i];
+    return (float8)(half2_ptx(u.x), half2_ptx(u.y), half2_ptx(u.z), half2_ptx(u.w));
 }
 
 // v of the lane whose id is this lane's xor mask, in a warp of 32 whose lanes all call it. Through int
