@@ -200,6 +200,17 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 #else
 #define PHASE_DEEP(host) 0
 #endif
+// LAYER_LPR_OD (A/B, MMFREE_OPENCL_BUILD_OPTIONS): lanes a row for o_proj and down_proj in place of the host's LPR_O
+// and LPR_DOWN, any count up to GEMV_WG / 2 (not a power of two: the row sums go through local memory, and a group's
+// last GEMV_WG % lanes work-items load nothing).
+#ifdef LAYER_LPR_OD
+#define LPR_O_USE LAYER_LPR_OD
+#define LPR_DOWN_USE LAYER_LPR_OD
+#else
+#define LPR_O_USE LPR_O
+#define LPR_DOWN_USE LPR_DOWN
+#endif
+
 // This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), with the
 // GEMV's own row loop (dense_common.cl: four 16-byte words in flight a lane, or eight when deep). Measured on the
 // H200 and not kept (bench/results/nvidia-h200/2026-11-29/dense-layer, deep-words): the first words loaded before the
@@ -219,7 +230,7 @@ inline void layer_gemv(const int epi, const int lpr, const int deep, __global co
     do {
         int row0 = r0 + pass * rpg;
         int row = row0 + l / lpr;
-        float acc = row >= r1 ? 0.0f
+        float acc = row >= r1 || l >= rpg * lpr ? 0.0f
                 : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr)
                 : dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr);
         dense_row_sums(lpr, acc, red);
@@ -277,7 +288,7 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
 
     layer_stage_attention(attn, part, S, heads, qwPad, xs, red);
     DTRACE(6);
-    layer_gemv(E_ADD, LPR_O, PHASE_DEEP(DEEP_O), wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red,
+    layer_gemv(E_ADD, LPR_O_USE, PHASE_DEEP(DEEP_O), wO, d, qwPad, x, 0, 0, 0, 0, 0, dm, xs, red,
                group, groups);
     DTRACE(7);
     grid_sync(sync, error);
@@ -293,7 +304,7 @@ void KNAME(decode_layer_dense)(volatile __global float* x, __global const int* m
 
     layer_stage(0, act, I, iPad, 0, 0.0f, xs, red);
     DTRACE(12);
-    layer_gemv(E_ADD, LPR_DOWN, PHASE_DEEP(DEEP_DOWN), wDown, d, iPad, x, 0, 0, 0, 0, 0, dm,
+    layer_gemv(E_ADD, LPR_DOWN_USE, PHASE_DEEP(DEEP_DOWN), wDown, d, iPad, x, 0, 0, 0, 0, 0, dm,
                xs, red, group, groups);
     DTRACE(13);
 }

@@ -198,19 +198,10 @@ inline float dense_lane_dot8(const int lpr, __global const wtype* wr, int words,
     return (acc + acc1) + (acc2 + acc3);
 }
 
-// Sums the lanes' parts: afterwards red[s] holds the sum of row slot s (s < GEMV_WG / lpr), through warp shuffles
-// with MMFREE_PTX, else local memory (red: GEMV_WG floats). Ends with a barrier.
-inline void dense_row_sums(const int lpr, float acc, __local float* red) {
+// Sums the lanes' parts through local memory (red: GEMV_WG floats): afterwards red[s] holds the sum of row slot s
+// (s < GEMV_WG / lpr). Ends with a barrier.
+inline void dense_row_sums_local(const int lpr, float acc, __local float* red) {
     int l = get_local_id(0);
-#ifdef MMFREE_PTX
-    for (int m = lpr / 2; m > 0; m >>= 1) {
-        acc += dense_shfl_xor(acc, m);
-    }
-    if (l % lpr == 0) {
-        red[l / lpr] = acc;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-#else
     int rpg = GEMV_WG / lpr;
     red[l] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -225,6 +216,26 @@ inline void dense_row_sums(const int lpr, float acc, __local float* red) {
         red[l] = sum;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// dense_row_sums_local, through warp shuffles with MMFREE_PTX where lpr is a power of two (a row's lanes then
+// lie in one warp). lpr is a compile-time constant, so the branch is the same for the whole work-group.
+inline void dense_row_sums(const int lpr, float acc, __local float* red) {
+#ifdef MMFREE_PTX
+    if ((lpr & (lpr - 1)) == 0) {
+        int l = get_local_id(0);
+        for (int m = lpr / 2; m > 0; m >>= 1) {
+            acc += dense_shfl_xor(acc, m);
+        }
+        if (l % lpr == 0) {
+            red[l / lpr] = acc;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    } else {
+        dense_row_sums_local(lpr, acc, red);
+    }
+#else
+    dense_row_sums_local(lpr, acc, red);
 #endif
 }
 
