@@ -179,13 +179,17 @@ public final class DenseLayerOpenCl implements AutoCloseable {
     }
 
     /**
-     * Lanes per row of a GEMV over n rows: the rows of one work-group's range (an even ceil(n / G)) in one pass
-     * where 8 or more lanes a row allow it, so 8 lanes and several passes for wide matrices; at most 32 (a warp).
+     * Lanes per row of a GEMV over n rows: from 8, doubled (up to 32, a warp) while the doubled lanes still leave a
+     * work-group more row slots in one pass than its range's rows (an even ceil(n / G)); so 8 lanes and several
+     * passes for wide matrices. A range that would fill the slots exactly keeps the lanes before: at 1.3B, o_proj and
+     * down_proj (16 rows a group) at 16 lanes decoded 737.7-739.0 tokens/s against 675.6-676.7 at 32, which fill
+     * the group; 8 or 24 lanes were slower, as were 8, 20, 24 or 32 at 2.7B (20 rows, 16 lanes) and 8 or 16 at 370M
+     * (8 rows, 32 lanes) (bench/results/nvidia-h200/2026-11-29/deep-words).
      */
     public int lanes(int n) {
         long per = ((n + (long) groups - 1) / groups + 1) & ~1L;
         int lanes = 8;
-        while (lanes < 32 && (long) (wg / (2 * lanes)) >= per && wg / (2 * lanes) >= 2) {
+        while (lanes < 32 && (long) (wg / (2 * lanes)) > per && wg / (2 * lanes) >= 2) {
             lanes *= 2;
         }
         return lanes;

@@ -121,13 +121,23 @@ class DenseLayerOpenClTest {
     @Test
     void lanesCoverAWorkGroupsRowsInOnePassWhereTheyCan() {
         try (DenseLayerOpenCl l = new DenseLayerOpenCl(device, Storage.F32, new DenseLayerOpenCl.Dims(37, 45, 4, 2, 8), 2, WG, false, ATTENTION)) {
-            assertEquals(32, l.lanes(4), "2 rows a group: a warp a row");
-            assertEquals(16, l.lanes(8), "4 rows a group fit 64 / 16");
-            assertEquals(8, l.lanes(16), "8 rows a group fit 64 / 8");
+            assertEquals(16, l.lanes(4), "2 rows a group would fill 64 / 32 exactly: 16 lanes");
+            assertEquals(8, l.lanes(8), "4 rows a group would fill 64 / 16 exactly: 8 lanes");
+            assertEquals(8, l.lanes(16), "8 rows a group fill 64 / 8");
             assertEquals(8, l.lanes(1000), "wide: 8 lanes, several passes");
             assertEquals(0, l.deep(16, 2048), "8 rows: one pass");
             assertEquals(1, l.deep(20, 2048), "10 rows: two passes of 8, 32 words a lane");
             assertEquals(0, l.deep(20, 512), "8 words a lane: one round");
+        }
+    }
+
+    @Test
+    void lanesReachAWarpWhereRowsLeaveSlotsToSpare() {
+        try (DenseLayerOpenCl l = new DenseLayerOpenCl(device, Storage.F32, new DenseLayerOpenCl.Dims(37, 45, 4, 2, 8), 2, 256, false,
+                new AttentionOpenCl.Shape(256, 4, 3))) {
+            assertEquals(32, l.lanes(4), "2 rows a group of 8 slots at 32 lanes");
+            assertEquals(16, l.lanes(16), "8 rows would fill 256 / 32 exactly");
+            assertEquals(16, l.lanes(20), "10 rows: 16 slots at 16 lanes");
         }
     }
 
