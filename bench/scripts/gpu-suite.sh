@@ -176,11 +176,11 @@ for step in $steps; do
             done ;;
         densetrace) # where a one-launch Transformer++ layer's time goes: its clock marks (GemvOpenClBench --layer-trace), and
                     # each GEMV phase's weight rate on the critical path against a copy of the same run, at the
-                    # sizes TRACE_SIZES (d x I; default 2.7B and 370M), contexts 128 and 512, cold layers in turn, under
+                    # sizes TRACE_SIZES (d x I; default 2.7B, 1.3B and 370M), contexts 128 and 512, cold layers in turn, under
                     # TRACE_RUNS env settings (as ATTN_RUNS), one run each, in order
             for e in ${TRACE_RUNS:--}; do
                 run densetrace 240 env $([ "$e" = - ] || echo "${e//,/ }") "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench \
-                    --device nvidia --layer-trace --sizes ${TRACE_SIZES:-2560x6912,1024x2816}
+                    --device nvidia --layer-trace --sizes ${TRACE_SIZES:-2560x6912,2048x5632,1024x2816}
             done ;;
         bench370)
             run bench370 300 "${cli[@]}" bench --backend opencl --preset 370M --batch 1,64 --context 512 --decode-steps 200 \
