@@ -24,7 +24,8 @@ import java.nio.ByteBuffer;
  * of every layer, as {@code decode_layer_t2_f32} does for the MatMul-free model.
  *
  * <p>Each GEMV phase gives every work-group a contiguous range of about n / G rows and picks its lanes per row
- * so that the range is one pass where it can ({@link #lanes}). The attention phase runs S splits of the context
+ * so that the range is one pass with row slots to spare where it can ({@link #lanes}); where the range takes two
+ * passes or more, its lanes load eight 16-byte words at once instead of four ({@link #deep}). The attention phase runs S splits of the context
  * ({@link #splits}); when S > 1 every work-group merges them as it stages o_proj's input, which saves a barrier.
  *
  * <p>It is on by default only on GPUs that take NVIDIA's inline PTX ({@link DenseShape#ptx}), where it has

@@ -211,14 +211,15 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 #define LPR_DOWN_USE LPR_DOWN
 #endif
 
-// This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (a power of two <= 32), with the
-// GEMV's own row loop (dense_common.cl: four 16-byte words in flight a lane, or eight when deep). Measured on the
-// H200 and not kept (bench/results/nvidia-h200/2026-11-29/dense-layer, deep-words): the first words loaded before the
-// input is staged (before or after the grid barrier: 2.7B 420-422 tokens/s against 443-444, 1.3B 609 against 660-670;
-// the input's loads then queue behind them), guarded loads in one loop; eight words in every GEMV.
-inline void layer_gemv(const int epi, const int lpr, const int deep, __global const wtype* w, int n, int kPad, volatile __global float* y, __global float* q,
-                       __global const int* meta, __global const float* invFreq, __global kvtype* kc, __global kvtype* vc,
-                       rope_dims dm,
+// This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (the host's: a power of two <= 32;
+// LAYER_LPR_OD: any count up to GEMV_WG / 2), with the GEMV's own row loop (dense_common.cl: four 16-byte words in
+// flight a lane, or eight when deep). Measured on the H200 and not kept (bench/results/nvidia-h200/2026-11-29/
+// dense-layer, deep-words): the first words loaded before the input is staged (before or after the grid barrier:
+// 2.7B 420-422 tokens/s against 443-444, 1.3B 609 against 660-670; the input's loads then queue behind them),
+// guarded loads in one loop, eight words in every GEMV.
+inline void layer_gemv(const int epi, const int lpr, const int deep, __global const wtype* w, int n, int kPad,
+                       volatile __global float* y, __global float* q, __global const int* meta,
+                       __global const float* invFreq, __global kvtype* kc, __global kvtype* vc, rope_dims dm,
                        __local const float* xs, __local float* red, int group, int groups) {
     int l = get_local_id(0);
     int rpg = GEMV_WG / lpr;
