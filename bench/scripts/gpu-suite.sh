@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels kernelruns decodeab batch1runs buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27
+#   steps: tests verify kernels kernelruns decodeab batch1runs gemvsweep buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27
 #          mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
@@ -53,6 +53,11 @@ for step in $steps; do
             done ;;
         kernels)    # KERNEL_ARGS: more bench arguments, e.g. "--cold-mib 700 --iters 64" (rotate over 33 layers, as 2.7B has 32)
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ${KERNEL_ARGS:-} ;;
+        gemvsweep)  # the plain GEMV at each tiling (GEMV_SWEEP) and layout (GEMV_BLOCKS: 0 chunk-major, B blocked by B rows),
+                    # cold, round robin with a copy and a read of the same bytes (SWEEP_ITERS rounds)
+            run gemvsweep 400 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia \
+                --iters "${SWEEP_ITERS:-100}" --cold-mib "${SWEEP_COLD_MIB:-160}" \
+                --gemv-sweep "${GEMV_SWEEP:-32x8x8,16x16x8,64x4x8,32x16x8,64x8x8}" --gemv-blocks "${GEMV_BLOCKS:-0,32,64}" ;;
         kernelruns) # the kernel bench under env settings: KERNEL_RUNS lists them (VAR=VALUE, several joined by
                     # commas; "-" for none), one run each, in order
             for e in ${KERNEL_RUNS:--}; do

@@ -208,6 +208,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                                DeviceBuffer gNorm, DeviceBuffer oNorm, DeviceTernaryMatrix o,
                                DeviceBuffer mlpNorm, DeviceBuffer gateNorm, DeviceTernaryMatrix gateUp,
                                DeviceBuffer downNorm, DeviceTernaryMatrix down) {
+        public LayerWeights {
+            for (DeviceTernaryMatrix w : new DeviceTernaryMatrix[]{ifg, o, gateUp, down}) {
+                w.requireChunkMajor(LAYER);
+            }
+        }
     }
 
     /**
@@ -315,6 +320,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                           DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer mult, DeviceBuffer norm2, float eps2,
                           DeviceBuffer y, DeviceBuffer y2, boolean accumulate,
                           DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut) {
+        w.requireChunkMajor(KERNEL);
         int wg = tiling.workGroup();
         int chunks = w.chunks();
         long kPad = 64L * chunks;

@@ -130,6 +130,7 @@ public final class BitLinearOpenCl implements AutoCloseable {
         if (rows == 1) {
             return gemv(w, in, y, accumulate);
         }
+        w.requireChunkMajor(GEMM);
         if (mmaShapes != null && rows >= MMA_MIN_ROWS) {
             MmaShape mmaShape = mmaShapes.pick(w.rowsPad());
             ClPrograms.checkLocal(device, MMA + " " + mmaShape, mmaShape.localBytes());
@@ -156,8 +157,9 @@ public final class BitLinearOpenCl implements AutoCloseable {
         long qBytes = 64L * chunks * projections;
         ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
         int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
-        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch, key -> ClPrograms.buildText(device, t, GEMV + " " + key,
-                "#define PF " + prefetch + "\n", ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
+        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " WBLOCK " + w.blockRows(), key -> ClPrograms.buildText(device, t,
+                GEMV + " " + key, "#define PF " + prefetch + "\n#define WBLOCK " + w.blockRows() + "\n",
+                ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);
         k.argLocal(11, qBytes).argLocal(12, 4L * wg).argLocal(13, 4L * projections).argLocal(14, 4L * projections);
@@ -167,7 +169,7 @@ public final class BitLinearOpenCl implements AutoCloseable {
     }
 
     /** The GEMV's work-group shape: the GEMM's, narrowed as {@link GemvSchedule#minBlocks} asks. */
-    private Tiling gemvTiling(int rowsPad) {
+    Tiling gemvTiling(int rowsPad) {
         Tiling t = tiling;
         while (t.rows() > 16 && rowsPad / t.rows() < gemvSchedule.minBlocks()) {
             t = new Tiling(t.rows() / 2, t.slices() * 2, t.tokens(), t.ptx());

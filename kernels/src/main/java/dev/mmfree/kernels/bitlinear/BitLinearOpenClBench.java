@@ -51,6 +51,11 @@ import java.util.function.Supplier;
  * gemm-tN = {@value BitLinearOpenCl#GEMM} on N quantized rows; mma-SHAPE-tN = {@value BitLinearOpenCl#MMA}
  * (NVIDIA) on N rows, for each {@code --mma} shape (default {@link MmaShape#DEFAULT}).
  * {@code --gemm-only} skips the decode kernels.
+ *
+ * <p>{@code --gemv-sweep RxSxT,...} runs only the plain GEMV at the five 2.7B shapes, once for each tiling and each
+ * layout of {@code --gemv-blocks 0,32,...} (0: chunk-major; B: blocked by B rows, {@link TernaryDeviceLayout}),
+ * all cold and interleaved launch by launch with a copy and a read of the same bytes, so that a drift of the
+ * machine moves them all alike. Its table gives each variant's median against the copy's and the read's.
  */
 public final class BitLinearOpenClBench {
     private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double wallMs) {
@@ -82,6 +87,8 @@ public final class BitLinearOpenClBench {
     private List<MmaShape> mmaShapes = List.of();
     private List<Tiling> rowTilings = List.of();
     private boolean gemmOnly;
+    private List<Tiling> sweepTilings = List.of();
+    private int[] sweepBlocks = {0};
 
     private BitLinearOpenClBench(Device device, Tiling tiling, Tiling decode, Tiling narrow, int iters) {
         this.device = device;
@@ -107,6 +114,8 @@ public final class BitLinearOpenClBench {
         String mmaSpec = null;
         String rowsSpec = null;
         boolean gemmOnly = false;
+        String sweepSpec = null;
+        String blocksSpec = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--device" -> selector = args[++i];
@@ -121,8 +130,10 @@ public final class BitLinearOpenClBench {
                 case "--mma" -> mmaSpec = args[++i];
                 case "--row-tilings" -> rowsSpec = args[++i];
                 case "--gemm-only" -> gemmOnly = true;
+                case "--gemv-sweep" -> sweepSpec = args[++i];
+                case "--gemv-blocks" -> blocksSpec = args[++i];
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--copy-mib N] [--cold-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...]] [--copy-mib N] [--cold-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -150,6 +161,13 @@ public final class BitLinearOpenClBench {
                     : Arrays.stream(rowsSpec.split(",")).map(r -> Tiling.parse(r, usePtx)).toList();
             bench.quick = quick;
             bench.coldBytes = quick ? 4L << 20 : coldMib << 20;
+            if (sweepSpec != null) {
+                bench.sweepTilings = Arrays.stream(sweepSpec.split(",")).map(r -> Tiling.parse(r, usePtx)).toList();
+                if (blocksSpec != null) {
+                    bench.sweepBlocks = Arrays.stream(blocksSpec.split(",")).mapToInt(Integer::parseInt)
+                            .map(TernaryDeviceLayout::checkBlockRows).toArray();
+                }
+            }
             bench.run(quick ? 16 : copyMib);
         }
     }
@@ -160,6 +178,10 @@ public final class BitLinearOpenClBench {
         int d = quick ? 256 : 2560;
         int i = quick ? 512 : 6912;
         int v = quick ? 1000 : 32000;
+        if (!sweepTilings.isEmpty()) {
+            gemvSweep(new int[][]{{3, d, d}, {1, d, d}, {1, 2 * i, d}, {1, d, i}, {1, v, d}});
+            return;
+        }
         try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty());
              BitLinearDecodeOpenCl wide = new BitLinearDecodeOpenCl(device, decode);
              BitLinearDecodeOpenCl narrowK = new BitLinearDecodeOpenCl(device, narrow)) {
@@ -574,6 +596,133 @@ public final class BitLinearOpenClBench {
             decodeCase(variant, shape, copies(variant, stack), w -> bl.gemm(w, qi, 1, y, false), y, ref,
                     q.length + 4.0 * projections * out);
         }
+    }
+
+    /**
+     * The plain GEMV for each shape {P, out, in}, each tiling of --gemv-sweep and each layout of --gemv-blocks,
+     * cold, against a copy and a read of the same bytes (weights, codes, outputs). Launches go round robin,
+     * one of each variant and one copy and one read a round, each timed alone by its event: the rates of one
+     * moment of the machine. Prints a table of medians and each variant's share of the copy and of the read.
+     */
+    private void gemvSweep(int[][] shapes) {
+        record Variant(String label, BitLinearOpenCl bl, List<DeviceTernaryMatrix> ws, List<Launch> launches) {
+        }
+        List<String> lines = new ArrayList<>();
+        for (int[] s : shapes) {
+            int projections = s[0];
+            int out = s[1];
+            int in = s[2];
+            TernaryMatrix[] stack = new TernaryMatrix[projections];
+            for (int p = 0; p < projections; p++) {
+                stack[p] = random(out, in);
+            }
+            int kPad = QuantizedInput.kPad(in);
+            byte[] q = new byte[projections * kPad];
+            float[] factor = new float[projections];
+            int[] qsum = new int[projections];
+            float[] ref = new float[projections * out];
+            for (int p = 0; p < projections; p++) {
+                byte[] qp = new byte[in];
+                for (int j = 0; j < in; j++) {
+                    qp[j] = (byte) rnd.nextInt(-128, 128);
+                    q[p * kPad + j] = qp[j];
+                    qsum[p] += qp[j];
+                }
+                factor[p] = 0.01f;
+                float[] y = new float[out];
+                BitLinearReference.forward(stack[p], qp, new float[]{factor[p]}, 1, y, false);
+                System.arraycopy(y, 0, ref, p * out, out);
+            }
+            String shape = in + "->" + (projections > 1 ? projections + "x" : "") + out;
+            List<Variant> variants = new ArrayList<>();
+            try (QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", projections, 1, in);
+                 DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * projections * out, "y")) {
+                device.write(qi.q(), q);
+                device.write(qi.factor(), factor);
+                device.write(qi.qsum(), qsum);
+                double bytes = 0;
+                for (Tiling t : sweepTilings) {
+                    for (int blockRows : sweepBlocks) {
+                        BitLinearOpenCl bl = new BitLinearOpenCl(device, t, Optional.empty());
+                        List<DeviceTernaryMatrix> ws = new ArrayList<>();
+                        List<Launch> launches = new ArrayList<>();
+                        variants.add(new Variant(t + "->" + bl.gemvTiling(TernaryDeviceLayout.outPad(out) * projections)
+                                + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows), bl, ws, launches));
+                        DeviceTernaryMatrix first = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep", blockRows, stack);
+                        ws.add(first);
+                        bytes = weightBytes(first) + q.length + 4.0 * projections * out;
+                        for (long c = 1; c < Math.max(1, coldBytes / weightBytes(first)); c++) {
+                            ws.add(DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep copy " + c, blockRows, stack));
+                        }
+                        for (DeviceTernaryMatrix w : ws) {
+                            launches.add(bl.gemm(w, qi, 1, y, false));
+                        }
+                        launches.get(0).enqueue(device);
+                        float[] got = new float[ref.length];
+                        device.read(y, got);
+                        if (!validate("gemv sweep " + variants.getLast().label, shape, ref, got, 1e-6)) {
+                            throw new IllegalStateException("gemv sweep: " + variants.getLast().label + " at " + shape + " is wrong");
+                        }
+                    }
+                }
+                try (ColdCopies copies = new ColdCopies(device, (long) bytes, coldBytes);
+                     ColdCopies reads = ColdCopies.reads(device, (long) bytes, coldBytes)) {
+                    List<List<Launch>> sets = new ArrayList<>();
+                    variants.forEach(v -> sets.add(v.launches));
+                    sets.add(copies.launches());
+                    sets.add(reads.launches());
+                    double[] ms = timeRoundRobin(sets);
+                    double copyMs = ms[variants.size()];
+                    double readMs = ms[variants.size() + 1];
+                    record("sweep copy same bytes cold", shape + " " + copies.label(), copyMs, copies.bytes(), Double.NaN);
+                    record("sweep read same bytes cold", shape + " " + reads.label(), readMs, reads.bytes(), Double.NaN);
+                    for (int k = 0; k < variants.size(); k++) {
+                        Variant v = variants.get(k);
+                        record("sweep gemv " + v.label, shape + " x" + v.launches.size(), ms[k], bytes, Double.NaN);
+                        // a rate over the copy's (read's) rate, each over its own bytes
+                        double ofCopy = 100 * (bytes / ms[k]) / (copies.bytes() / copyMs);
+                        double ofRead = 100 * (bytes / ms[k]) / (reads.bytes() / readMs);
+                        lines.add(String.format(Locale.ROOT, "%s | %s | %.2f | %.2f | %.2f | %.1f | %.1f", shape, v.label,
+                                1e3 * ms[k], 1e3 * copyMs, 1e3 * readMs, ofCopy, ofRead));
+                    }
+                }
+            } finally {
+                for (Variant v : variants) {
+                    v.launches.forEach(Launch::close);
+                    v.ws.forEach(DeviceTernaryMatrix::close);
+                    v.bl.close();
+                }
+            }
+        }
+        System.out.println();
+        System.out.println("# gemv sweep, cold, round robin (" + iters + " rounds): median us of each, and the GEMV's rate as % of the copy's and the read's");
+        System.out.println("shape | tiling -> GEMV tiling, layout | gemv us | copy us | read us | % of copy | % of read");
+        lines.forEach(System.out::println);
+    }
+
+    /** Median device time (ms) of each set: iters rounds, each launching the next launch of every set in turn. */
+    private double[] timeRoundRobin(List<List<Launch>> sets) {
+        for (List<Launch> set : sets) {
+            for (int w = 0; w < Math.max(3, set.size()); w++) {
+                set.get(w % set.size()).enqueue(device);
+            }
+        }
+        device.synchronize();
+        double[][] ms = new double[sets.size()][iters];
+        for (int k = 0; k < iters; k++) {
+            for (int j = 0; j < sets.size(); j++) {
+                List<Launch> set = sets.get(j);
+                try (DeviceEvent e = set.get(k % set.size()).enqueueTimed(device)) {
+                    ms[j][k] = e.elapsedNanos() / 1e6;
+                }
+            }
+        }
+        double[] median = new double[sets.size()];
+        for (int j = 0; j < sets.size(); j++) {
+            Arrays.sort(ms[j]);
+            median[j] = ms[j][iters / 2];
+        }
+        return median;
     }
 
     /**

@@ -18,6 +18,11 @@ import dev.mmfree.kernels.ternary.TernaryMatrix;
  * four bytes, ready for a byte dot product with four int8 activations. The same 2 bits a weight as
  * {@link TernaryMatrix}: word m of chunk c is the reference's word 4c + m with its 16 codes moved
  * and re-encoded.
+ *
+ * <p>The blocked variant ({@code blockRows} B of 16, 32 or 64) keeps every uint4 but orders them block by
+ * block: (c, R) is the uint4 {@code ((R / B) * chunks + c) * B + R % B}, so that a work-group taking B
+ * rows reads one contiguous range instead of one 16 B * B piece a chunk. Only the plain GEMV
+ * ({@code bitlinear_gemv_t2_i8_f32}) reads it so far; B = 0 is the chunk-major layout above.
  */
 public final class TernaryDeviceLayout {
     public static final int ROW_TILE = 64;
@@ -38,6 +43,28 @@ public final class TernaryDeviceLayout {
 
     /** The stacked matrices in the device layout. */
     public static int[] pack(TernaryMatrix... stack) {
+        return pack(0, stack);
+    }
+
+    /** Rejects block sizes other than 0 (chunk-major), 16, 32 and 64 rows. */
+    public static int checkBlockRows(int blockRows) {
+        if (blockRows != 0 && blockRows != 16 && blockRows != 32 && blockRows != 64) {
+            throw new IllegalArgumentException("ternary layout: blockRows must be 0, 16, 32 or 64, got " + blockRows);
+        }
+        return blockRows;
+    }
+
+    /** The uint4 index of (chunk c, stacked row R) in the layout with the given blockRows (0: chunk-major). */
+    public static long index(int blockRows, int chunks, int rowsPad, int c, int row) {
+        if (blockRows == 0) {
+            return (long) c * rowsPad + row;
+        }
+        return ((long) (row / blockRows) * chunks + c) * blockRows + row % blockRows;
+    }
+
+    /** The stacked matrices in the device layout, blocked by blockRows rows (0: chunk-major). */
+    public static int[] pack(int blockRows, TernaryMatrix... stack) {
+        checkBlockRows(blockRows);
         int out = stack[0].out();
         int in = stack[0].in();
         for (TernaryMatrix m : stack) {
@@ -58,7 +85,7 @@ public final class TernaryDeviceLayout {
                 for (int k = 0; k < wpr; k++) {
                     int c = k / 4;
                     int m = k % 4;
-                    words[4 * (c * rowsPad + rowStacked) + m] = moveWord(codes[r * wpr + k]);
+                    words[(int) (4 * index(blockRows, chunks, rowsPad, c, rowStacked)) + m] = moveWord(codes[r * wpr + k]);
                 }
             }
         }
@@ -86,11 +113,16 @@ public final class TernaryDeviceLayout {
 
     /** T[r, col] of projection p read back from the device layout. */
     public static int get(int[] words, int projections, int out, int in, int p, int r, int col) {
+        return get(0, words, projections, out, in, p, r, col);
+    }
+
+    /** T[r, col] of projection p read back from the layout blocked by blockRows rows (0: chunk-major). */
+    public static int get(int blockRows, int[] words, int projections, int out, int in, int p, int r, int col) {
         int rowsPad = projections * outPad(out);
         int c = col / CHUNK;
         int m = (col % CHUNK) / 16;
         int k = col % 16;
-        int word = words[4 * (c * rowsPad + p * outPad(out) + r) + m];
+        int word = words[(int) (4 * index(blockRows, chunks(in), rowsPad, c, p * outPad(out) + r)) + m];
         return ((word >>> (8 * (k & 3) + 2 * (k >> 2))) & 3) - 1;
     }
 }

@@ -15,25 +15,49 @@ import java.util.List;
  * as take {@code coldBytes} together, so that launching them in turn finds each pair outside the caches, as a
  * model finds its weights. Small copies ramp up and drain like small kernels, which a copy of hundreds of MiB
  * hides. The benchmark times {@link #launches()} with its own clock; closing frees the buffers.
+ *
+ * <p>{@link #reads} is the roofline of a kernel that only reads, as a GEMV does: each launch reads its own
+ * buffer of the given bytes ({@code read_f32x4}) and writes nothing. A copy of the same bytes reads only half
+ * of them, and its writes may stay in L2 until a later launch evicts them.
  */
 public final class ColdCopies implements AutoCloseable {
     private final DeviceProgram program;
     private final List<DeviceBuffer> buffers = new ArrayList<>();
     private final List<Launch> launches = new ArrayList<>();
     private final long half;
+    private final boolean readOnly;
 
     /** Copies of about {@code bytes} each (rounded down to whole 4 KiB halves, at least one). */
     public ColdCopies(Device device, long bytes, long coldBytes) {
-        this.half = Math.max(4096, bytes / 2 / 4096 * 4096);
+        this(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, false);
+    }
+
+    /** Reads of about {@code bytes} each (rounded down to whole 8 KiB, at least 8 KiB), over as many buffers as take coldBytes. */
+    public static ColdCopies reads(Device device, long bytes, long coldBytes) {
+        return new ColdCopies(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, true);
+    }
+
+    private ColdCopies(Device device, long half, long coldBytes, boolean readOnly) {
+        this.half = half;
+        this.readOnly = readOnly;
         int pairs = (int) Math.max(1, coldBytes / (2 * half));
         this.program = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "");
         try {
+            DeviceBuffer sink = null;
+            if (readOnly) {
+                sink = device.allocate(MemoryCategory.WORKSPACE, 4, "read sink");
+                buffers.add(sink);
+            }
             for (int c = 0; c < pairs; c++) {
-                DeviceBuffer a = device.allocate(MemoryCategory.WORKSPACE, half, "copy a");
+                DeviceBuffer a = device.allocate(MemoryCategory.WORKSPACE, readOnly ? 2 * half : half, readOnly ? "read a" : "copy a");
                 buffers.add(a);
+                device.fill(a, 0x3f800000);
+                if (readOnly) {
+                    launches.add(new Launch(program.kernel("read_f32x4").args(a, sink), new long[]{2 * half / 16}, new long[]{256}));
+                    continue;
+                }
                 DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, half, "copy b");
                 buffers.add(b);
-                device.fill(a, 0x3f800000);
                 launches.add(new Launch(program.kernel("copy_f32x4").args(a, b), new long[]{half / 16}, new long[]{256}));
             }
         } catch (RuntimeException e) {
@@ -47,14 +71,14 @@ public final class ColdCopies implements AutoCloseable {
         return launches;
     }
 
-    /** Bytes one copy moves: read plus written. */
+    /** Bytes one launch moves: read plus written for a copy, read for {@link #reads}. */
     public long bytes() {
         return 2 * half;
     }
 
     /** A label such as "384 KiB x10". */
     public String label() {
-        return (2 * half >> 10) + " KiB x" + launches.size();
+        return (2 * half >> 10) + " KiB" + (readOnly ? " read" : "") + " x" + launches.size();
     }
 
     @Override

@@ -5,8 +5,16 @@
 // they arrive while the work-group copies the codes to local memory. The host launches a work-group a row
 // block, or G fewer ones that take the blocks group, group + G, ... in turn, as the decode kernels do
 // (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
-// Host defines: PF. Launch: global = G * WG, local = WG, G <= rowsPad / ROWS.
+// WBLOCK 0 reads the chunk-major layout; 16, 32 or 64 the blocked one, where each WBLOCK rows' chunks lie
+// together (TernaryDeviceLayout), so a work-group reads whole ranges rather than 16 * ROWS bytes a chunk.
+// Host defines: PF, WBLOCK. Launch: global = G * WG, local = WG, G <= rowsPad / ROWS.
 // Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
+
+#if WBLOCK
+#define W_AT(c, row) ((((size_t) (row) / WBLOCK) * chunks + (c)) * WBLOCK + (row) % WBLOCK)
+#else
+#define W_AT(c, row) ((size_t) (c) * rowsPad + (row))
+#endif
 
 __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
                                        __global const uint4* w, __global const float* wscale,
@@ -25,7 +33,7 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
 #pragma unroll
     for (int i = 0; i < PF; i++) {
         int c = slice + i * SLICES;
-        wr[i] = c < chunks ? w[(size_t) c * rowsPad + group * ROWS + lane] : (uint4)(0u);
+        wr[i] = c < chunks ? w[W_AT(c, group * ROWS + lane)] : (uint4)(0u);
     }
     for (int u = l; u < projections * qWords; u += WG) {
         ql[u] = q[u];
@@ -48,14 +56,14 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
             }
         }
         for (int c = slice + PF * SLICES; c < chunks; c += SLICES) {
-            acc = chunk_dot_local(w[(size_t) c * rowsPad + row], qp + 4 * c, acc);
+            acc = chunk_dot_local(w[W_AT(c, row)], qp + 4 * c, acc);
         }
         // the next block's first chunks, in flight while this block's sums are reduced and stored
         int next = b + groups;
 #pragma unroll
         for (int i = 0; i < PF; i++) {
             int c = slice + i * SLICES;
-            wr[i] = next < blocks && c < chunks ? w[(size_t) c * rowsPad + next * ROWS + lane] : (uint4)(0u);
+            wr[i] = next < blocks && c < chunks ? w[W_AT(c, next * ROWS + lane)] : (uint4)(0u);
         }
         part[l] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);

@@ -19,6 +19,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * BitLinear OpenCL kernels against {@link BitLinearReference} (and {@link RmsNormQuantReference} for
@@ -103,6 +104,31 @@ class BitLinearOpenClTest {
     }
 
     /**
+     * The one-row GEMV on the blocked layouts (a block's chunks together), on every tiling, with one
+     * work-group a row block and with fewer that take several, on inputs wider than a work-item loads
+     * ahead; the GEMM, which reads chunk-major codes only, rejects them.
+     */
+    @Test
+    void gemvOnBlockedLayoutsMatchesReferenceBitForBit() {
+        Random r = new Random(15);
+        for (Tiling tiling : tilings) {
+            for (int blockRows : new int[]{16, 32, 64}) {
+                for (int groups : new int[]{0, 3}) {
+                    try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 0))) {
+                        gemmCase(bl, r, 3, 257, 1000, 1, groups == 0, blockRows);
+                        gemmCase(bl, r, 1, 70, 8300, 1, groups != 0, blockRows);
+                        gemmCase(bl, r, 2, 5, 17, 1, false, blockRows);
+                    }
+                }
+            }
+        }
+        try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tilings[0])) {
+            MmfreeException e = assertThrows(MmfreeException.class, () -> gemmCase(bl, r, 1, 70, 300, 2, false, 32));
+            assertTrue(e.getMessage().contains("blocked by 32 rows"), e.getMessage());
+        }
+    }
+
+    /**
      * The tensor-core GEMM on several work-group shapes, with input widths whose chunk count is not a
      * multiple of 4 and row counts that are not multiples of a work-group's tokens. On NVIDIA it runs
      * mma.sync; elsewhere its mma steps are emulated from the documented fragment layout, which tests
@@ -133,7 +159,12 @@ class BitLinearOpenClTest {
     }
 
     private void gemmCase(BitLinearOpenCl bl, Random r, int projections, int out, int in, int rows, boolean accumulate) {
-        String what = "gemm " + bl + " P " + projections + " [" + out + ", " + in + "] rows " + rows + (accumulate ? " +=" : "");
+        gemmCase(bl, r, projections, out, in, rows, accumulate, 0);
+    }
+
+    private void gemmCase(BitLinearOpenCl bl, Random r, int projections, int out, int in, int rows, boolean accumulate, int blockRows) {
+        String what = "gemm " + bl + " P " + projections + " [" + out + ", " + in + "] rows " + rows + (accumulate ? " +=" : "")
+                + (blockRows > 0 ? " blocked " + blockRows : "");
         TernaryMatrix[] stack = new TernaryMatrix[projections];
         for (int p = 0; p < projections; p++) {
             stack[p] = ClTesting.randomTernary(r, out, in);
@@ -158,7 +189,7 @@ class BitLinearOpenClTest {
                 System.arraycopy(yp, t * out, expected, t * projections * out + p * out, out);
             }
         }
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", stack);
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", blockRows, stack);
              QuantizedInput in8 = upload(q, factor, rows, in);
              DeviceBuffer y = ClTesting.poisoned(device, 4L * y0.length + 64, "y")) {
             if (accumulate) {

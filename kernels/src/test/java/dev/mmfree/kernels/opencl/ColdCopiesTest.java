@@ -28,6 +28,17 @@ class ColdCopiesTest {
                 assertEquals(1, tiny.launches().size(), "at least one pair");
             }
             assertEquals(before, device.memory().totalBytes());
+            try (ColdCopies reads = ColdCopies.reads(device, 100_000, 1L << 20)) {
+                assertEquals(98_304, reads.bytes(), "whole 4 KiB pages, all read");
+                assertEquals(10, reads.launches().size(), "1 MiB of buffers of 96 KiB");
+                assertEquals("96 KiB read x10", reads.label());
+                assertEquals(before + 10 * reads.bytes() + 4, device.memory().totalBytes(), "each buffer and the sink counted");
+                for (Launch l : reads.launches()) {
+                    l.enqueue(device);
+                }
+                device.synchronize();
+            }
+            assertEquals(before, device.memory().totalBytes(), "ledger after closing the reads");
         }
     }
 }
