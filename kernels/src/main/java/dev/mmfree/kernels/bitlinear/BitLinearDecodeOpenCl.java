@@ -209,8 +209,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                                DeviceBuffer mlpNorm, DeviceBuffer gateNorm, DeviceTernaryMatrix gateUp,
                                DeviceBuffer downNorm, DeviceTernaryMatrix down) {
         public LayerWeights {
-            for (DeviceTernaryMatrix w : new DeviceTernaryMatrix[]{ifg, o, gateUp, down}) {
-                w.requireChunkMajor(LAYER);
+            for (DeviceTernaryMatrix w : new DeviceTernaryMatrix[]{o, gateUp, down}) {
+                if (w.blockRows() != ifg.blockRows()) {
+                    throw new MmfreeException(LAYER + ": a layer's matrices must share one layout, got blocks of "
+                            + ifg.blockRows() + " and " + w.blockRows() + " rows (0: chunk-major)");
+                }
             }
         }
     }
@@ -271,10 +274,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         int chunksI = lw.down().chunks();
         long qBytes = Math.max(3 * 64L * chunksD, 64L * chunksI);
         ClPrograms.checkLocal(device, LAYER, qBytes + 12L * wg + 24L * wg);
-        String text = IFG.source("phase_ifg", prefetch(chunksD), wordsPerItem(chunksD), true)
-                + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true)
-                + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true)
-                + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true);
+        int blockRows = lw.ifg().blockRows();
+        String text = IFG.source("phase_ifg", prefetch(chunksD), wordsPerItem(chunksD), true, blockRows)
+                + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true, blockRows)
+                + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true, blockRows)
+                + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true, blockRows);
         String traced = trace != null ? "#define MMFREE_TRACE 1\n" : "";
         DeviceProgram program = programs.computeIfAbsent(traced + text, t -> ClPrograms.buildText(device, tiling, LAYER,
                 traced + ClPrograms.resource("bitlinear/decode_common.cl"), ClPrograms.resource("opencl/grid.cl"), text,
@@ -320,12 +324,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                           DeviceBuffer x, DeviceBuffer norm1, float eps1, DeviceBuffer mult, DeviceBuffer norm2, float eps2,
                           DeviceBuffer y, DeviceBuffer y2, boolean accumulate,
                           DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut) {
-        w.requireChunkMajor(KERNEL);
         int wg = tiling.workGroup();
         int chunks = w.chunks();
         long kPad = 64L * chunks;
         ClPrograms.checkLocal(device, KERNEL, phase.nq * kPad + 4L * phase.np * wg + 8L * phase.nq * wg);
-        String text = phase.source("phase_main", prefetch(chunks), wordsPerItem(chunks), false);
+        String text = phase.source("phase_main", prefetch(chunks), wordsPerItem(chunks), false, w.blockRows());
         DeviceProgram program = programs.computeIfAbsent(text, t -> ClPrograms.buildText(device, tiling, KERNEL,
                 ClPrograms.resource("bitlinear/decode_common.cl"), t, ClPrograms.resource("bitlinear/" + KERNEL + ".cl")));
         var k = program.kernel(KERNEL).args(x, norm1 == null ? x : norm1, eps1, mult == null ? x : mult, norm2, eps2,
@@ -354,9 +357,9 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
 
     /** One use of {@code decode_phase.cl}: rows a work-item, quantized inputs, epilogue, block norm, multiplier. */
     private record Phase(int np, int nq, int epi, boolean norm1, boolean mult) {
-        /** The template stamped out as function fn with this phase's defines. */
-        String source(String fn, int prefetch, int words, boolean volatileInputs) {
-            String[][] defs = {{"PHASE_FN", fn}, {"P_NP", "" + np}, {"P_NQ", "" + nq}, {"P_EPI", "" + epi},
+        /** The template stamped out as function fn with this phase's defines, reading weights blocked by blockRows rows. */
+        String source(String fn, int prefetch, int words, boolean volatileInputs, int blockRows) {
+            String[][] defs = {{"PHASE_FN", fn}, {"WBLOCK", "" + blockRows}, {"P_NP", "" + np}, {"P_NQ", "" + nq}, {"P_EPI", "" + epi},
                     {"P_NORM1", norm1 ? "1" : "0"}, {"P_MULT", mult ? "1" : "0"}, {"P_PF", "" + prefetch},
                     {"P_EPW", "" + words}, {"VOL", volatileInputs ? "volatile" : ""},
                     {"P_LOAD4", volatileInputs ? "load4_coherent" : "load4"}};

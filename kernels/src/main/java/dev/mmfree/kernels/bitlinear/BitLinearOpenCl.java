@@ -24,7 +24,8 @@ import java.util.Optional;
  * chunks are loaded before the codes are copied to local memory (with fewer work-groups, each takes
  * blocks in turn with the next one's first chunks in flight; narrow outputs take narrower blocks, see
  * {@link GemvSchedule}). The model's batch-1 decode takes
- * {@link BitLinearDecodeOpenCl} instead, with the input side fused in.
+ * {@link BitLinearDecodeOpenCl} instead, with the input side fused in. An instance reads one layout of
+ * {@link TernaryDeviceLayout} (chunk-major, or blocked by {@link #blockRows} rows), built into its programs.
  * Tests: {@code ./mvnw -o -pl kernels -am test -Dtest=BitLinearOpenClTest}; GPU timing:
  * {@link BitLinearOpenClBench}.
  */
@@ -44,6 +45,7 @@ public final class BitLinearOpenCl implements AutoCloseable {
     private final DeviceProgram mmaWide;
     private final DeviceProgram mmaNarrow;
     private final GemvSchedule gemvSchedule;
+    private final int blockRows;
     private final Map<String, DeviceProgram> gemv = new HashMap<>();   // by tiling and chunks loaded ahead
 
     /**
@@ -83,10 +85,17 @@ public final class BitLinearOpenCl implements AutoCloseable {
     }
 
     public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma, GemvSchedule gemvSchedule) {
+        this(device, tiling, mma, gemvSchedule, 0);
+    }
+
+    /** @param blockRows the layout of the weights it reads: 0 chunk-major, else blocked by 16, 32 or 64 rows */
+    public BitLinearOpenCl(Device device, Tiling tiling, Optional<MmaShape.Choice> mma, GemvSchedule gemvSchedule, int blockRows) {
         this.gemvSchedule = gemvSchedule;
         this.device = device;
         this.tiling = tiling;
-        this.gemm = ClPrograms.build(device, tiling, "bitlinear/" + GEMM + ".cl");
+        this.blockRows = TernaryDeviceLayout.checkBlockRows(blockRows);
+        this.gemm = ClPrograms.buildText(device, tiling, GEMM + " WBLOCK " + blockRows, layoutDefine(),
+                ClPrograms.resource("bitlinear/" + GEMM + ".cl"));
         this.mmaShapes = mma.orElse(null);
         this.mmaWide = mmaShapes == null ? null : buildMma(mmaShapes.wide());
         this.mmaNarrow = mmaShapes == null ? null
@@ -94,8 +103,17 @@ public final class BitLinearOpenCl implements AutoCloseable {
     }
 
     private DeviceProgram buildMma(MmaShape shape) {
-        return ClPrograms.buildText(device, tiling, "bitlinear/" + MMA + ".cl " + shape, shape.defines(),
-                ClPrograms.resource("bitlinear/" + MMA + ".cl"));
+        return ClPrograms.buildText(device, tiling, "bitlinear/" + MMA + ".cl " + shape + " WBLOCK " + blockRows, shape.defines(),
+                layoutDefine(), ClPrograms.resource("bitlinear/" + MMA + ".cl"));
+    }
+
+    private String layoutDefine() {
+        return "#define WBLOCK " + blockRows + "\n";
+    }
+
+    /** The weights' layout it reads: 0 chunk-major, else blocked by this many rows. */
+    public int blockRows() {
+        return blockRows;
     }
 
     public Tiling tiling() {
@@ -109,7 +127,7 @@ public final class BitLinearOpenCl implements AutoCloseable {
 
     @Override
     public String toString() {
-        return tiling + (mmaShapes == null ? "" : " mma " + mmaShapes);
+        return tiling + (mmaShapes == null ? "" : " mma " + mmaShapes) + (blockRows == 0 ? "" : " blocked " + blockRows);
     }
 
     /**
@@ -127,10 +145,13 @@ public final class BitLinearOpenCl implements AutoCloseable {
             throw new MmfreeException(GEMM + ": rows " + rows + " outside 1.." + in.capacity());
         }
         checkBytes(y, 4L * rows * w.projections() * w.out(), "y");
+        if (w.blockRows() != blockRows) {
+            throw new MmfreeException(GEMM + ": built for weights blocked by " + blockRows + " rows, got blocks of "
+                    + w.blockRows() + " (0: chunk-major)");
+        }
         if (rows == 1) {
             return gemv(w, in, y, accumulate);
         }
-        w.requireChunkMajor(GEMM);
         if (mmaShapes != null && rows >= MMA_MIN_ROWS) {
             MmaShape mmaShape = mmaShapes.pick(w.rowsPad());
             ClPrograms.checkLocal(device, MMA + " " + mmaShape, mmaShape.localBytes());
@@ -157,8 +178,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
         long qBytes = 64L * chunks * projections;
         ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
         int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
-        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " WBLOCK " + w.blockRows(), key -> ClPrograms.buildText(device, t,
-                GEMV + " " + key, "#define PF " + prefetch + "\n#define WBLOCK " + w.blockRows() + "\n",
+        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch, key -> ClPrograms.buildText(device, t,
+                GEMV + " " + key + " WBLOCK " + blockRows, "#define PF " + prefetch + "\n", layoutDefine(),
                 ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);

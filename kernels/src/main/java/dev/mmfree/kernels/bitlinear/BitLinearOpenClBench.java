@@ -643,7 +643,8 @@ public final class BitLinearOpenClBench {
                 double bytes = 0;
                 for (Tiling t : sweepTilings) {
                     for (int blockRows : sweepBlocks) {
-                        BitLinearOpenCl bl = new BitLinearOpenCl(device, t, Optional.empty());
+                        BitLinearOpenCl bl = new BitLinearOpenCl(device, t, Optional.empty(),
+                                BitLinearOpenCl.GemvSchedule.forDevice(device.info()), blockRows);
                         List<DeviceTernaryMatrix> ws = new ArrayList<>();
                         List<Launch> launches = new ArrayList<>();
                         variants.add(new Variant(t + "->" + bl.gemvTiling(TernaryDeviceLayout.outPad(out) * projections)

@@ -4,15 +4,14 @@ import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.MemoryCategory;
-import dev.mmfree.runtime.MmfreeException;
 
 /**
  * Ternary weights on a device in {@link TernaryDeviceLayout}: P stacked projections [out, in] and their scales.
  *
  * @param codes     [chunks * rowsPad] uint4, the device layout
  * @param scales    [P] f32, each projection's weight scale s
- * @param blockRows 0 for the chunk-major layout every kernel reads; 16, 32 or 64 for the blocked one, which
- *                  only the plain GEMV reads ({@link TernaryDeviceLayout})
+ * @param blockRows 0 for the chunk-major layout, 16, 32 or 64 for the one blocked by that many rows
+ *                  ({@link TernaryDeviceLayout}); a kernel reads the layout its program was built for
  */
 public record DeviceTernaryMatrix(DeviceBuffer codes, DeviceBuffer scales, int projections, int out, int in, int blockRows)
         implements AutoCloseable {
@@ -36,17 +35,6 @@ public record DeviceTernaryMatrix(DeviceBuffer codes, DeviceBuffer scales, int p
         DeviceBuffer codes = device.upload(category, role + " codes", words);
         DeviceBuffer scales = device.upload(category, role + " scales", s);
         return new DeviceTernaryMatrix(codes, scales, stack.length, stack[0].out(), stack[0].in(), blockRows);
-    }
-
-    /**
-     * Throws unless the codes are chunk-major: what every kernel but the plain GEMV reads.
-     *
-     * @param kernel the kernel about to read them, named in the error
-     */
-    public void requireChunkMajor(String kernel) {
-        if (blockRows != 0) {
-            throw new MmfreeException(kernel + ": reads chunk-major ternary codes, got a layout blocked by " + blockRows + " rows");
-        }
     }
 
     public int outPad() {

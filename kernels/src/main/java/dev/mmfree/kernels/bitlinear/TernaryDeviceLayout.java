@@ -21,8 +21,8 @@ import dev.mmfree.kernels.ternary.TernaryMatrix;
  *
  * <p>The blocked variant ({@code blockRows} B of 16, 32 or 64) keeps every uint4 but orders them block by
  * block: (c, R) is the uint4 {@code ((R / B) * chunks + c) * B + R % B}, so that a work-group taking B
- * rows reads one contiguous range instead of one 16 B * B piece a chunk. Only the plain GEMV
- * ({@code bitlinear_gemv_t2_i8_f32}) reads it so far; B = 0 is the chunk-major layout above.
+ * rows reads one contiguous range instead of one 16 B * B piece a chunk. Every ternary kernel reads both
+ * ({@code W_AT} in {@code opencl/common.cl}, WBLOCK = B); B = 0 is the chunk-major layout above.
  */
 public final class TernaryDeviceLayout {
     public static final int ROW_TILE = 64;
@@ -44,6 +44,24 @@ public final class TernaryDeviceLayout {
     /** The stacked matrices in the device layout. */
     public static int[] pack(TernaryMatrix... stack) {
         return pack(0, stack);
+    }
+
+    /** Env override of the layout a model uploads its ternary weights in: 0 (chunk-major), 16, 32 or 64. */
+    public static final String BLOCK_ENV = "MMFREE_OPENCL_WEIGHT_BLOCK";
+    /** The layout a model uploads in, unless {@value #BLOCK_ENV} says otherwise: blocked by 64 rows. */
+    public static final int DEFAULT_BLOCK_ROWS = 64;
+
+    /** The layout a model uploads in: {@value #BLOCK_ENV} if set, else {@link #DEFAULT_BLOCK_ROWS}. */
+    public static int blockRowsFromEnv() {
+        String v = System.getenv(BLOCK_ENV);
+        if (v == null || v.isBlank()) {
+            return DEFAULT_BLOCK_ROWS;
+        }
+        try {
+            return checkBlockRows(Integer.parseInt(v.trim()));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(BLOCK_ENV + " must be 0, 16, 32 or 64, got '" + v + "'");
+        }
     }
 
     /** Rejects block sizes other than 0 (chunk-major), 16, 32 and 64 rows. */

@@ -5,16 +5,8 @@
 // they arrive while the work-group copies the codes to local memory. The host launches a work-group a row
 // block, or G fewer ones that take the blocks group, group + G, ... in turn, as the decode kernels do
 // (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
-// WBLOCK 0 reads the chunk-major layout; 16, 32 or 64 the blocked one, where each WBLOCK rows' chunks lie
-// together (TernaryDeviceLayout), so a work-group reads whole ranges rather than 16 * ROWS bytes a chunk.
-// Host defines: PF, WBLOCK. Launch: global = G * WG, local = WG, G <= rowsPad / ROWS.
-// Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
-
-#if WBLOCK
-#define W_AT(c, row) ((((size_t) (row) / WBLOCK) * chunks + (c)) * WBLOCK + (row) % WBLOCK)
-#else
-#define W_AT(c, row) ((size_t) (c) * rowsPad + (row))
-#endif
+// Host defines: PF, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
+// G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
 
 __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
                                        __global const uint4* w, __global const float* wscale,

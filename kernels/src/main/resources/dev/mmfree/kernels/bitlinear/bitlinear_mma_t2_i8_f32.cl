@@ -99,14 +99,14 @@ inline int2 mma_half(int4 v, int h) {
     return h == 0 ? v.xy : v.zw;
 }
 
-// Rows row, row + 8 of each m-tile at chunk c (zeros past the last chunk).
-inline void mma_load_weights(__global const uint4* w, int chunks, int rowsPad, int row, int c, uint4* lo, uint4* hi) {
-    bool live = c < chunks;
-    size_t at = (size_t) min(c, chunks - 1) * rowsPad + row;
+// Rows row, row + 8 of each m-tile at chunk c (zeros from chunk end on; chunks: the matrix's, for W_AT).
+inline void mma_load_weights(__global const uint4* w, int chunks, int end, int rowsPad, int row, int c, uint4* lo, uint4* hi) {
+    bool live = c < end;
+    int cc = min(c, end - 1);
 MMA_UNROLL
     for (int mt = 0; mt < MMA_MT; mt++) {
-        lo[mt] = live ? w[at + 16 * mt] : (uint4) (0);
-        hi[mt] = live ? w[at + 16 * mt + 8] : (uint4) (0);
+        lo[mt] = live ? w[W_AT(cc, row + 16 * mt)] : (uint4) (0);
+        hi[mt] = live ? w[W_AT(cc, row + 16 * mt + 8)] : (uint4) (0);
     }
 }
 
@@ -156,10 +156,10 @@ MMA_UNROLL
     int cBegin = kPart * run;
     int cEnd = min(chunks, cBegin + run);
     uint4 lo[MMA_MT], hi[MMA_MT], nlo[MMA_MT], nhi[MMA_MT];
-    mma_load_weights(w, cEnd, rowsPad, row0 + g, cBegin + t, nlo, nhi);
+    mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, cBegin + t, nlo, nhi);
 #if MMA_AHEAD == 2
     uint4 n2lo[MMA_MT], n2hi[MMA_MT];
-    mma_load_weights(w, cEnd, rowsPad, row0 + g, cBegin + t + 4, n2lo, n2hi);
+    mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, cBegin + t + 4, n2lo, n2hi);
 #endif
     for (int step = 0; step < run; step += 4) {
         int c = cBegin + step + t;
@@ -174,9 +174,9 @@ MMA_UNROLL
 #endif
         }
 #if MMA_AHEAD == 2
-        mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 8, n2lo, n2hi);
+        mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, c + 8, n2lo, n2hi);
 #else
-        mma_load_weights(w, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi);
+        mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi);
 #endif
         // activations MMA_B_WORDS words at a time, their loads all issued before the mma that use them
         // (the volatile mma keep the order of the source): 4 / MMA_B_WORDS L2 round trips a step

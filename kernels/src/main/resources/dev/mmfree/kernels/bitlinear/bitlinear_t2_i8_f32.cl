@@ -4,6 +4,7 @@
 // the row's codes); w: device layout of P stacked [out, K]; wscale: [P]; y: [rows][P * out] f32.
 // A work-group takes ROWS stacked rows and TOKENS activation rows: each weight word is loaded once
 // and used TOKENS times; activation words are broadcast to the ROWS lanes of a slice.
+// Host defines: WBLOCK (the weights' layout, common.cl's W_AT).
 // Launch: global = (P * outPad / ROWS * WG, ceil(rows / TOKENS)), local = (WG, 1). Local: part [TOKENS * WG] int.
 
 __kernel void bitlinear_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
@@ -27,7 +28,7 @@ __kernel void bitlinear_t2_i8_f32(__global const int4* q, __global const float* 
         acc[tt] = 0;
     }
     for (int c = slice; c < chunks; c += SLICES) {
-        uint4 wv = w[(size_t) c * rowsPad + rowStacked];
+        uint4 wv = w[W_AT(c, rowStacked)];
 #pragma unroll
         for (int tt = 0; tt < TOKENS; tt++) {
             if (tt < nt) {

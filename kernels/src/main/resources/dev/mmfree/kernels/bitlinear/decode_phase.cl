@@ -75,7 +75,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
             int c = slice + i * SLICES;
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
-                wr[p][i] = live && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
+                wr[p][i] = live && c < chunks ? w[W_AT(c, p * rowStride + r)] : (uint4)(0u);
             }
         }
     }
@@ -163,7 +163,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         for (int c = slice + P_PF * SLICES; c < chunks; c += SLICES) {
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
-                uint4 wv = live ? w[(size_t) c * rowsPad + p * rowStride + r] : (uint4)(0u);
+                uint4 wv = live ? w[W_AT(c, p * rowStride + r)] : (uint4)(0u);
                 acc[p] = chunk_dot_local(wv, q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
             }
         }
@@ -180,7 +180,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 int c = slice + i * SLICES;
 #pragma unroll
                 for (int p = 0; p < P_NP; p++) {
-                    wr[p][i] = nlive && c < chunks ? w[(size_t) c * rowsPad + p * rowStride + nr] : (uint4)(0u);
+                    wr[p][i] = nlive && c < chunks ? w[W_AT(c, p * rowStride + nr)] : (uint4)(0u);
                 }
             }
         }

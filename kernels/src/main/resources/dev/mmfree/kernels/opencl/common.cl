@@ -60,6 +60,13 @@ inline int dot4(uint u, int a, int acc) {
 #endif
 }
 
+// The uint4 of chunk c of stacked row `row` in the device layout (TernaryDeviceLayout): chunk-major, or with
+// WBLOCK = 16, 32 or 64 blocked by that many rows, each block's chunks together. The program defines WBLOCK
+// (the host, from the weights it reads); chunks and rowsPad must be in scope. A constant WBLOCK folds the test.
+#define W_DIV (WBLOCK == 0 ? 1 : WBLOCK)
+#define W_AT(c, row) (WBLOCK == 0 ? (size_t) (c) * rowsPad + (row) \
+                      : (((size_t) (row) / W_DIV) * chunks + (c)) * W_DIV + (row) % W_DIV)
+
 // 16 weights (one word of the device layout) against 16 int8 activations.
 inline int word_dot(uint w, int4 a, int acc) {
     acc = dot4(w & 0x03030303u, a.x, acc);

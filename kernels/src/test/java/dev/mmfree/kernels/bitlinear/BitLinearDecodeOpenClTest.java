@@ -13,6 +13,7 @@ import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MmfreeException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
@@ -62,9 +64,11 @@ class BitLinearDecodeOpenClTest {
         for (BitLinearDecodeOpenCl k : kernels()) {
             try (k) {
                 for (int[] s : shapes) {
-                    gemvCase(k, r, s[0], s[1], false, false, false);
-                    gemvCase(k, r, s[0], s[1], true, false, true);
-                    gemvCase(k, r, s[0], s[1], true, true, true);
+                    for (int b : LAYOUTS) {
+                        gemvCase(k, r, s[0], s[1], false, false, false, b);
+                        gemvCase(k, r, s[0], s[1], true, false, true, b);
+                        gemvCase(k, r, s[0], s[1], true, true, true, b);
+                    }
                 }
             }
         }
@@ -86,12 +90,20 @@ class BitLinearDecodeOpenClTest {
         return ks;
     }
 
+    /** The weight layouts every case runs on: chunk-major and blocked by 64 rows ({@link TernaryDeviceLayout}). */
+    private static final int[] LAYOUTS = {0, 64};
+
+    private static String layout(int blockRows) {
+        return blockRows == 0 ? "" : " blocked " + blockRows;
+    }
+
     private static String name(BitLinearDecodeOpenCl k) {
         return k.tiling() + (k.maxGroups() > 0 ? " groups<=" + k.maxGroups() : "");
     }
 
-    private void gemvCase(BitLinearDecodeOpenCl k, Random r, int out, int in, boolean hasNorm1, boolean hasMult, boolean accumulate) {
-        String what = "gemv " + name(k) + " [" + out + ", " + in + "]" + (hasNorm1 ? " norm1" : "") + (hasMult ? " mult" : "");
+    private void gemvCase(BitLinearDecodeOpenCl k, Random r, int out, int in, boolean hasNorm1, boolean hasMult, boolean accumulate,
+                          int blockRows) {
+        String what = "gemv " + name(k) + layout(blockRows) + " [" + out + ", " + in + "]" + (hasNorm1 ? " norm1" : "") + (hasMult ? " mult" : "");
         TernaryMatrix m = ClTesting.randomTernary(r, out, in);
         float[] x = ClTesting.gaussian(r, in, 3f);
         float[] norm1 = ClTesting.normWeights(r, in);
@@ -109,7 +121,7 @@ class BitLinearDecodeOpenClTest {
         }
         float[] expected = accumulate ? y0.clone() : new float[out];
         bitLinear(m, h, norm2, expected, accumulate);
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", m);
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", blockRows, m);
              DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
              DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
              DeviceBuffer mb = device.upload(MemoryCategory.WORKSPACE, "mult", mult);
@@ -131,15 +143,17 @@ class BitLinearDecodeOpenClTest {
         for (BitLinearDecodeOpenCl k : kernels()) {
             try (k) {
                 for (int d : new int[]{3, 257, 1100}) {
-                    mlgruCase(k, r, d, false);
-                    mlgruCase(k, r, d, true);
+                    for (int b : LAYOUTS) {
+                        mlgruCase(k, r, d, false, b);
+                        mlgruCase(k, r, d, true, b);
+                    }
                 }
             }
         }
     }
 
-    private void mlgruCase(BitLinearDecodeOpenCl k, Random r, int d, boolean inPlace) {
-        String what = "mlgru " + name(k) + " d " + d + (inPlace ? " in place" : "");
+    private void mlgruCase(BitLinearDecodeOpenCl k, Random r, int d, boolean inPlace, int blockRows) {
+        String what = "mlgru " + name(k) + layout(blockRows) + " d " + d + (inPlace ? " in place" : "");
         TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
         float[] x = ClTesting.gaussian(r, d, 3f);
         float[] norm1 = ClTesting.normWeights(r, d);
@@ -164,7 +178,7 @@ class BitLinearDecodeOpenClTest {
         for (int j = 0; j < d; j++) {
             refGate[j] = SwiGluReference.silu(refState[j]);
         }
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "ifg", ifg);
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "ifg", blockRows, ifg);
              DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
              DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
              DeviceBuffer n2 = device.upload(MemoryCategory.WEIGHTS, "norm2", norm2);
@@ -192,14 +206,16 @@ class BitLinearDecodeOpenClTest {
         for (BitLinearDecodeOpenCl k : kernels()) {
             try (k) {
                 for (int[] s : new int[][]{{5, 3}, {256, 130}, {1000, 33}}) {
-                    swiGluCase(k, r, s[0], s[1]);
+                    for (int b : LAYOUTS) {
+                        swiGluCase(k, r, s[0], s[1], b);
+                    }
                 }
             }
         }
     }
 
-    private void swiGluCase(BitLinearDecodeOpenCl k, Random r, int d, int i) {
-        String what = "swiglu " + name(k) + " d " + d + " I " + i;
+    private void swiGluCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int blockRows) {
+        String what = "swiglu " + name(k) + layout(blockRows) + " d " + d + " I " + i;
         TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * i, d);
         float[] x = ClTesting.gaussian(r, d, 3f);
         float[] norm1 = ClTesting.normWeights(r, d);
@@ -210,7 +226,7 @@ class BitLinearDecodeOpenClTest {
         bitLinear(gateUp, h, norm2, gu, false);
         float[] expected = new float[i];
         SwiGluReference.apply(gu, 0, gu, i, expected, 0, i);
-        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "gate|up", gateUp);
+        try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "gate|up", blockRows, gateUp);
              DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
              DeviceBuffer n1 = device.upload(MemoryCategory.WEIGHTS, "norm1", norm1);
              DeviceBuffer n2 = device.upload(MemoryCategory.WEIGHTS, "norm2", norm2);
@@ -229,19 +245,33 @@ class BitLinearDecodeOpenClTest {
             try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, tiling)) {
                 for (int[] s : new int[][]{{67, 130}, {256, 700}}) {
                     for (int groups : new int[]{1, 2}) {
-                        layerCase(k, r, s[0], s[1], groups, false);
+                        for (int b : LAYOUTS) {
+                            layerCase(k, r, s[0], s[1], groups, false, b);
+                        }
                     }
                 }
             }
         }
         // the diagnostic build with clock marks computes the same
         try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, Tiling.narrowForDevice(device.info()))) {
-            layerCase(k, r, 67, 130, 2, true);
+            layerCase(k, r, 67, 130, 2, true, 0);
+            layerCase(k, r, 67, 130, 2, true, 64);
         }
     }
 
-    private void layerCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int groups, boolean traced) {
-        String what = "layer " + k.tiling() + " d " + d + " I " + i + " groups " + groups + (traced ? " traced" : "");
+    @Test
+    void layerWeightsOfMixedLayoutsAreRejected() {
+        Random r = new Random(45);
+        try (DeviceTernaryMatrix plain = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "plain", ClTesting.randomTernary(r, 5, 7));
+             DeviceTernaryMatrix blocked = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "blocked", 64, ClTesting.randomTernary(r, 5, 7))) {
+            MmfreeException e = assertThrows(MmfreeException.class, () -> new BitLinearDecodeOpenCl.LayerWeights(null, null, null, plain,
+                    null, null, plain, null, null, blocked, null, plain));
+            assertTrue(e.getMessage().contains("one layout"), e.getMessage());
+        }
+    }
+
+    private void layerCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int groups, boolean traced, int blockRows) {
+        String what = "layer " + k.tiling() + layout(blockRows) + " d " + d + " I " + i + " groups " + groups + (traced ? " traced" : "");
         TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
         TernaryMatrix o = ClTesting.randomTernary(r, d, d);
         TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * i, d);
@@ -279,10 +309,10 @@ class BitLinearDecodeOpenClTest {
         bitLinear(down, act, downNorm, refX, true);
 
         MemoryCategory wt = MemoryCategory.WEIGHTS;
-        try (DeviceTernaryMatrix ifgW = DeviceTernaryMatrix.upload(device, wt, "ifg", ifg);
-             DeviceTernaryMatrix oW = DeviceTernaryMatrix.upload(device, wt, "o", o);
-             DeviceTernaryMatrix guW = DeviceTernaryMatrix.upload(device, wt, "gate|up", gateUp);
-             DeviceTernaryMatrix downW = DeviceTernaryMatrix.upload(device, wt, "down", down);
+        try (DeviceTernaryMatrix ifgW = DeviceTernaryMatrix.upload(device, wt, "ifg", blockRows, ifg);
+             DeviceTernaryMatrix oW = DeviceTernaryMatrix.upload(device, wt, "o", blockRows, o);
+             DeviceTernaryMatrix guW = DeviceTernaryMatrix.upload(device, wt, "gate|up", blockRows, gateUp);
+             DeviceTernaryMatrix downW = DeviceTernaryMatrix.upload(device, wt, "down", blockRows, down);
              DeviceBuffer an = device.upload(wt, "attn_norm", attnNorm);
              DeviceBuffer ifgN = device.upload(wt, "ifg norms", ifgNorms);
              DeviceBuffer lbB = device.upload(wt, "lb", lb);

@@ -49,15 +49,18 @@ class BitLinearOpenClTest {
 
     private static final int[][] SHAPES = {{1, 3, 100}, {3, 257, 1000}, {2, 70, 64}, {1, 5, 17}};
 
+    /** The dp4a GEMM (and the GEMV at one row) on every tiling, on chunk-major weights and blocked by 64 rows. */
     @Test
     void gemmMatchesReferenceBitForBit() {
         Random r = new Random(11);
         for (Tiling tiling : tilings) {
-            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling)) {
-                for (int[] s : SHAPES) {
-                    for (int rows : new int[]{1, 2, 7}) {
-                        for (boolean acc : new boolean[]{false, true}) {
-                            gemmCase(bl, r, s[0], s[1], s[2], rows, acc);
+            for (int blockRows : new int[]{0, 64}) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), GemvSchedule.forDevice(device.info()), blockRows)) {
+                    for (int[] s : SHAPES) {
+                        for (int rows : new int[]{1, 2, 7}) {
+                            for (boolean acc : new boolean[]{false, true}) {
+                                gemmCase(bl, r, s[0], s[1], s[2], rows, acc, blockRows);
+                            }
                         }
                     }
                 }
@@ -106,7 +109,7 @@ class BitLinearOpenClTest {
     /**
      * The one-row GEMV on the blocked layouts (a block's chunks together), on every tiling, with one
      * work-group a row block and with fewer that take several, on inputs wider than a work-item loads
-     * ahead; the GEMM, which reads chunk-major codes only, rejects them.
+     * ahead; an instance built for chunk-major weights rejects blocked ones.
      */
     @Test
     void gemvOnBlockedLayoutsMatchesReferenceBitForBit() {
@@ -114,7 +117,7 @@ class BitLinearOpenClTest {
         for (Tiling tiling : tilings) {
             for (int blockRows : new int[]{16, 32, 64}) {
                 for (int groups : new int[]{0, 3}) {
-                    try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 0))) {
+                    try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 0), blockRows)) {
                         gemmCase(bl, r, 3, 257, 1000, 1, groups == 0, blockRows);
                         gemmCase(bl, r, 1, 70, 8300, 1, groups != 0, blockRows);
                         gemmCase(bl, r, 2, 5, 17, 1, false, blockRows);
@@ -123,8 +126,8 @@ class BitLinearOpenClTest {
             }
         }
         try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tilings[0])) {
-            MmfreeException e = assertThrows(MmfreeException.class, () -> gemmCase(bl, r, 1, 70, 300, 2, false, 32));
-            assertTrue(e.getMessage().contains("blocked by 32 rows"), e.getMessage());
+            MmfreeException e = assertThrows(MmfreeException.class, () -> gemmCase(bl, r, 1, 70, 300, 1, false, 32));
+            assertTrue(e.getMessage().contains("blocked by 0 rows, got blocks of 32"), e.getMessage());
         }
     }
 
@@ -146,6 +149,18 @@ class BitLinearOpenClTest {
                 for (int[] s : shapes) {
                     for (int rows : new int[]{2, 9, 64, 70}) {
                         gemmCase(bl, r, s[0], s[1], s[2], rows, rows % 2 == 0);
+                    }
+                }
+            }
+        }
+        // on weights blocked by 64 and by 16 rows
+        for (int blockRows : new int[]{64, 16}) {
+            for (MmaShape shape : new MmaShape[]{MmaShape.DEFAULT, MmaShape.NARROW_DEFAULT, new MmaShape(1, 2, 4, 3)}) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, def, Optional.of(MmaShape.Choice.of(shape)),
+                        GemvSchedule.forDevice(device.info()), blockRows)) {
+                    for (int[] s : shapes) {
+                        gemmCase(bl, r, s[0], s[1], s[2], 9, false, blockRows);
+                        gemmCase(bl, r, s[0], s[1], s[2], 64, true, blockRows);
                     }
                 }
             }

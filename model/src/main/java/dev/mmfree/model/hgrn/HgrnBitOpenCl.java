@@ -2,6 +2,9 @@ package dev.mmfree.model.hgrn;
 
 import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl;
+import dev.mmfree.kernels.bitlinear.BitLinearOpenCl.GemvSchedule;
+import dev.mmfree.kernels.bitlinear.MmaShape;
+import dev.mmfree.kernels.bitlinear.TernaryDeviceLayout;
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
 import dev.mmfree.kernels.embedding.EmbeddingOpenCl;
 import dev.mmfree.kernels.mlgru.MlgruOpenCl;
@@ -118,7 +121,8 @@ public final class HgrnBitOpenCl implements CausalLm {
         try {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
-            bitLinear = new BitLinearOpenCl(device, tiling);
+            int blockRows = TernaryDeviceLayout.blockRowsFromEnv();
+            bitLinear = new BitLinearOpenCl(device, tiling, MmaShape.forTiling(tiling), GemvSchedule.forDevice(device.info()), blockRows);
             decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
@@ -126,7 +130,7 @@ public final class HgrnBitOpenCl implements CausalLm {
             normQuant = new RmsNormQuantOpenCl(device, Tiling.normQuantForDevice(device.info()));
             embedding = new EmbeddingOpenCl(device, tiling);
             sampler = new SamplerOpenCl(device, tiling);
-            w = new HgrnBitOpenClWeights(device, weights);
+            w = new HgrnBitOpenClWeights(device, weights, blockRows);
         } catch (RuntimeException e) {
             device.close();
             throw e;

@@ -34,7 +34,11 @@ final class HgrnBitOpenClWeights implements AutoCloseable {
     final DeviceBuffer lmHeadNorm;   // [d]
     private final List<AutoCloseable> owned = new ArrayList<>();
 
-    HgrnBitOpenClWeights(Device device, HgrnBitWeights w) {
+    private final int blockRows;
+
+    /** @param blockRows the layout of the ternary matrices: 0 chunk-major, else blocked by that many rows */
+    HgrnBitOpenClWeights(Device device, HgrnBitWeights w, int blockRows) {
+        this.blockRows = blockRows;
         try {
             embeddings = vector(device, "embeddings", w.embeddings());
             List<Layer> list = new ArrayList<>();
@@ -68,7 +72,7 @@ final class HgrnBitOpenClWeights implements AutoCloseable {
     }
 
     private DeviceTernaryMatrix matrix(Device device, String role, dev.mmfree.kernels.ternary.TernaryMatrix... stack) {
-        DeviceTernaryMatrix m = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, role, stack);
+        DeviceTernaryMatrix m = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, role, blockRows, stack);
         owned.add(m);
         return m;
     }
