@@ -211,36 +211,6 @@ inline void layer_stage_attention(volatile __global const float* attn, volatile 
 #define LPR_DOWN_USE LPR_DOWN
 #endif
 
-// LAYER_STRIDED (A/B, prepared): 1 gives a work-group the row pairs group, group + G, group + 2G, ... instead of a
-// contiguous range of pairs, so that at any moment the compute units read neighbouring rows.
-#ifndef LAYER_STRIDED
-#define LAYER_STRIDED 0
-#endif
-
-// With LAYER_STRIDED, the row of this work-group's slot s (s < per, per even): row pair (s / 2) * G + group.
-inline int layer_slot_row(int slot, int group, int groups) {
-    return 2 * ((slot >> 1) * groups + group) + (slot & 1);
-}
-
-// dense_rows_epilogue for LAYER_STRIDED: the slots [slot0, min(slot0 + rpg, per)) from their sums in red (slot0 even).
-inline void layer_slots_epilogue(const int epi, int rpg, int slot0, int per, int n, int group, int groups,
-                                 volatile __global float* y, __global float* q, __global const int* meta,
-                                 __global const float* invFreq, __global kvtype* kc, __global kvtype* vc,
-                                 rope_dims dm, __local const float* red) {
-    int l = get_local_id(0);
-    if (epi == E_STORE || epi == E_ADD) {
-        int row = layer_slot_row(slot0 + l, group, groups);
-        if (l < rpg && slot0 + l < per && row < n) {
-            dense_epilogue(epi, 0, row, n, red[l], 0.0f, y, q, meta, invFreq, kc, vc, dm);
-        }
-    } else {
-        int row = layer_slot_row(slot0 + 2 * l, group, groups);
-        if (l < rpg / 2 && slot0 + 2 * l < per && row < n) {
-            dense_epilogue(epi, 0, row, n, red[2 * l], red[2 * l + 1], y, q, meta, invFreq, kc, vc, dm);
-        }
-    }
-}
-
 // This work-group's rows of y = epilogue(W xs), W [n, kPad], at lpr lanes a row (the host's: a power of two <= 32;
 // LAYER_LPR_OD: any count up to GEMV_WG / 2), with the GEMV's own row loop (dense_common.cl: four 16-byte words in
 // flight a lane, or eight when deep). Measured on the H200 and not kept (bench/results/nvidia-h200/2026-11-29/
@@ -260,23 +230,12 @@ inline void layer_gemv(const int epi, const int lpr, const int deep, __global co
     int pass = 0;
     do {
         int row0 = r0 + pass * rpg;
-#if LAYER_STRIDED
-        int slot = pass * rpg + l / lpr;
-        int row = layer_slot_row(slot, group, groups);
-        int valid = slot < per && row < n && l < rpg * lpr;
-#else
         int row = row0 + l / lpr;
-        int valid = row < r1 && l < rpg * lpr;
-#endif
-        float acc = !valid ? 0.0f
+        float acc = row >= r1 || l >= rpg * lpr ? 0.0f
                 : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr)
                 : dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr);
         dense_row_sums(lpr, acc, red);
-#if LAYER_STRIDED
-        layer_slots_epilogue(epi, rpg, pass * rpg, per, n, group, groups, y, q, meta, invFreq, kc, vc, dm, red);
-#else
         dense_rows_epilogue(epi, rpg, row0, r1, n, y, q, meta, invFreq, kc, vc, dm, red);
-#endif
         barrier(CLK_LOCAL_MEM_FENCE);
     } while (++pass < passes);
 }
