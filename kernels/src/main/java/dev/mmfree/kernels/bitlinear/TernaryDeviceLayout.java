@@ -48,8 +48,12 @@ public final class TernaryDeviceLayout {
 
     /** Env override of the layout a model uploads its ternary weights in: 0 (chunk-major), 16, 32 or 64. */
     public static final String BLOCK_ENV = "MMFREE_OPENCL_WEIGHT_BLOCK";
-    /** The layout a model uploads in, unless {@value #BLOCK_ENV} says otherwise: blocked by 64 rows. */
-    public static final int DEFAULT_BLOCK_ROWS = 64;
+    /**
+     * The layout a model uploads in, unless {@value #BLOCK_ENV} says otherwise: chunk-major. On the H200 the plain
+     * GEMV reads wide outputs 5-8% faster blocked by 64 rows, but the one-launch layer, which takes its rows
+     * block by block on one work-group a compute unit, decoded 2.7B 4% slower (bench/results/nvidia-h200/2026-11-29/blocked-layout).
+     */
+    public static final int DEFAULT_BLOCK_ROWS = 0;
 
     /** The layout a model uploads in: {@value #BLOCK_ENV} if set, else {@link #DEFAULT_BLOCK_ROWS}. */
     public static int blockRowsFromEnv() {
@@ -60,7 +64,7 @@ public final class TernaryDeviceLayout {
         try {
             return checkBlockRows(Integer.parseInt(v.trim()));
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(BLOCK_ENV + " must be 0, 16, 32 or 64, got '" + v + "'");
+            throw new IllegalArgumentException(BLOCK_ENV + " must be 0, 16, 32 or 64, got '" + v + "'", e);
         }
     }
 

@@ -108,6 +108,23 @@ public final class HgrnBitOpenCl implements CausalLm {
      *                    for them; a barrier that waits too long fails the step with a DeviceException)
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups) {
+        this(weights, device, fusedDecode, layerGroups, blockRowsOrClose(device));
+    }
+
+    private static int blockRowsOrClose(Device device) {
+        try {
+            return TernaryDeviceLayout.blockRowsFromEnv();
+        } catch (RuntimeException e) {
+            device.close();
+            throw e;
+        }
+    }
+
+    /**
+     * @param blockRows the layout the ternary weights are uploaded in ({@link TernaryDeviceLayout}): 0 chunk-major
+     *                  (the default, {@value TernaryDeviceLayout#BLOCK_ENV} overrides it), else blocked by 16, 32 or 64 rows
+     */
+    public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups, int blockRows) {
         if (layerGroups < 0) {
             device.close();
             throw new MmfreeException("hgrn opencl: layerGroups must be >= 0, got " + layerGroups);
@@ -121,7 +138,6 @@ public final class HgrnBitOpenCl implements CausalLm {
         try {
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
-            int blockRows = TernaryDeviceLayout.blockRowsFromEnv();
             bitLinear = new BitLinearOpenCl(device, tiling, MmaShape.forTiling(tiling), GemvSchedule.forDevice(device.info()), blockRows);
             decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);

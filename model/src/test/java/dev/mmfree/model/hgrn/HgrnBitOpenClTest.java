@@ -114,6 +114,30 @@ class HgrnBitOpenClTest {
         }
     }
 
+    /**
+     * Weights uploaded blocked by 64 rows ({@code MMFREE_OPENCL_WEIGHT_BLOCK=64}): a batch of 2 through the GEMM,
+     * then one sequence through the one-launch layer, against the reference.
+     */
+    @Test
+    void blockedWeightsMatchReference() {
+        HgrnBitWeights w = weights(ODD, 16);
+        Random r = new Random(17);
+        int[][] tokens = randomTokens(r, 2, 5, ODD.vocab());
+        try (CausalLm ref = new HgrnBitReference(w);
+             HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2, 64)) {
+            try (CausalLm.Batch rb = ref.newBatch(2); CausalLm.Batch mb = m.newBatch(2)) {
+                check("blocked b2 prefill", ref.forward(rb, cols(tokens, 0, 3), true), m.forward(mb, cols(tokens, 0, 3), true));
+                check("blocked b2 decode", ref.forward(rb, cols(tokens, 3, 4), true), m.forward(mb, cols(tokens, 3, 4), true));
+            }
+            int[][] one = {tokens[0]};
+            try (CausalLm.Batch rb = ref.newBatch(1); CausalLm.Batch mb = m.newBatch(1)) {
+                for (int p = 0; p < one[0].length; p++) {
+                    check("blocked one launch a layer, pos " + p, ref.forward(rb, cols(one, p, p + 1), true), m.forward(mb, cols(one, p, p + 1), true));
+                }
+            }
+        }
+    }
+
     @Test
     void longPromptsRunInChunksAndLastPositionOnly() {
         HgrnBitWeights w = weights(ODD, 7);
