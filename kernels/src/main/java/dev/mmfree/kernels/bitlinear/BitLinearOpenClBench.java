@@ -662,7 +662,11 @@ public final class BitLinearOpenClBench {
                         float[] got = new float[ref.length];
                         device.read(y, got);
                         if (!validate("gemv sweep " + variants.getLast().label, shape, ref, got, 1e-6)) {
-                            throw new IllegalStateException("gemv sweep: " + variants.getLast().label + " at " + shape + " is wrong");
+                            // wrong results: a FAILED line, and the variant leaves the timing
+                            Variant bad = variants.removeLast();
+                            bad.launches.forEach(Launch::close);
+                            bad.ws.forEach(DeviceTernaryMatrix::close);
+                            bad.bl.close();
                         }
                     }
                 }
