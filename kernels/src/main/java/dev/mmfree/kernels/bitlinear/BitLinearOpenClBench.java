@@ -561,11 +561,11 @@ public final class BitLinearOpenClBench {
         }
     }
 
-    /**
-     * The plain ternary GEMV ({@value BitLinearOpenCl#GEMV}: one row of int8 codes in, floats out), hot and
-     * cold, against a copy of the same bytes: packed weights, codes and outputs.
-     */
-    private void ternaryGemv(BitLinearOpenCl bl, String variant, int projections, int out, int in) {
+    /** A GEMV's random weights and codes (one row, kPad apart a projection), and the reference's output. */
+    private record GemvCase(TernaryMatrix[] stack, byte[] q, float[] factor, int[] qsum, float[] ref, String shape) {
+    }
+
+    private GemvCase gemvCase(int projections, int out, int in) {
         TernaryMatrix[] stack = new TernaryMatrix[projections];
         for (int p = 0; p < projections; p++) {
             stack[p] = random(out, in);
@@ -587,7 +587,21 @@ public final class BitLinearOpenClBench {
             BitLinearReference.forward(stack[p], qp, new float[]{factor[p]}, 1, y, false);
             System.arraycopy(y, 0, ref, p * out, out);
         }
-        String shape = in + "->" + (projections > 1 ? projections + "x" : "") + out;
+        return new GemvCase(stack, q, factor, qsum, ref, in + "->" + (projections > 1 ? projections + "x" : "") + out);
+    }
+
+    /**
+     * The plain ternary GEMV ({@value BitLinearOpenCl#GEMV}: one row of int8 codes in, floats out), hot and
+     * cold, against a copy of the same bytes: packed weights, codes and outputs.
+     */
+    private void ternaryGemv(BitLinearOpenCl bl, String variant, int projections, int out, int in) {
+        GemvCase g = gemvCase(projections, out, in);
+        TernaryMatrix[] stack = g.stack();
+        byte[] q = g.q();
+        float[] factor = g.factor();
+        int[] qsum = g.qsum();
+        float[] ref = g.ref();
+        String shape = g.shape();
         try (QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", projections, 1, in);
              DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * projections * out, "y")) {
             device.write(qi.q(), q);
@@ -612,28 +626,13 @@ public final class BitLinearOpenClBench {
             int projections = s[0];
             int out = s[1];
             int in = s[2];
-            TernaryMatrix[] stack = new TernaryMatrix[projections];
-            for (int p = 0; p < projections; p++) {
-                stack[p] = random(out, in);
-            }
-            int kPad = QuantizedInput.kPad(in);
-            byte[] q = new byte[projections * kPad];
-            float[] factor = new float[projections];
-            int[] qsum = new int[projections];
-            float[] ref = new float[projections * out];
-            for (int p = 0; p < projections; p++) {
-                byte[] qp = new byte[in];
-                for (int j = 0; j < in; j++) {
-                    qp[j] = (byte) rnd.nextInt(-128, 128);
-                    q[p * kPad + j] = qp[j];
-                    qsum[p] += qp[j];
-                }
-                factor[p] = 0.01f;
-                float[] y = new float[out];
-                BitLinearReference.forward(stack[p], qp, new float[]{factor[p]}, 1, y, false);
-                System.arraycopy(y, 0, ref, p * out, out);
-            }
-            String shape = in + "->" + (projections > 1 ? projections + "x" : "") + out;
+            GemvCase g = gemvCase(projections, out, in);
+            TernaryMatrix[] stack = g.stack();
+            byte[] q = g.q();
+            float[] factor = g.factor();
+            int[] qsum = g.qsum();
+            float[] ref = g.ref();
+            String shape = g.shape();
             List<Variant> variants = new ArrayList<>();
             try (QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", projections, 1, in);
                  DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * projections * out, "y")) {
