@@ -39,6 +39,8 @@ public final class DenseLayerOpenCl implements AutoCloseable {
      * two, 64 to 1024); default {@value #DEFAULT_WG} on a GPU with inline PTX, off elsewhere.
      */
     public static final String ENV = "MMFREE_DENSE_LAYER";
+    /** Env: the one-launch layer's work-groups (default: the GPU's compute units); all must fit on the device at once. */
+    public static final String GROUPS_ENV = "MMFREE_DENSE_LAYER_GROUPS";
     /**
      * The default work-group. On the H200 (Transformer++ 2.7B, batch 1) 512 work-items gave 292.5 tokens/s against
      * 261.9 for 1024, which caps a work-item at 64 registers ({@code bench/results/nvidia-h200/2026-11-29/dense-layer}).
@@ -80,10 +82,25 @@ public final class DenseLayerOpenCl implements AutoCloseable {
 
     /**
      * Work-groups of the one-launch layer by default: the compute units of a GPU whose dense shape takes inline
-     * PTX, unless {@value #ENV} is 0; else 0 (five launches a layer).
+     * PTX ({@value #GROUPS_ENV} sets another count), unless {@value #ENV} is 0; else 0 (five launches a layer).
      */
     public static int defaultGroups(DeviceInfo info, DenseShape shape) {
-        return defaultWorkGroup(info, shape) > 0 ? info.computeUnits() : 0;
+        if (defaultWorkGroup(info, shape) == 0) {
+            return 0;
+        }
+        String env = System.getenv(GROUPS_ENV);
+        if (env == null || env.isBlank()) {
+            return info.computeUnits();
+        }
+        try {
+            int v = Integer.parseInt(env.strip());
+            if (v >= 1) {
+                return v;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new MmfreeException("env " + GROUPS_ENV + " must be the one-launch layer's work-groups, at least 1, got '" + env + "'");
     }
 
     /** The work-group of the one-launch layer by default ({@value #ENV}), 0 when it is off. */

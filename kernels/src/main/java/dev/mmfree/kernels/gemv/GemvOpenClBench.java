@@ -555,13 +555,18 @@ public final class GemvOpenClBench {
     /**
      * The one-launch layer ({@link DenseLayerOpenCl}) built with its trace, at batch 1 over ctx positions, launched
      * in turn over copies of a layer's weights and caches that fill {@link #coldBytes} (as a deep model reads them);
-     * prints {@link DenseLayerTraceReport} after the launches. The device's default groups and work-group.
+     * prints {@link DenseLayerTraceReport} after the launches. The device's default groups and work-group
+     * ({@value DenseLayerOpenCl#ENV} and {@value DenseLayerOpenCl#GROUPS_ENV} set them).
      */
     private void layerTrace(int d, int i, int hd, int ctx) {
         int heads = d / hd;
         DenseShape ds = DenseShape.forDevice(device.info());
-        int groups = Math.max(1, device.info().computeUnits());
-        int wg = (int) Math.min(DenseLayerOpenCl.DEFAULT_WG, Long.highestOneBit(device.info().maxWorkGroupSize()));
+        int groups = DenseLayerOpenCl.defaultGroups(device.info(), ds);
+        int wg = DenseLayerOpenCl.defaultWorkGroup(device.info(), ds);
+        if (groups == 0) {   // no PTX here: the layer still traces, on the GPU's defaults
+            groups = Math.max(1, device.info().computeUnits());
+            wg = (int) Math.min(DenseLayerOpenCl.DEFAULT_WG, Long.highestOneBit(device.info().maxWorkGroupSize()));
+        }
         AttentionOpenCl.Shape as = AttentionOpenCl.Shape.forDevice(device.info().gpu());
         var dims = new DenseLayerOpenCl.Dims(d, i, heads, heads, hd);
         long layerBytes = 2L * ((long) 3 * d * d + (long) d * d + 2L * i * d + (long) d * i);
