@@ -7,17 +7,6 @@
 // (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
 // Host defines: PF, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
 // G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
-// Build option -DLANE_SLICES=1 (an A/B switch): a warp's lanes take the SLICES slices of 32 / SLICES rows instead
-// of 32 rows of one slice, and with PTX a row's partial sums meet by warp shuffles, without local memory or barriers.
-
-#ifndef LANE_SLICES
-#define LANE_SLICES 0
-#endif
-#if LANE_SLICES && defined(MMFREE_PTX) && SLICES <= 32
-#define SHUFFLE_SUMS 1
-#else
-#define SHUFFLE_SUMS 0
-#endif
 
 __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
                                        __global const uint4* w, __global const float* wscale,
@@ -25,13 +14,8 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
                                        __global float* y, const int accumulate,
                                        __local int4* ql, __local int* part, __local float* coef, __local int* sums) {
     int l = get_local_id(0);
-#if LANE_SLICES
-    int lane = l / SLICES;
-    int slice = l % SLICES;
-#else
     int lane = l % ROWS;
     int slice = l / ROWS;
-#endif
     int group = get_group_id(0);
     int groups = get_num_groups(0);
     int blocks = rowsPad / ROWS;
@@ -73,30 +57,18 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
             int c = slice + i * SLICES;
             wr[i] = next < blocks && c < chunks ? w[W_AT(c, next * ROWS + lane)] : (uint4)(0u);
         }
-#if SHUFFLE_SUMS
-        for (int m = SLICES / 2; m > 0; m >>= 1) {
-            acc += shfl_xor_i(acc, m);
-        }
-        int r = row - p * outPad;
-        if (slice == 0 && r < out) {
-            float v = (float) (acc - sums[p]) * coef[p];
-            size_t at = (size_t) p * out + r;
-            y[at] = accumulate ? y[at] + v : v;
-        }
-#else
         part[l] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);
-        int r = b * ROWS + l - p * outPad;   // work-item l < ROWS sums row l of the block
+        int r = row - p * outPad;
         if (l < ROWS && r < out) {
             int dot = -sums[p];
             for (int s = 0; s < SLICES; s++) {
-                dot += part[LANE_SLICES ? l * SLICES + s : s * ROWS + l];
+                dot += part[s * ROWS + l];
             }
             float v = (float) dot * coef[p];
             size_t at = (size_t) p * out + r;
             y[at] = accumulate ? y[at] + v : v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-#endif
     }
 }
