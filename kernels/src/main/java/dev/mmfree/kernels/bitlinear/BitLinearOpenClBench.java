@@ -563,6 +563,19 @@ public final class BitLinearOpenClBench {
 
     /** A GEMV's random weights and codes (one row, kPad apart a projection), and the reference's output. */
     private record GemvCase(TernaryMatrix[] stack, byte[] q, float[] factor, int[] qsum, float[] ref, String shape) {
+        /** The codes, factors and code sums on the device. */
+        QuantizedInput upload(Device device) {
+            QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", stack.length, 1, stack[0].in());
+            device.write(qi.q(), q);
+            device.write(qi.factor(), factor);
+            device.write(qi.qsum(), qsum);
+            return qi;
+        }
+
+        /** Bytes a GEMV moves besides its weights: codes in, floats out. */
+        double vectorBytes() {
+            return q.length + 4.0 * ref.length;
+        }
     }
 
     private GemvCase gemvCase(int projections, int out, int in) {
@@ -596,19 +609,9 @@ public final class BitLinearOpenClBench {
      */
     private void ternaryGemv(BitLinearOpenCl bl, String variant, int projections, int out, int in) {
         GemvCase g = gemvCase(projections, out, in);
-        TernaryMatrix[] stack = g.stack();
-        byte[] q = g.q();
-        float[] factor = g.factor();
-        int[] qsum = g.qsum();
-        float[] ref = g.ref();
-        String shape = g.shape();
-        try (QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", projections, 1, in);
+        try (QuantizedInput qi = g.upload(device);
              DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * projections * out, "y")) {
-            device.write(qi.q(), q);
-            device.write(qi.factor(), factor);
-            device.write(qi.qsum(), qsum);
-            decodeCase(variant, shape, copies(variant, stack), w -> bl.gemm(w, qi, 1, y, false), y, ref,
-                    q.length + 4.0 * projections * out);
+            decodeCase(variant, g.shape(), copies(variant, g.stack()), w -> bl.gemm(w, qi, 1, y, false), y, g.ref(), g.vectorBytes());
         }
     }
 
@@ -628,17 +631,11 @@ public final class BitLinearOpenClBench {
             int in = s[2];
             GemvCase g = gemvCase(projections, out, in);
             TernaryMatrix[] stack = g.stack();
-            byte[] q = g.q();
-            float[] factor = g.factor();
-            int[] qsum = g.qsum();
             float[] ref = g.ref();
             String shape = g.shape();
             List<Variant> variants = new ArrayList<>();
-            try (QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", projections, 1, in);
+            try (QuantizedInput qi = g.upload(device);
                  DeviceBuffer y = device.allocate(MemoryCategory.WORKSPACE, 4L * projections * out, "y")) {
-                device.write(qi.q(), q);
-                device.write(qi.factor(), factor);
-                device.write(qi.qsum(), qsum);
                 double bytes = 0;
                 for (Tiling t : sweepTilings) {
                     for (int blockRows : sweepBlocks) {
@@ -650,7 +647,7 @@ public final class BitLinearOpenClBench {
                                 + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows), bl, ws, launches));
                         DeviceTernaryMatrix first = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep", blockRows, stack);
                         ws.add(first);
-                        bytes = weightBytes(first) + q.length + 4.0 * projections * out;
+                        bytes = weightBytes(first) + g.vectorBytes();
                         for (long c = 1; c < Math.max(1, coldBytes / weightBytes(first)); c++) {
                             ws.add(DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep copy " + c, blockRows, stack));
                         }
