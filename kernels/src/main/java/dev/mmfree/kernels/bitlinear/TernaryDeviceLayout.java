@@ -27,6 +27,14 @@ import dev.mmfree.kernels.ternary.TernaryMatrix;
 public final class TernaryDeviceLayout {
     public static final int ROW_TILE = 64;
     public static final int CHUNK = 64;
+    /** Env override of the layout a model uploads its ternary weights in: 0 (chunk-major), 16, 32 or 64. */
+    public static final String BLOCK_ENV = "MMFREE_OPENCL_WEIGHT_BLOCK";
+    /**
+     * The layout a model uploads in, unless {@value #BLOCK_ENV} says otherwise: chunk-major. On the H200 the plain
+     * GEMV reads wide outputs 2-13% faster blocked by 64 rows, but the one-launch layer, which takes its rows
+     * block by block on one work-group a compute unit, decoded 2.7B 4% slower (bench/results/nvidia-h200/2026-11-29/blocked-layout).
+     */
+    public static final int DEFAULT_BLOCK_ROWS = 0;
     /** A word whose 16 weights are all 0 (u = 1). */
     static final int ZERO_WORD = 0x55555555;
 
@@ -45,15 +53,6 @@ public final class TernaryDeviceLayout {
     public static int[] pack(TernaryMatrix... stack) {
         return pack(0, stack);
     }
-
-    /** Env override of the layout a model uploads its ternary weights in: 0 (chunk-major), 16, 32 or 64. */
-    public static final String BLOCK_ENV = "MMFREE_OPENCL_WEIGHT_BLOCK";
-    /**
-     * The layout a model uploads in, unless {@value #BLOCK_ENV} says otherwise: chunk-major. On the H200 the plain
-     * GEMV reads wide outputs 5-8% faster blocked by 64 rows, but the one-launch layer, which takes its rows
-     * block by block on one work-group a compute unit, decoded 2.7B 4% slower (bench/results/nvidia-h200/2026-11-29/blocked-layout).
-     */
-    public static final int DEFAULT_BLOCK_ROWS = 0;
 
     /** The layout a model uploads in: {@value #BLOCK_ENV} if set, else {@link #DEFAULT_BLOCK_ROWS}. */
     public static int blockRowsFromEnv() {
