@@ -35,6 +35,11 @@ public final class TernaryDeviceLayout {
      * block by block on one work-group a compute unit, decoded 2.7B 4% slower (bench/results/nvidia-h200/2026-11-29/blocked-layout).
      */
     public static final int DEFAULT_BLOCK_ROWS = 0;
+    /**
+     * The widest input the kernels take: their masked dot products ({@code dacc_t} in {@code opencl/common.cl})
+     * keep a work-item's sums exact in int lanes up to 2^15 words of 16 inputs.
+     */
+    public static final int MAX_IN = 1 << 19;
     /** A word whose 16 weights are all 0 (u = 1). */
     static final int ZERO_WORD = 0x55555555;
 
@@ -93,9 +98,16 @@ public final class TernaryDeviceLayout {
                 throw new IllegalArgumentException("stacked projections differ in shape: " + m + " vs [" + out + ", " + in + "]");
             }
         }
+        if (in > MAX_IN) {
+            throw new IllegalArgumentException("ternary layout: in = " + in + " is wider than the kernels take (" + MAX_IN + ")");
+        }
         int chunks = chunks(in);
         int outPad = outPad(out);
         int rowsPad = stack.length * outPad;
+        if ((long) chunks * rowsPad * 4 > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("ternary layout: " + stack.length + " x [" + out + ", " + in
+                    + "] does not fit one int array");
+        }
         int wpr = TernaryMatrix.wordsPerRow(in);
         int[] words = new int[chunks * rowsPad * 4];
         java.util.Arrays.fill(words, ZERO_WORD);

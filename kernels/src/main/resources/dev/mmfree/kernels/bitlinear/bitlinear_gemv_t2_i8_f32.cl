@@ -39,16 +39,16 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
         int row = b * ROWS + lane;
         int p = b * ROWS / outPad;   // outPad is a multiple of ROWS: a block lies in one projection
         __local const int4* qp = ql + p * qWords;
-        int acc = 0;
+        dacc_t acc = 0;
 #pragma unroll
         for (int i = 0; i < PF; i++) {
             int c = slice + i * SLICES;
             if (c < chunks) {
-                acc = chunk_dot_local(wr[i], qp + 4 * c, acc);
+                acc = chunk_dacc_local(wr[i], qp + 4 * c, acc);
             }
         }
         for (int c = slice + PF * SLICES; c < chunks; c += SLICES) {
-            acc = chunk_dot_local(w[W_AT(c, row)], qp + 4 * c, acc);
+            acc = chunk_dacc_local(w[W_AT(c, row)], qp + 4 * c, acc);
         }
         // the next block's first chunks, in flight while this block's sums are reduced and stored
         int next = b + groups;
@@ -57,7 +57,7 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
             int c = slice + i * SLICES;
             wr[i] = next < blocks && c < chunks ? w[W_AT(c, next * ROWS + lane)] : (uint4)(0u);
         }
-        part[l] = acc;
+        part[l] = dacc_total(acc);
         barrier(CLK_LOCAL_MEM_FENCE);
         int r = row - p * outPad;
         if (l < ROWS && r < out) {

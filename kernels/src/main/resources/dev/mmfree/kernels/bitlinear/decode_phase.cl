@@ -145,7 +145,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
     for (int b = block0; b < blocks; b += blockStride) {
         int r = b * ROWS + lane;
         int live = r < rows;
-        int acc[P_NP];
+        dacc_t acc[P_NP];
 #pragma unroll
         for (int p = 0; p < P_NP; p++) {
             acc[p] = 0;
@@ -156,7 +156,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
             if (c < chunks) {
 #pragma unroll
                 for (int p = 0; p < P_NP; p++) {
-                    acc[p] = chunk_dot_local(wr[p][i], q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
+                    acc[p] = chunk_dacc_local(wr[p][i], q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
                 }
             }
         }
@@ -164,7 +164,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
 #pragma unroll
             for (int p = 0; p < P_NP; p++) {
                 uint4 wv = live ? w[W_AT(c, p * rowStride + r)] : (uint4)(0u);
-                acc[p] = chunk_dot_local(wv, q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
+                acc[p] = chunk_dacc_local(wv, q4 + QI(p) * (qWords / 4) + 4 * c, acc[p]);
             }
         }
         if (b == block0) {
@@ -186,7 +186,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         }
 #pragma unroll
         for (int p = 0; p < P_NP; p++) {
-            part[p * WG + l] = acc[p];
+            part[p * WG + l] = dacc_total(acc[p]);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         if (b == block0) {

@@ -47,14 +47,14 @@ inline float norm_inv(acc_t ss, int n, float eps) {
     return (float) (1.0 / sqrt(ss / n + (acc_t) eps));
 }
 
-// acc + sum over 4 bytes of u (unsigned 0..2) times a (signed int8).
+// acc + sum over 4 bytes of u (unsigned, 0..255) times a (signed int8).
 inline int dot4(uint u, int a, int acc) {
 #ifdef MMFREE_PTX
     int r;
-    asm volatile("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(u), "r"(a), "r"(acc));
+    asm volatile("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(u), "r"(a), "r"(acc));
     return r;
 #else
-    char4 x = as_char4(u);
+    uchar4 x = as_uchar4(u);
     char4 y = as_char4(a);
     return acc + x.s0 * y.s0 + x.s1 * y.s1 + x.s2 * y.s2 + x.s3 * y.s3;
 #endif
@@ -75,18 +75,53 @@ inline int word_dot(uint w, int4 a, int acc) {
     return dot4((w >> 6) & 0x03030303u, a.w, acc);
 }
 
-inline int chunk_dot_local(uint4 w, __local const int4* q, int acc) {
+inline int chunk_dot_global(uint4 w, __global const int4* q, int acc) {
     acc = word_dot(w.x, q[0], acc);
     acc = word_dot(w.y, q[1], acc);
     acc = word_dot(w.z, q[2], acc);
     return word_dot(w.w, q[3], acc);
 }
 
-inline int chunk_dot_global(uint4 w, __global const int4* q, int acc) {
-    acc = word_dot(w.x, q[0], acc);
-    acc = word_dot(w.y, q[1], acc);
-    acc = word_dot(w.z, q[2], acc);
-    return word_dot(w.w, q[3], acc);
+// The masked dot product, for the one-row kernels (GEMV, decode phases): a word's four 2-bit fields are
+// masked in place, not shifted down, so (w & 0x0C0C0C0C) holds 4u and its dp4a 4 * (u . a). Each field
+// keeps its own sum in one lane of a dacc_t, scaled by 1, 4, 16 or 64, and dacc_total divides the scales out
+// (exactly: each lane is a multiple of its scale). A word then costs 4 masks and 4 dp4a, against 3 shifts,
+// 4 masks and 4 dp4a. Lane w grows by at most 4 * 128 * 128 = 2^16 a word, so a work-item's sum is exact up
+// to 2^15 words (K = 2^19 inputs, TernaryDeviceLayout.MAX_IN). -DMASKED_DOT=0 builds the shifting dot.
+#ifndef MASKED_DOT
+#define MASKED_DOT 1
+#endif
+#if MASKED_DOT
+typedef int4 dacc_t;
+
+inline dacc_t word_dacc(uint w, int4 a, dacc_t acc) {
+    acc.x = dot4(w & 0x03030303u, a.x, acc.x);
+    acc.y = dot4(w & 0x0C0C0C0Cu, a.y, acc.y);
+    acc.z = dot4(w & 0x30303030u, a.z, acc.z);
+    acc.w = dot4(w & 0xC0C0C0C0u, a.w, acc.w);
+    return acc;
+}
+
+inline int dacc_total(dacc_t acc) {
+    return acc.x + acc.y / 4 + acc.z / 16 + acc.w / 64;
+}
+#else
+typedef int dacc_t;
+
+inline dacc_t word_dacc(uint w, int4 a, dacc_t acc) {
+    return word_dot(w, a, acc);
+}
+
+inline int dacc_total(dacc_t acc) {
+    return acc;
+}
+#endif
+
+inline dacc_t chunk_dacc_local(uint4 w, __local const int4* q, dacc_t acc) {
+    acc = word_dacc(w.x, q[0], acc);
+    acc = word_dacc(w.y, q[1], acc);
+    acc = word_dacc(w.z, q[2], acc);
+    return word_dacc(w.w, q[3], acc);
 }
 
 #ifdef MMFREE_PTX

@@ -74,4 +74,15 @@ class TernaryDeviceLayoutTest {
             org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> TernaryDeviceLayout.pack(bad, m));
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void inputsWiderThanTheKernelsSumsAreRejected() {
+        int in = TernaryDeviceLayout.MAX_IN + 1;
+        TernaryMatrix wide = new TernaryMatrix(1, in, new int[TernaryMatrix.wordsPerRow(in)], 1f);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> TernaryDeviceLayout.pack(wide));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("in = " + in), e.getMessage());
+        TernaryMatrix widest = new TernaryMatrix(1, TernaryDeviceLayout.MAX_IN,
+                new int[TernaryMatrix.wordsPerRow(TernaryDeviceLayout.MAX_IN)], 1f);
+        assertEquals(0, TernaryDeviceLayout.get(TernaryDeviceLayout.pack(widest), 1, 1, TernaryDeviceLayout.MAX_IN, 0, 0, 12345));
+    }
 }
