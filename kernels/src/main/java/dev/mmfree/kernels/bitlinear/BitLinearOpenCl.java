@@ -57,17 +57,27 @@ public final class BitLinearOpenCl implements AutoCloseable {
      * @param minBlocks while a GEMV would have fewer row blocks than this, its work-groups take half the rows
      *                 and twice the input slices (down to 16 rows), so that a narrow output still reads on
      *                 every compute unit (the 2.7B's d = 2560 rows are 80 blocks of 32 for 132 units); 0: never
+     * @param wideRows where the GEMM's row blocks are already at least minBlocks, the GEMV's work-groups take
+     *                 this many rows (not fewer than 16; 0: the GEMM's) with the GEMM's slices: smaller work-groups
+     *                 that the device schedules more finely (on the H200, 16 x 8 read lm_head 5-9 points of the
+     *                 copy better than 32 x 8, bench/results/nvidia-h200/2026-11-29/masked-dot)
      */
-    public record GemvSchedule(int groups, int minBlocks) {
+    public record GemvSchedule(int groups, int minBlocks, int wideRows) {
         public GemvSchedule {
-            if (groups < 0 || minBlocks < 0) {
-                throw new MmfreeException(GEMV + ": schedule groups and minBlocks must be >= 0, got " + groups + ", " + minBlocks);
+            if (groups < 0 || minBlocks < 0 || wideRows < 0 || wideRows > 0 && (wideRows < 16 || Integer.bitCount(wideRows) != 1)) {
+                throw new MmfreeException(GEMV + ": schedule groups and minBlocks must be >= 0 and wideRows 0 or a power of two"
+                        + " >= 16, got " + groups + ", " + minBlocks + ", " + wideRows);
             }
         }
 
-        /** One work-group a row block; on a GPU, at least as many blocks as compute units where rows allow. */
+        /** Rows and slices as the GEMM's, narrowed for narrow outputs. */
+        public GemvSchedule(int groups, int minBlocks) {
+            this(groups, minBlocks, 0);
+        }
+
+        /** One work-group a row block; on a GPU, at least as many blocks as compute units where rows allow, else 16 rows. */
         public static GemvSchedule forDevice(DeviceInfo info) {
-            return new GemvSchedule(0, info.gpu() ? info.computeUnits() : 0);
+            return info.gpu() ? new GemvSchedule(0, info.computeUnits(), 16) : new GemvSchedule(0, 0, 0);
         }
     }
 
@@ -189,11 +199,17 @@ public final class BitLinearOpenCl implements AutoCloseable {
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
     }
 
-    /** The GEMV's work-group shape: the GEMM's, narrowed as {@link GemvSchedule#minBlocks} asks. */
+    /** The GEMV's work-group shape: the GEMM's, narrowed as {@link GemvSchedule#minBlocks} asks, else with {@link GemvSchedule#wideRows}. */
     Tiling gemvTiling(int rowsPad) {
         Tiling t = tiling;
-        while (t.rows() > 16 && rowsPad / t.rows() < gemvSchedule.minBlocks()) {
-            t = new Tiling(t.rows() / 2, t.slices() * 2, t.tokens(), t.ptx());
+        if (rowsPad / t.rows() < gemvSchedule.minBlocks()) {
+            while (t.rows() > 16 && rowsPad / t.rows() < gemvSchedule.minBlocks()) {
+                t = new Tiling(t.rows() / 2, t.slices() * 2, t.tokens(), t.ptx());
+            }
+            return t;
+        }
+        while (t.rows() > gemvSchedule.wideRows() && gemvSchedule.wideRows() > 0 && t.workGroup() >= 64) {
+            t = new Tiling(t.rows() / 2, t.slices(), t.tokens(), t.ptx());
         }
         return t;
     }

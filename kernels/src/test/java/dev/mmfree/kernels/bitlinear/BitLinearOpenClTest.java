@@ -107,6 +107,30 @@ class BitLinearOpenClTest {
     }
 
     /**
+     * The one-row GEMV on smaller work-groups for wide outputs: a schedule with 16 wide rows takes the 64- and
+     * 32-row tilings down to 16 rows with their slices, unless the output is narrow, on every device.
+     */
+    @Test
+    void gemvOnWideRowsMatchesReferenceBitForBit() {
+        Random r = new Random(16);
+        boolean ptx = Tiling.forDevice(device.info()).ptx();
+        for (Tiling tiling : new Tiling[]{new Tiling(64, 4, 8, ptx), new Tiling(32, 8, 8, ptx)}) {
+            for (int groups : new int[]{0, 3}) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 8, 16))) {
+                    assertEquals(new Tiling(16, tiling.slices(), 8, ptx), bl.gemvTiling(1024));
+                    assertEquals(new Tiling(16, tiling.slices() * tiling.rows() / 16, 8, ptx), bl.gemvTiling(64),
+                            "narrow outputs narrow as before");
+                    gemmCase(bl, r, 3, 257, 1000, 1, groups == 0);
+                    gemmCase(bl, r, 1, 70, 8300, 1, groups != 0);
+                    gemmCase(bl, r, 1, 5, 17, 1, false);
+                }
+            }
+        }
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 8));
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 24));
+    }
+
+    /**
      * The one-row GEMV on the blocked layouts (a block's chunks together), on every tiling, with one
      * work-group a row block and with fewer that take several, on inputs wider than a work-item loads
      * ahead; an instance built for chunk-major weights rejects blocked ones.
