@@ -54,9 +54,10 @@ for step in $steps; do
         kernels)    # KERNEL_ARGS: more bench arguments, e.g. "--cold-mib 700 --iters 64" (rotate over 33 layers, as 2.7B has 32)
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ${KERNEL_ARGS:-} ;;
         gemvsweep)  # the plain GEMV at each tiling (GEMV_SWEEP) and layout (GEMV_BLOCKS: 0 chunk-major, B blocked by B rows),
-                    # cold, round robin with a copy and a read of the same bytes (SWEEP_ITERS rounds)
+                    # cold, round robin with a copy and a read of the same bytes (SWEEP_ITERS rounds; SWEEP_BURST launches
+                    # back to back a turn, default 1)
             run gemvsweep 400 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia \
-                --iters "${SWEEP_ITERS:-100}" --cold-mib "${SWEEP_COLD_MIB:-160}" \
+                --iters "${SWEEP_ITERS:-100}" --cold-mib "${SWEEP_COLD_MIB:-160}" --sweep-burst "${SWEEP_BURST:-1}" \
                 --gemv-sweep "${GEMV_SWEEP:-32x8x8,16x16x8,64x4x8,32x16x8,64x8x8}" --gemv-blocks "${GEMV_BLOCKS:-0,32,64}" ;;
         kernelruns) # the kernel bench under env settings: KERNEL_RUNS lists them (VAR=VALUE, several joined by
                     # commas; "-" for none), one run each, in order

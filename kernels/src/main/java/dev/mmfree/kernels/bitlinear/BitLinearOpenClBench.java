@@ -56,6 +56,8 @@ import java.util.function.Supplier;
  * layout of {@code --gemv-blocks 0,32,...} (0: chunk-major; B: blocked by B rows, {@link TernaryDeviceLayout}),
  * all cold and interleaved launch by launch with a copy and a read of the same bytes, so that a drift of the
  * machine moves them all alike. Its table gives each variant's median against the copy's and the read's.
+ * {@code --sweep-burst N} interleaves them N launches at a time, queued back to back, as a model queues its
+ * kernels (each burst's first launch, which follows another kernel, is left out).
  */
 public final class BitLinearOpenClBench {
     private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double wallMs) {
@@ -89,6 +91,7 @@ public final class BitLinearOpenClBench {
     private boolean gemmOnly;
     private List<Tiling> sweepTilings = List.of();
     private int[] sweepBlocks = {0};
+    private int burst = 1;
 
     private BitLinearOpenClBench(Device device, Tiling tiling, Tiling decode, Tiling narrow, int iters) {
         this.device = device;
@@ -116,6 +119,7 @@ public final class BitLinearOpenClBench {
         boolean gemmOnly = false;
         String sweepSpec = null;
         String blocksSpec = null;
+        int burst = 1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--device" -> selector = args[++i];
@@ -132,8 +136,9 @@ public final class BitLinearOpenClBench {
                 case "--gemm-only" -> gemmOnly = true;
                 case "--gemv-sweep" -> sweepSpec = args[++i];
                 case "--gemv-blocks" -> blocksSpec = args[++i];
+                case "--sweep-burst" -> burst = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...]] [--copy-mib N] [--cold-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...] [--sweep-burst N]] [--copy-mib N] [--cold-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -163,6 +168,10 @@ public final class BitLinearOpenClBench {
             bench.coldBytes = quick ? 4L << 20 : coldMib << 20;
             if (sweepSpec != null) {
                 bench.sweepTilings = Arrays.stream(sweepSpec.split(",")).map(r -> Tiling.parse(r, usePtx)).toList();
+                if (burst < 1) {
+                    throw new IllegalArgumentException("--sweep-burst must be >= 1, got " + burst);
+                }
+                bench.burst = burst;
                 if (blocksSpec != null) {
                     bench.sweepBlocks = Arrays.stream(blocksSpec.split(",")).mapToInt(Integer::parseInt)
                             .map(TernaryDeviceLayout::checkBlockRows).toArray();
@@ -696,12 +705,17 @@ public final class BitLinearOpenClBench {
             }
         }
         System.out.println();
-        System.out.println("# gemv sweep, cold, round robin (" + iters + " rounds): median us of each, and the GEMV's rate as % of the copy's and the read's");
+        System.out.println("# gemv sweep, cold, round robin (" + iters + " rounds"
+                + (burst > 1 ? ", " + burst + " launches back to back a turn, the first left out" : ", one launch a turn") + "): median us of each, and the GEMV's rate as % of the copy's and the read's");
         System.out.println("shape | tiling -> GEMV tiling, layout | gemv us | copy us | read us | % of copy | % of read");
         lines.forEach(System.out::println);
     }
 
-    /** Median device time (ms) of each set: iters rounds, each launching the next launch of every set in turn. */
+    /**
+     * Median device time (ms) of each set: iters rounds, each launching the next launch of every set in turn, one at
+     * a time. With {@code --sweep-burst N} (N > 1) a set's turn is N launches queued back to back, as a model queues
+     * its kernels, and the first of them, which follows another set's kernel, is left out of the median.
+     */
     private double[] timeRoundRobin(List<List<Launch>> sets) {
         for (List<Launch> set : sets) {
             for (int w = 0; w < Math.max(3, set.size()); w++) {
@@ -709,19 +723,30 @@ public final class BitLinearOpenClBench {
             }
         }
         device.synchronize();
-        double[][] ms = new double[sets.size()][iters];
+        int kept = burst > 1 ? burst - 1 : 1;
+        double[][] ms = new double[sets.size()][iters * kept];
+        int next = 0;
         for (int k = 0; k < iters; k++) {
             for (int j = 0; j < sets.size(); j++) {
                 List<Launch> set = sets.get(j);
-                try (DeviceEvent e = set.get(k % set.size()).enqueueTimed(device)) {
-                    ms[j][k] = e.elapsedNanos() / 1e6;
+                List<DeviceEvent> events = new ArrayList<>();
+                try {
+                    for (int b = 0; b < burst; b++) {
+                        events.add(set.get((next + b) % set.size()).enqueueTimed(device));
+                    }
+                    for (int b = burst > 1 ? 1 : 0; b < burst; b++) {
+                        ms[j][k * kept + b - (burst > 1 ? 1 : 0)] = events.get(b).elapsedNanos() / 1e6;
+                    }
+                } finally {
+                    events.forEach(DeviceEvent::close);
                 }
             }
+            next += burst;
         }
         double[] median = new double[sets.size()];
         for (int j = 0; j < sets.size(); j++) {
             Arrays.sort(ms[j]);
-            median[j] = ms[j][iters / 2];
+            median[j] = ms[j][ms[j].length / 2];
         }
         return median;
     }
