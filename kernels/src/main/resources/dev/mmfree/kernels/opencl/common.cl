@@ -16,7 +16,8 @@
 //   so (word >> 2s) & 0x03030303 is four u's, one per byte, matching activation int 16c + 4m + s.
 //   Padding (rows >= out, columns >= in) holds u = 1 (T = 0).
 // Activations: int8 codes as ints, [kPad = 64 * chunks] per row, zero past `in`, with qsum = sum of the
-// row's codes: T.q = sum(u*q) - qsum, so the inner loop is one shift, one mask and one dp4a per 4 weights.
+// row's codes: T.q = sum(u*q) - qsum, so the inner loop is a shift, a mask and a dp4a per 4 weights (word_dot,
+// the GEMM), or in the one-row kernels a mask and a dp4a (word_dacc: fields masked in place, sums scaled).
 
 #pragma OPENCL FP_CONTRACT OFF
 
