@@ -98,9 +98,7 @@ class BitLinearOpenClTest {
         for (Tiling tiling : new Tiling[]{new Tiling(64, 4, 8, ptx), new Tiling(32, 8, 8, ptx)}) {
             for (int groups : new int[]{0, 3}) {
                 try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 1 << 20))) {
-                    gemmCase(bl, r, 3, 257, 1000, 1, groups == 0);
-                    gemmCase(bl, r, 1, 70, 8300, 1, groups != 0);
-                    gemmCase(bl, r, 1, 5, 17, 1, false);
+                    reshapedGemvCases(bl, r, groups == 0);
                 }
             }
         }
@@ -120,14 +118,19 @@ class BitLinearOpenClTest {
                     assertEquals(new Tiling(16, tiling.slices(), 8, ptx), bl.gemvTiling(1024));
                     assertEquals(new Tiling(16, tiling.slices() * tiling.rows() / 16, 8, ptx), bl.gemvTiling(64),
                             "narrow outputs narrow as before");
-                    gemmCase(bl, r, 3, 257, 1000, 1, groups == 0);
-                    gemmCase(bl, r, 1, 70, 8300, 1, groups != 0);
-                    gemmCase(bl, r, 1, 5, 17, 1, false);
+                    reshapedGemvCases(bl, r, groups == 0);
                 }
             }
         }
         assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 8));
         assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 24));
+    }
+
+    /** One row through a GEMV whose work-groups its schedule reshapes: a wide output, a narrow one with a long input, a tiny one. */
+    private void reshapedGemvCases(BitLinearOpenCl bl, Random r, boolean accumulateWide) {
+        gemmCase(bl, r, 3, 257, 1000, 1, accumulateWide);
+        gemmCase(bl, r, 1, 70, 8300, 1, !accumulateWide);
+        gemmCase(bl, r, 1, 5, 17, 1, false);
     }
 
     /**
