@@ -41,7 +41,7 @@ public final class OpenClDevice implements Device {
     private final boolean profiling;
     private final DeviceInfo info;
     private final MemoryLedger ledger = new MemoryLedger();
-    private final ProgramCache cache = ProgramCache.fromEnvironment();
+    private final ProgramCache cache;
     private final Set<AutoCloseable> open = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
 
@@ -49,6 +49,7 @@ public final class OpenClDevice implements Device {
         this.candidate = candidate;
         this.device = candidate.device();
         this.profiling = profiling;
+        this.cache = ProgramCache.forPlatform(candidate.platformName());
         this.info = new DeviceInfo(candidate.name(), OpenCl.deviceString(device, CL.CL_DEVICE_VENDOR),
                 OpenCl.deviceString(device, CL.CL_DRIVER_VERSION), candidate.gpu(),
                 OpenCl.deviceInt(device, CL.CL_DEVICE_MAX_COMPUTE_UNITS),
@@ -131,7 +132,9 @@ public final class OpenClDevice implements Device {
         if ("1".equals(System.getenv(BUILD_LOG_ENV))) {
             System.err.println("# OpenCL build log of " + label + " (" + opts + "):\n" + buildLog(p));
         }
-        cache.store(key, binary(p));
+        if (cache.enabled()) {
+            cache.store(key, binary(p));   // only then: on PoCL, asking for the binary compiles every kernel again
+        }
         return track(new OpenClProgram(this, p, label, false));
     }
 

@@ -152,28 +152,78 @@ class OpenClDeviceTest {
 
     @Test
     void cachesBinariesAndRebuildsOverACorruptOne(@TempDir Path cache) throws Exception {
-        String old = System.getProperty("mmfree.cache");
-        System.setProperty("mmfree.cache", cache.toString());
-        try (OpenClDevice d = OpenCl.open(null, false)) {
-            String src = SCALE + "\n// cache test " + System.nanoTime() + "\n";
-            OpenClProgram first = (OpenClProgram) d.build("scale", src, "-DX=1");
-            assertFalse(first.fromCache());
-            Path bin;
-            try (Stream<Path> files = Files.list(cache.resolve("opencl"))) {
-                bin = files.filter(f -> f.toString().endsWith(".bin")).findFirst().orElseThrow();
+        withCache(cache, "on", () -> {
+            try (OpenClDevice d = OpenCl.open(null, false)) {
+                String src = SCALE + "\n// cache test " + System.nanoTime() + "\n";
+                OpenClProgram first = (OpenClProgram) d.build("scale", src, "-DX=1");
+                assertFalse(first.fromCache());
+                Path bin;
+                try (Stream<Path> files = Files.list(cache.resolve("opencl"))) {
+                    bin = files.filter(f -> f.toString().endsWith(".bin")).findFirst().orElseThrow();
+                }
+                OpenClProgram second = (OpenClProgram) d.build("scale", src, "-DX=1");
+                assertTrue(second.fromCache());
+                Files.write(bin, new byte[]{1, 2, 3, 4, 5});
+                OpenClProgram third = (OpenClProgram) d.build("scale", src, "-DX=1");
+                assertFalse(third.fromCache());
+                third.kernel("scale_f32").close();
             }
-            OpenClProgram second = (OpenClProgram) d.build("scale", src, "-DX=1");
-            assertTrue(second.fromCache());
-            Files.write(bin, new byte[]{1, 2, 3, 4, 5});
-            OpenClProgram third = (OpenClProgram) d.build("scale", src, "-DX=1");
-            assertFalse(third.fromCache());
-            third.kernel("scale_f32").close();
+        });
+    }
+
+    @Test
+    void programCachePolicyLeavesPoclToItsOwnCache() {
+        assertTrue(ProgramCache.usesBinaries("NVIDIA CUDA", null));
+        assertTrue(ProgramCache.usesBinaries("NVIDIA CUDA", " Auto "));
+        assertFalse(ProgramCache.usesBinaries(ProgramCache.POCL_PLATFORM, ""));
+        assertTrue(ProgramCache.usesBinaries(ProgramCache.POCL_PLATFORM, "on"));
+        assertFalse(ProgramCache.usesBinaries("NVIDIA CUDA", "OFF"));
+        DeviceException e = assertThrows(DeviceException.class, () -> ProgramCache.usesBinaries("NVIDIA CUDA", "sometimes"));
+        assertTrue(e.getMessage().contains("MMFREE_PROGRAM_CACHE") && e.getMessage().contains("sometimes"), e.getMessage());
+    }
+
+    /** Under the default policy this device's programs are stored exactly when its platform is not PoCL; off stores none. */
+    @Test
+    void defaultPolicyStoresBinariesExceptOnPocl(@TempDir Path cache) throws Exception {
+        for (String policy : new String[]{"auto", "off"}) {
+            Path dir = cache.resolve(policy);
+            withCache(dir, policy, () -> {
+                try (OpenClDevice d = OpenCl.open(null, false)) {
+                    String src = SCALE + "\n// policy test " + System.nanoTime() + "\n";
+                    d.build("scale", src, "").close();
+                    OpenClProgram again = (OpenClProgram) d.build("scale", src, "");
+                    boolean stores = policy.equals("auto") && !d.info().name().contains(ProgramCache.POCL_PLATFORM);
+                    assertEquals(stores, again.fromCache(), policy + " on " + d.info().name());
+                    assertEquals(stores, Files.isDirectory(dir.resolve("opencl")), policy + " on " + d.info().name());
+                    again.kernel("scale_f32").close();
+                }
+            });
+        }
+    }
+
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    /** Runs body with the program cache in dir under the policy, then restores both properties. */
+    private static void withCache(Path dir, String policy, Body body) throws Exception {
+        String oldDir = System.getProperty("mmfree.cache");
+        String oldPolicy = System.getProperty("mmfree.programCache");
+        System.setProperty("mmfree.cache", dir.toString());
+        System.setProperty("mmfree.programCache", policy);
+        try {
+            body.run();
         } finally {
-            if (old == null) {
-                System.clearProperty("mmfree.cache");
-            } else {
-                System.setProperty("mmfree.cache", old);
-            }
+            restore("mmfree.cache", oldDir);
+            restore("mmfree.programCache", oldPolicy);
+        }
+    }
+
+    private static void restore(String key, String value) {
+        if (value == null) {
+            System.clearProperty(key);
+        } else {
+            System.setProperty(key, value);
         }
     }
 
