@@ -232,8 +232,7 @@ inline void layer_gemv(const int epi, const int lpr, const int deep, __global co
         int row0 = r0 + pass * rpg;
         int row = row0 + l / lpr;
         float acc = row >= r1 || l >= rpg * lpr ? 0.0f
-                : deep ? dense_lane_dot8(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr)
-                : dense_lane_dot(lpr, w + (size_t) row * kPad, kPad / 8, xs, l % lpr);
+                : dense_lane_dot(lpr, deep, w + (size_t) row * kPad, kPad / 8, xs, l % lpr);
         dense_row_sums(lpr, acc, red);
         dense_rows_epilogue(epi, rpg, row0, r1, n, y, q, meta, invFreq, kc, vc, dm, red);
         barrier(CLK_LOCAL_MEM_FENCE);

@@ -132,13 +132,36 @@ inline float rms_inv(float sumSq, int k, float eps) {
 // The GEMV's row loop, shared by gemv.cl (one row block a work-group) and decode_layer_dense.cl (row ranges
 // in passes): a work-group of GEMV_WG items holds GEMV_WG / lpr rows, each read by lpr lanes.
 
-// This lane's part of row wr . xs over `words` 16-byte words (8 weights each), four words in flight.
-inline float dense_lane_dot(const int lpr, __global const wtype* wr, int words, __local const float* xs, int lane) {
+// This lane's part of row wr . xs over `words` 16-byte words (8 weights each): rounds of four words in flight
+// a lane, then single words. deep (a constant at each call) first takes rounds of eight: the one-launch layer's
+// GEMVs that gain from it (DenseLayerOpenCl.deep); the round of four then runs at most once.
+inline float dense_lane_dot(const int lpr, const int deep, __global const wtype* wr, int words, __local const float* xs,
+                            int lane) {
     int c = lane;
     float acc = 0.0f;
     float acc1 = 0.0f;
     float acc2 = 0.0f;
     float acc3 = 0.0f;
+    if (deep) {
+        for (; c + 7 * lpr < words; c += 8 * lpr) {
+            float8 w0 = LOAD_W8(c, wr);
+            float8 w1 = LOAD_W8(c + lpr, wr);
+            float8 w2 = LOAD_W8(c + 2 * lpr, wr);
+            float8 w3 = LOAD_W8(c + 3 * lpr, wr);
+            float8 w4 = LOAD_W8(c + 4 * lpr, wr);
+            float8 w5 = LOAD_W8(c + 5 * lpr, wr);
+            float8 w6 = LOAD_W8(c + 6 * lpr, wr);
+            float8 w7 = LOAD_W8(c + 7 * lpr, wr);
+            acc = dot8(w0, vload8(c, xs), acc);
+            acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
+            acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
+            acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
+            acc = dot8(w4, vload8(c + 4 * lpr, xs), acc);
+            acc1 = dot8(w5, vload8(c + 5 * lpr, xs), acc1);
+            acc2 = dot8(w6, vload8(c + 6 * lpr, xs), acc2);
+            acc3 = dot8(w7, vload8(c + 7 * lpr, xs), acc3);
+        }
+    }
     for (; c + 3 * lpr < words; c += 4 * lpr) {
         float8 w0 = LOAD_W8(c, wr);
         float8 w1 = LOAD_W8(c + lpr, wr);
@@ -148,49 +171,6 @@ inline float dense_lane_dot(const int lpr, __global const wtype* wr, int words, 
         acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
         acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
         acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
-    }
-    for (; c < words; c += lpr) {
-        acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);
-    }
-    return (acc + acc1) + (acc2 + acc3);
-}
-
-// dense_lane_dot with eight words in flight a lane, then one round of four, then single words (the one-launch
-// layer's GEMVs that gain from it: DenseLayerOpenCl.deep).
-inline float dense_lane_dot8(const int lpr, __global const wtype* wr, int words, __local const float* xs, int lane) {
-    int c = lane;
-    float acc = 0.0f;
-    float acc1 = 0.0f;
-    float acc2 = 0.0f;
-    float acc3 = 0.0f;
-    for (; c + 7 * lpr < words; c += 8 * lpr) {
-        float8 w0 = LOAD_W8(c, wr);
-        float8 w1 = LOAD_W8(c + lpr, wr);
-        float8 w2 = LOAD_W8(c + 2 * lpr, wr);
-        float8 w3 = LOAD_W8(c + 3 * lpr, wr);
-        float8 w4 = LOAD_W8(c + 4 * lpr, wr);
-        float8 w5 = LOAD_W8(c + 5 * lpr, wr);
-        float8 w6 = LOAD_W8(c + 6 * lpr, wr);
-        float8 w7 = LOAD_W8(c + 7 * lpr, wr);
-        acc = dot8(w0, vload8(c, xs), acc);
-        acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
-        acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
-        acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
-        acc = dot8(w4, vload8(c + 4 * lpr, xs), acc);
-        acc1 = dot8(w5, vload8(c + 5 * lpr, xs), acc1);
-        acc2 = dot8(w6, vload8(c + 6 * lpr, xs), acc2);
-        acc3 = dot8(w7, vload8(c + 7 * lpr, xs), acc3);
-    }
-    if (c + 3 * lpr < words) {
-        float8 w0 = LOAD_W8(c, wr);
-        float8 w1 = LOAD_W8(c + lpr, wr);
-        float8 w2 = LOAD_W8(c + 2 * lpr, wr);
-        float8 w3 = LOAD_W8(c + 3 * lpr, wr);
-        acc = dot8(w0, vload8(c, xs), acc);
-        acc1 = dot8(w1, vload8(c + lpr, xs), acc1);
-        acc2 = dot8(w2, vload8(c + 2 * lpr, xs), acc2);
-        acc3 = dot8(w3, vload8(c + 3 * lpr, xs), acc3);
-        c += 4 * lpr;
     }
     for (; c < words; c += lpr) {
         acc = dot8(LOAD_W8(c, wr), vload8(c, xs), acc);

@@ -36,7 +36,7 @@ inline void gemv_body(const int epi, const int norm, __global const wtype* w, in
 
     int row0 = get_group_id(0) * GEMV_RPG;
     int row = row0 + l / LPR;
-    float acc = row < n ? dense_lane_dot(LPR, w + (size_t) row * kPad, kPad / 8, xs, l % LPR) : 0.0f;
+    float acc = row < n ? dense_lane_dot(LPR, 0, w + (size_t) row * kPad, kPad / 8, xs, l % LPR) : 0.0f;
     dense_row_sums(LPR, acc, red);
     dense_rows_epilogue(epi, GEMV_RPG, row0, n, n, y, y, meta, invFreq, kc, vc, dm, red);
 }
