@@ -61,23 +61,28 @@ public final class BitLinearOpenCl implements AutoCloseable {
      *                 this many rows (not fewer than 16; 0: the GEMM's) with the GEMM's slices: smaller work-groups
      *                 that the device schedules more finely (on the H200, 16 x 8 read lm_head 5-9 points of the
      *                 copy better than 32 x 8, bench/results/nvidia-h200/2026-11-29/masked-dot)
+     * @param narrowRows 8 or 16: where minBlocks narrowed the work-groups to 16 rows, they go on halving their rows
+     *                 (doubling their slices) down to this many; 0 as 16. On the H200, 8 x 32 read down_proj (2560 rows
+     *                 of 6912) 1.5-4 points of the copy better than 16 x 16 in each of eight rounds, and o_proj as well
+     *                 (bench/results/nvidia-h200/2026-11-29/narrow-rows)
      */
-    public record GemvSchedule(int groups, int minBlocks, int wideRows) {
+    public record GemvSchedule(int groups, int minBlocks, int wideRows, int narrowRows) {
         public GemvSchedule {
-            if (groups < 0 || minBlocks < 0 || wideRows < 0 || wideRows > 0 && (wideRows < 16 || Integer.bitCount(wideRows) != 1)) {
-                throw new MmfreeException(GEMV + ": schedule groups and minBlocks must be >= 0 and wideRows 0 or a power of two"
-                        + " >= 16, got " + groups + ", " + minBlocks + ", " + wideRows);
+            if (groups < 0 || minBlocks < 0 || wideRows < 0 || wideRows > 0 && (wideRows < 16 || Integer.bitCount(wideRows) != 1)
+                    || narrowRows != 0 && narrowRows != 8 && narrowRows != 16) {
+                throw new MmfreeException(GEMV + ": schedule groups and minBlocks must be >= 0, wideRows 0 or a power of two"
+                        + " >= 16, and narrowRows 0, 8 or 16, got " + groups + ", " + minBlocks + ", " + wideRows + ", " + narrowRows);
             }
         }
 
-        /** Rows and slices as the GEMM's, narrowed for narrow outputs. */
+        /** Rows and slices as the GEMM's, narrowed for narrow outputs down to 16 rows. */
         public GemvSchedule(int groups, int minBlocks) {
-            this(groups, minBlocks, 0);
+            this(groups, minBlocks, 0, 0);
         }
 
-        /** One work-group a row block; on a GPU, at least as many blocks as compute units where rows allow, else 16 rows. */
+        /** One work-group a row block; on a GPU, at least as many blocks as compute units where rows allow, else 8 rows. */
         public static GemvSchedule forDevice(DeviceInfo info) {
-            return info.gpu() ? new GemvSchedule(0, info.computeUnits(), 16) : new GemvSchedule(0, 0, 0);
+            return info.gpu() ? new GemvSchedule(0, info.computeUnits(), 16, 8) : new GemvSchedule(0, 0, 0, 0);
         }
     }
 
@@ -199,12 +204,18 @@ public final class BitLinearOpenCl implements AutoCloseable {
         return new Launch(k, new long[]{groups * wg}, new long[]{wg});
     }
 
-    /** The GEMV's work-group shape: the GEMM's, narrowed as {@link GemvSchedule#minBlocks} asks, else with {@link GemvSchedule#wideRows}. */
+    /**
+     * The GEMV's work-group shape: the GEMM's, narrowed as {@link GemvSchedule#minBlocks} and {@link GemvSchedule#narrowRows}
+     * ask, else with {@link GemvSchedule#wideRows}.
+     */
     Tiling gemvTiling(int rowsPad) {
         Tiling t = tiling;
         if (rowsPad / t.rows() < gemvSchedule.minBlocks()) {
             while (t.rows() > 16 && rowsPad / t.rows() < gemvSchedule.minBlocks()) {
                 t = new Tiling(t.rows() / 2, t.slices() * 2, t.tokens(), t.ptx());
+            }
+            if (t.rows() == 16 && gemvSchedule.narrowRows() == 8) {
+                t = new Tiling(8, t.slices() * 2, t.tokens(), t.ptx());
             }
             return t;
         }

@@ -114,7 +114,7 @@ class BitLinearOpenClTest {
         boolean ptx = Tiling.forDevice(device.info()).ptx();
         for (Tiling tiling : new Tiling[]{new Tiling(64, 4, 8, ptx), new Tiling(32, 8, 8, ptx)}) {
             for (int groups : new int[]{0, 3}) {
-                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 8, 16))) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 8, 16, 0))) {
                     assertEquals(new Tiling(16, tiling.slices(), 8, ptx), bl.gemvTiling(1024));
                     assertEquals(new Tiling(16, tiling.slices() * tiling.rows() / 16, 8, ptx), bl.gemvTiling(64),
                             "narrow outputs narrow as before");
@@ -122,8 +122,29 @@ class BitLinearOpenClTest {
                 }
             }
         }
-        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 8));
-        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 24));
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 8, 0));
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 24, 0));
+    }
+
+    /**
+     * The one-row GEMV on 8-row work-groups for narrow outputs: a schedule with narrowRows 8 takes the 64- and 32-row
+     * tilings down to 8 rows and 32 or 64 slices where the output is narrow, and leaves wide outputs as they were.
+     */
+    @Test
+    void gemvOnEightRowNarrowBlocksMatchesReferenceBitForBit() {
+        Random r = new Random(18);
+        boolean ptx = Tiling.forDevice(device.info()).ptx();
+        for (Tiling tiling : new Tiling[]{new Tiling(64, 4, 8, ptx), new Tiling(32, 8, 8, ptx)}) {
+            for (int groups : new int[]{0, 3}) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 8, 0, 8))) {
+                    assertEquals(new Tiling(8, tiling.slices() * tiling.rows() / 8, 8, ptx), bl.gemvTiling(64), "narrow: 8 rows");
+                    assertEquals(tiling, bl.gemvTiling(1024), "wide: the GEMM's");
+                    reshapedGemvCases(bl, r, groups == 0);
+                }
+            }
+        }
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 0, 4));
+        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 0, 32));
     }
 
     /** One row through a GEMV whose work-groups its schedule reshapes: a wide output, a narrow one with a long input, a tiny one. */
