@@ -63,8 +63,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
      *                 copy better than 32 x 8, bench/results/nvidia-h200/2026-11-29/masked-dot)
      * @param narrowRows 8 or 16: where minBlocks narrowed the work-groups to 16 rows, they go on halving their rows
      *                 (doubling their slices) down to this many; 0 as 16. On the H200, 8 x 32 read down_proj (2560 rows
-     *                 of 6912) 1.5-4 points of the copy better than 16 x 16 in each of eight rounds, and o_proj as well
-     *                 (bench/results/nvidia-h200/2026-11-29/narrow-rows)
+     *                 of 6912) 2.2 points of the copy better than 16 x 16 on average, ahead in 23 of 28 rounds, and
+     *                 o_proj within a point either way (bench/results/nvidia-h200/2026-11-29/narrow-rows)
      */
     public record GemvSchedule(int groups, int minBlocks, int wideRows, int narrowRows) {
         public GemvSchedule {
