@@ -14,10 +14,13 @@ import dev.mmfree.runtime.MmfreeException;
  * {@code q, a = quantize(RMSNorm_norm2[p](RMSNorm_norm1(x) * mult))}, the first norm and the
  * multiplier optional, P projections at once (i, f and g share x with three norms).
  * One work-group per (row, projection); the decode path fuses the same math into the GEMV instead.
+ * {@value #MLGRU_KERNEL} runs a batched decode step's MLGRU (one token a sequence) in front of the output gate's
+ * norm-quantize, one launch instead of {@code mlgru_scan_f32} and this one.
  * Tests: {@code RmsNormQuantOpenClTest}.
  */
 public final class RmsNormQuantOpenCl implements AutoCloseable {
     public static final String KERNEL = "rms_norm_quant_f32_i8";
+    public static final String MLGRU_KERNEL = "mlgru_norm_quant_f32_i8";
 
     private final Device device;
     private final Tiling tiling;
@@ -57,6 +60,50 @@ public final class RmsNormQuantOpenCl implements AutoCloseable {
                 out.q(), out.factor(), out.qsum());
         kernel.argLocal(15, 4 * kPad).argLocal(16, 8L * wg);
         return new Launch(kernel, new long[]{(long) rows * wg, out.projections()}, new long[]{wg, 1});
+    }
+
+    /**
+     * One MLGRU token step for each of rows sequences, then o_proj's input: {@code state' = step(state, i, fPre)},
+     * {@code q, a = quantize(RMSNorm_oNorm(RMSNorm_gNorm(g) * silu(state')))} ({@link dev.mmfree.kernels.mlgru.MlgruReference}),
+     * bit for bit as {@code MlgruOpenCl.scan} at one token followed by {@link #normQuant} with mult = its gate.
+     *
+     * @param ifg      [rows][3d] f32: i, fPre, g (d = out.k())
+     * @param lb       [d] the layer's lower bound
+     * @param stateIn  [rows][d], stateOut [rows][d] (distinct)
+     * @param gNorm    [d] the output gate's norm; oNorm [d] o_proj's
+     * @param out      one projection of d inputs
+     */
+    public Launch mlgruNormQuant(DeviceBuffer ifg, DeviceBuffer lb, DeviceBuffer stateIn, DeviceBuffer stateOut,
+                                 DeviceBuffer gNorm, float eps1, DeviceBuffer oNorm, float eps2, QuantizedInput out, int rows) {
+        int d = out.k();
+        if (out.projections() != 1) {
+            throw new MmfreeException(MLGRU_KERNEL + ": one projection (o_proj), got " + out.projections());
+        }
+        if (rows < 1 || rows > out.capacity()) {
+            throw new MmfreeException(MLGRU_KERNEL + ": rows " + rows + " outside 1.." + out.capacity());
+        }
+        if (stateIn == stateOut) {
+            throw new MmfreeException(MLGRU_KERNEL + ": stateIn and stateOut must be distinct buffers");
+        }
+        need(ifg, 12L * rows * d, "ifg");
+        need(stateIn, 4L * rows * d, "stateIn");
+        need(stateOut, 4L * rows * d, "stateOut");
+        need(lb, 4L * d, "lb");
+        need(gNorm, 4L * d, "gNorm");
+        need(oNorm, 4L * d, "oNorm");
+        int wg = tiling.workGroup();
+        long kPad = QuantizedInput.kPad(d);
+        ClPrograms.checkLocal(device, MLGRU_KERNEL, 4 * kPad + 8L * wg);
+        var kernel = program.kernel(MLGRU_KERNEL).args(ifg, lb, stateIn, stateOut, gNorm, eps1, oNorm, eps2, d, out.chunks(),
+                out.q(), out.factor(), out.qsum());
+        kernel.argLocal(13, 4 * kPad).argLocal(14, 8L * wg);
+        return new Launch(kernel, new long[]{(long) rows * wg, 1}, new long[]{wg, 1});
+    }
+
+    private static void need(DeviceBuffer b, long bytes, String what) {
+        if (b.bytes() < bytes) {
+            throw new MmfreeException(MLGRU_KERNEL + ": buffer " + what + " (" + b.role() + ") has " + b.bytes() + " bytes, needs " + bytes);
+        }
     }
 
     @Override

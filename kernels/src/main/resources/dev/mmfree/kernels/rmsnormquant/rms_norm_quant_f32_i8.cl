@@ -6,13 +6,22 @@
 // With mult = silu(state) and norm1 = g_norm this is the MLGRU output gate then o_proj's norm.
 // One work-group per (row, projection), the same steps as the fused GEMV prologues.
 // Launch: global = (rows * WG, P), local = (WG, 1). Local: z [kPad] f32, scratch [WG] acc_t.
+//
+// mlgru_norm_quant_f32_i8: a batched decode step's MLGRU and what follows it, one token a sequence, one
+// work-group a row: mlgru_scan_f32's step (stateIn -> stateOut) then this kernel with x = g and
+// mult = silu(state), so the gate never goes through memory and the step takes one launch less. The same
+// operations in the same order as the two kernels: the same bits.
+// ifg: [rows][3K] (i | fPre | g); lb: [K]; stateIn, stateOut: [rows][K] (distinct); P = 1.
 
-__kernel void rms_norm_quant_f32_i8(__global const float* x, const int xStride, const int xOffset,
-                                    __global const float* mult, const int hasMult,
-                                    __global const float* norm1, const int hasNorm1, const float eps1,
-                                    __global const float* norm2, const float eps2, const int K, const int chunks,
-                                    __global int* q, __global float* factor, __global int* qsum,
-                                    __local float* z, __local acc_t* scratch) {
+// One row t = get_group_id(0) and projection p = get_group_id(1) of either kernel. With step, the multiplier is
+// silu of the MLGRU state stepped from stateIn with i (at the start of x's row t) and fPre (K floats further).
+inline void norm_quant_row(const int step, __global const float* x, const int xStride, const int xOffset,
+                           __global const float* mult, const int hasMult,
+                           __global const float* lb, __global const float* stateIn, __global float* stateOut,
+                           __global const float* norm1, const int hasNorm1, const float eps1,
+                           __global const float* norm2, const float eps2, const int K, const int chunks,
+                           __global int* q, __global float* factor, __global int* qsum,
+                           __local float* z, __local acc_t* scratch) {
     int l = get_local_id(0);
     int t = get_group_id(0);
     int p = get_group_id(1);
@@ -32,7 +41,16 @@ __kernel void rms_norm_quant_f32_i8(__global const float* x, const int xStride, 
             z[j] = z[j] * inv * norm1[j];
         }
     }
-    if (hasMult) {
+    if (step) {
+        __global const float* ir = x + (size_t) t * xStride;
+        for (int j = l; j < K; j += WG) {
+            float s = stateIn[(size_t) t * K + j];
+            float f = lb[j] + (1.0f - lb[j]) * sigmoid_f(ir[K + j]);
+            s = f * s + silu_f(ir[j]) * (1.0f - f);
+            stateOut[(size_t) t * K + j] = s;
+            z[j] = z[j] * silu_f(s);
+        }
+    } else if (hasMult) {
         for (int j = l; j < K; j += WG) {
             z[j] = z[j] * mr[j];
         }
@@ -44,4 +62,23 @@ __kernel void rms_norm_quant_f32_i8(__global const float* x, const int xStride, 
         factor[row] = 1.0f / scale;
         qsum[row] = sum;
     }
+}
+
+__kernel void rms_norm_quant_f32_i8(__global const float* x, const int xStride, const int xOffset,
+                                    __global const float* mult, const int hasMult,
+                                    __global const float* norm1, const int hasNorm1, const float eps1,
+                                    __global const float* norm2, const float eps2, const int K, const int chunks,
+                                    __global int* q, __global float* factor, __global int* qsum,
+                                    __local float* z, __local acc_t* scratch) {
+    norm_quant_row(0, x, xStride, xOffset, mult, hasMult, 0, 0, 0, norm1, hasNorm1, eps1, norm2, eps2, K, chunks,
+                   q, factor, qsum, z, scratch);
+}
+
+__kernel void mlgru_norm_quant_f32_i8(__global const float* ifg, __global const float* lb, __global const float* stateIn,
+                                      __global float* stateOut, __global const float* gNorm, const float eps1,
+                                      __global const float* norm2, const float eps2, const int K, const int chunks,
+                                      __global int* q, __global float* factor, __global int* qsum,
+                                      __local float* z, __local acc_t* scratch) {
+    norm_quant_row(1, ifg, 3 * K, 2 * K, ifg, 0, lb, stateIn, stateOut, gNorm, 1, eps1, norm2, eps2, K, chunks,
+                   q, factor, qsum, z, scratch);
 }

@@ -1,12 +1,14 @@
 package dev.mmfree.kernels.rmsnormquant;
 
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
+import dev.mmfree.kernels.mlgru.MlgruReference;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MmfreeException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,9 +20,11 @@ import java.util.Random;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
- * rms_norm_quant_f32_i8 against {@link RmsNormQuantReference}: the int8 codes must equal the
+ * rms_norm_quant_f32_i8 and mlgru_norm_quant_f32_i8 against {@link RmsNormQuantReference} (and
+ * {@link MlgruReference}): the int8 codes must equal the
  * reference's ({@link ClTesting#assertCodes}), the padding must be zero, qsum must be the exact sum
  * of the codes, and the factor a/127 as {@link ClTesting#assertFollowsReference}.
  */
@@ -119,6 +123,86 @@ class RmsNormQuantOpenClTest {
                     ClTesting.assertFollowsReference(device, at + ": factor", new float[]{refFactor}, new float[]{factor[p * rows + t]});
                 }
             }
+        }
+    }
+    /** A batched decode step's MLGRU fused with the output gate's norm-quantize, on the tilings above; states poisoned. */
+    @Test
+    void mlgruStepThenNormQuantMatchesReference() {
+        Random r = new Random(23);
+        Set<Tiling> tilings = new LinkedHashSet<>(List.of(ClTesting.tilings(device)));
+        tilings.add(Tiling.normQuantForDevice(device.info()));
+        for (Tiling tiling : tilings) {
+            try (RmsNormQuantOpenCl k = new RmsNormQuantOpenCl(device, tiling)) {
+                for (int d : new int[]{3, 100, 1000}) {
+                    for (int rows : new int[]{1, 3}) {
+                        mlgruCase(k, r, d, rows);
+                    }
+                }
+            }
+        }
+    }
+
+    private void mlgruCase(RmsNormQuantOpenCl k, Random r, int d, int rows) {
+        String what = "mlgru d " + d + " rows " + rows;
+        float[] ifg = ClTesting.gaussian(r, rows * 3 * d, 2f);
+        float[] lb = new float[d];
+        for (int j = 0; j < d; j++) {
+            lb[j] = r.nextFloat() * 0.9f;
+        }
+        float[] state0 = ClTesting.gaussian(r, rows * d, 1f);
+        float[] gNorm = ClTesting.normWeights(r, d);
+        float[] oNorm = ClTesting.normWeights(r, d);
+        float eps = 1e-5f;
+        int kPad = QuantizedInput.kPad(d);
+        try (DeviceBuffer ifgB = device.upload(MemoryCategory.WORKSPACE, "ifg", ifg);
+             DeviceBuffer lbB = device.upload(MemoryCategory.WEIGHTS, "lb", lb);
+             DeviceBuffer in = device.upload(MemoryCategory.STATE, "state in", state0);
+             DeviceBuffer out = ClTesting.poisoned(device, 4L * rows * d, "state out");
+             DeviceBuffer gn = device.upload(MemoryCategory.WEIGHTS, "g norm", gNorm);
+             DeviceBuffer on = device.upload(MemoryCategory.WEIGHTS, "o norm", oNorm);
+             QuantizedInput qi = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "q", 1, rows, d)) {
+            device.fill(qi.q(), 0x5a5a5a5a);
+            device.fill(qi.factor(), ClTesting.POISON);
+            device.fill(qi.qsum(), 0x5a5a5a5a);
+            try (Launch l = k.mlgruNormQuant(ifgB, lbB, in, out, gn, eps, on, RmsNormQuantReference.EPS, qi, rows)) {
+                l.enqueue(device);
+            }
+            float[] gotState = new float[rows * d];
+            byte[] q = new byte[rows * kPad];
+            float[] factor = new float[rows];
+            int[] qsum = new int[rows];
+            device.read(out, gotState);
+            device.read(qi.q(), q);
+            device.read(qi.factor(), factor);
+            device.read(qi.qsum(), qsum);
+            float[] refState = new float[rows * d];
+            for (int t = 0; t < rows; t++) {
+                String at = what + " row " + t;
+                float[] i = Arrays.copyOfRange(ifg, t * 3 * d, t * 3 * d + d);
+                float[] fPre = Arrays.copyOfRange(ifg, t * 3 * d + d, t * 3 * d + 2 * d);
+                float[] g = Arrays.copyOfRange(ifg, t * 3 * d + 2 * d, t * 3 * d + 3 * d);
+                float[] state = Arrays.copyOfRange(state0, t * d, (t + 1) * d);
+                float[] o = new float[d];
+                MlgruReference.step(i, fPre, g, 0, lb, gNorm, eps, state, o, d);
+                System.arraycopy(state, 0, refState, t * d, d);
+                float[] y = new float[d];
+                RmsNormQuantReference.rmsNorm(o, 0, oNorm, y, 0, d);
+                byte[] refQ = new byte[d];
+                float refFactor = RmsNormQuantReference.quantize(y, 0, refQ, 0, d);
+                ClTesting.assertCodes(device, at, y, 1 / refFactor, refQ, Arrays.copyOfRange(q, t * kPad, t * kPad + d));
+                int sum = 0;
+                for (int j = 0; j < kPad; j++) {
+                    sum += q[t * kPad + j];
+                    if (j >= d) {
+                        assertEquals(0, q[t * kPad + j], at + ": padding code " + j);
+                    }
+                }
+                assertEquals(sum, qsum[t], at + ": qsum");
+                ClTesting.assertFollowsReference(device, at + ": factor", new float[]{refFactor}, new float[]{factor[t]});
+            }
+            ClTesting.assertFollowsReference(device, what + " state", refState, gotState);
+            assertThrows(MmfreeException.class, () -> k.mlgruNormQuant(ifgB, lbB, in, in, gn, eps, on, RmsNormQuantReference.EPS, qi, rows),
+                    "one buffer for both states");
         }
     }
 }

@@ -66,7 +66,9 @@ import java.util.random.RandomGenerator;
  * 2.7B, 1.3B and 370M shapes. Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
- * SwiGLU norm-quantize, GEMM down_proj (+x). Long prompts go through in chunks of {@value #MAX_ROWS} rows.
+ * SwiGLU norm-quantize, GEMM down_proj (+x). A batched decode step (t = 1) runs the MLGRU step inside the gate
+ * norm-quantize ({@code RmsNormQuantOpenCl#mlgruNormQuant}): 8 launches a layer. Long prompts go through in chunks of
+ * {@value #MAX_ROWS} rows.
  */
 public final class HgrnBitOpenCl implements CausalLm {
     public static final String BACKEND = "opencl";
@@ -426,7 +428,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         return plan;
     }
 
-    /** n tokens of each of b sequences, rows = b * n in sequence-major order: 9 launches a layer. */
+    /** n tokens of each of b sequences, rows = b * n in sequence-major order: 9 launches a layer, 8 for a decode step (n = 1). */
     private List<Launch> gemmPlan(State s, int n, Head head) {
         Workspace ws = s.ws;
         int b = s.size;
@@ -439,8 +441,13 @@ public final class HgrnBitOpenCl implements CausalLm {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
             plan.add(normQuant.normQuant(ws.x, d, 0, null, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, ws.qIfg, rows));
             plan.add(bitLinear.gemm(y.ifg(), ws.qIfg, rows, ws.ifg, false));
-            plan.add(mlgru.scan(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], ws.gate, d, n, b));
-            plan.add(normQuant.normQuant(ws.ifg, 3 * d, 2 * d, ws.gate, y.outGateNorm(), eps, y.oNorm(), BITLINEAR_EPS, ws.qD, rows));
+            if (n == 1) {   // a decode step: the MLGRU step inside the output gate's norm-quantize
+                plan.add(normQuant.mlgruNormQuant(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], y.outGateNorm(), eps,
+                        y.oNorm(), BITLINEAR_EPS, ws.qD, rows));
+            } else {
+                plan.add(mlgru.scan(ws.ifg, y.lowerBound(), s.state[l][p], s.state[l][1 - p], ws.gate, d, n, b));
+                plan.add(normQuant.normQuant(ws.ifg, 3 * d, 2 * d, ws.gate, y.outGateNorm(), eps, y.oNorm(), BITLINEAR_EPS, ws.qD, rows));
+            }
             plan.add(bitLinear.gemm(y.oProj(), ws.qD, rows, ws.x, true));
             plan.add(normQuant.normQuant(ws.x, d, 0, null, y.mlpNorm(), eps, y.gateNorm(), BITLINEAR_EPS, ws.qD, rows));
             plan.add(bitLinear.gemm(y.gateProj(), ws.qD, rows, ws.gateUp, false));
