@@ -11,10 +11,10 @@ import dev.mmfree.runtime.MmfreeException;
 
 /**
  * The MLGRU on OpenCL ({@link MlgruReference} is the math): {@value #SCAN}, the recurrence over t
- * tokens per (sequence, channel), for prefill and batched decode; it writes the gate multiplier
- * silu(state_t) that {@code rms_norm_quant_f32_i8} applies with g_norm and o_proj's norm next. A
- * batch-1 decode step runs in the epilogue of i|f|g's GEMV instead
- * ({@code BitLinearDecodeOpenCl#mlgruStep}). States are double-buffered (stateIn and stateOut must
+ * tokens per (sequence, channel), for prefill; it writes the gate multiplier silu(state_t) that
+ * {@code rms_norm_quant_f32_i8} applies with g_norm and o_proj's norm next. A batched decode step runs
+ * inside that norm-quantize instead ({@code RmsNormQuantOpenCl#mlgruNormQuant}), and a batch-1 step in
+ * the epilogue of i|f|g's GEMV ({@code BitLinearDecodeOpenCl#mlgruStep}). States are double-buffered (stateIn and stateOut must
  * differ). Tests: {@code MlgruOpenClTest}.
  */
 public final class MlgruOpenCl implements AutoCloseable {
