@@ -125,6 +125,7 @@ class RmsNormQuantOpenClTest {
             }
         }
     }
+
     /** A batched decode step's MLGRU fused with the output gate's norm-quantize, on the tilings above; states poisoned. */
     @Test
     void mlgruStepThenNormQuantMatchesReference() {
