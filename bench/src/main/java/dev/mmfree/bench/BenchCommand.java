@@ -1,6 +1,10 @@
 package dev.mmfree.bench;
 
+import dev.mmfree.kernels.linear.LinearVector;
+import dev.mmfree.model.Backends;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.CpuBackend;
+import dev.mmfree.model.ModelBackend;
 import dev.mmfree.model.ModelLoader;
 import dev.mmfree.model.checkpoint.RandomWeights;
 import dev.mmfree.model.checkpoint.TensorSource;
@@ -73,6 +77,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--replot", paramLabel = "DIR", description = "Only draw the plots of an earlier run from DIR/results.csv (into DIR).")
     Path replot;
 
+    @Option(names = "--cpu-llama-weights", paramLabel = "f16|f32", description = "Transformer++ weights on the cpu backend: f16, half"
+            + " the bytes a token reads and the faster baseline on the CPUs measured, or f32 (default: ${DEFAULT-VALUE}).", defaultValue = "f16")
+    String cpuLlamaWeights;
+
     @Option(names = "--out", description = "Results folder (default: bench/results/<device>/<date>/ under MMFREE_HOME or the current folder).")
     Path out;
 
@@ -101,6 +109,7 @@ public final class BenchCommand implements Callable<Integer> {
         check(warmupSteps >= 0, "--warmup-steps must be >= 0, got " + warmupSteps);
         batches.forEach(b -> check(b >= 1, "--batch values must be >= 1, got " + b));
         contexts.forEach(c -> check(c >= 1, "--context values must be >= 1, got " + c));
+        check(cpuLlamaWeights.equals("f16") || cpuLlamaWeights.equals("f32"), "--cpu-llama-weights must be f16 or f32, got " + cpuLlamaWeights);
 
         if (device != null) {
             System.setProperty(dev.mmfree.runtime.opencl.OpenCl.DEVICE_PROPERTY, device);
@@ -150,8 +159,12 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private CausalLm load(String arch) {
+        ModelBackend b = Backends.resolve(backend);
+        if (b instanceof CpuBackend) {
+            b = new CpuBackend(cpuLlamaWeights.equals("f32") ? LinearVector.Storage.F32 : LinearVector.Storage.F16);
+        }
         if (model != null) {
-            return ModelLoader.load(model, backend);
+            return ModelLoader.load(model, b);
         }
         RandomWeights.Preset p = Presets.parse(preset);
         TensorSource src = switch (arch) {
@@ -160,7 +173,7 @@ public final class BenchCommand implements Callable<Integer> {
             default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "--models: unknown architecture '" + arch + "' (hgrn, llama)");
         };
-        return ModelLoader.load(src, backend);
+        return ModelLoader.load(src, b);
     }
 
     private void check(boolean ok, String message) {

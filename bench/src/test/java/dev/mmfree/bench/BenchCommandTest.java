@@ -62,10 +62,32 @@ class BenchCommandTest {
         assertTrue(hShort.weightBytes() > 0 && lShort.weightBytes() > 0, "weights are accounted in the ledger");
     }
 
+    /** The cpu backend's Transformer++ holds float16 weights unless asked for float32: half the bytes, and its table says which. */
+    @Test
+    void cpuBaselineHoldsHalfWeightsUnlessAskedForFloat(@TempDir Path out) {
+        long[] weightBytes = new long[2];
+        String[] storage = {"f16", "f32"};
+        for (int i = 0; i < 2; i++) {
+            BenchCommand cmd = new BenchCommand();
+            List<String> args = new java.util.ArrayList<>(List.of("--preset", "tiny", "--backend", "cpu", "--models", "llama",
+                    "--decode-steps", "2", "--warmup-steps", "0", "--prefill-repeats", "1", "--out", out.resolve(storage[i]).toString()));
+            if (i == 1) {
+                args.addAll(List.of("--cpu-llama-weights", "f32"));
+            }
+            assertEquals(0, new CommandLine(cmd).execute(args.toArray(String[]::new)));
+            BenchResult r = find(cmd.results(), "llama", 128);
+            assertTrue(r.device().endsWith("weights " + storage[i].toUpperCase(java.util.Locale.ROOT)), r.device());
+            weightBytes[i] = r.weightBytes();
+        }
+        // the linear layers' bytes halve; the embedding table and the norms stay float32
+        assertTrue(weightBytes[1] > 1.5 * weightBytes[0], "f32 holds far more than f16: " + weightBytes[0] + ", " + weightBytes[1]);
+    }
+
     @Test
     void badArgumentsExitWithUsageError() {
         assertEquals(2, new CommandLine(new BenchCommand()).execute("--decode-steps", "0"));
         assertEquals(2, new CommandLine(new BenchCommand()).execute("--batch", "0"));
+        assertEquals(2, new CommandLine(new BenchCommand()).execute("--cpu-llama-weights", "bf16"));
     }
 
     private static BenchResult find(List<BenchResult> rs, String arch, int context) {

@@ -10,6 +10,7 @@ import dev.mmfree.runtime.cpu.CpuPool;
 import jdk.incubator.vector.FloatVector;
 
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -17,11 +18,24 @@ import java.util.Optional;
  * {@link CpuPool}. Unavailable when the JVM runs without {@code --add-modules=jdk.incubator.vector}.
  *
  * <p>Llama weights are held as float32, or as float16 with {@code -Dmmfree.cpu.llamaWeights=f16}
- * (half the bytes a decode step reads, weights rounded once to half precision).
+ * (half the bytes a decode step reads, weights rounded once to half precision), or as an instance made
+ * with {@link #CpuBackend(LinearVector.Storage)} says.
  */
 public final class CpuBackend implements ModelBackend {
     public static final String NAME = "cpu";
     public static final String LLAMA_WEIGHTS_PROPERTY = "mmfree.cpu.llamaWeights";
+
+    private final LinearVector.Storage llamaStorage;   // null: the property's
+
+    /** Llama weights as {@value #LLAMA_WEIGHTS_PROPERTY} says (float32 by default). */
+    public CpuBackend() {
+        this.llamaStorage = null;
+    }
+
+    /** Llama weights held in the given storage. */
+    public CpuBackend(LinearVector.Storage llamaStorage) {
+        this.llamaStorage = Objects.requireNonNull(llamaStorage, "llamaStorage");
+    }
 
     @Override
     public String name() {
@@ -43,7 +57,7 @@ public final class CpuBackend implements ModelBackend {
 
     @Override
     public CausalLm llama(LlamaWeights w) {
-        return new LlamaCpu(w, CpuPool.shared(), llamaStorage());
+        return new LlamaCpu(w, CpuPool.shared(), llamaStorage != null ? llamaStorage : llamaStorage());
     }
 
     /** F32 unless {@value #LLAMA_WEIGHTS_PROPERTY} says f16. */

@@ -26,6 +26,11 @@ public final class ModelLoader {
         return build(ModelFolder.open(modelDir), b);
     }
 
+    /** A Hugging Face folder on the given backend. */
+    public static CausalLm load(Path modelDir, ModelBackend backend) {
+        return build(ModelFolder.open(modelDir), backend);
+    }
+
     /** Any tensor source on a backend name ("auto" allowed); the source is closed before this returns or throws. */
     public static CausalLm load(TensorSource src, String backend) {
         ModelBackend b;
@@ -36,6 +41,11 @@ public final class ModelLoader {
             throw e;
         }
         return build(src, b);
+    }
+
+    /** Any tensor source on the given backend; the source is closed before this returns or throws. */
+    public static CausalLm load(TensorSource src, ModelBackend backend) {
+        return build(src, backend);
     }
 
     private static CausalLm build(TensorSource src, ModelBackend backend) {
