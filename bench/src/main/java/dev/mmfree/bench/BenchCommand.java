@@ -77,8 +77,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--replot", paramLabel = "DIR", description = "Only draw the plots of an earlier run from DIR/results.csv (into DIR).")
     Path replot;
 
-    @Option(names = "--cpu-llama-weights", paramLabel = "f16|f32", description = "Transformer++ weights on the cpu backend: f16, half"
-            + " the bytes a token reads and the faster baseline on the CPUs measured, or f32 (default: ${DEFAULT-VALUE}).", defaultValue = "f16")
+    @Option(names = "--cpu-llama-weights", paramLabel = "f32|f16", description = "Transformer++ weights on the cpu backend: f32, or f16"
+            + " (half the bytes a token reads, but converted at load, which needs the f32 copy too) (default: ${DEFAULT-VALUE}).",
+            defaultValue = "f32")
     String cpuLlamaWeights;
 
     @Option(names = "--out", description = "Results folder (default: bench/results/<device>/<date>/ under MMFREE_HOME or the current folder).")

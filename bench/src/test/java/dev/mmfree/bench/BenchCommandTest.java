@@ -62,17 +62,17 @@ class BenchCommandTest {
         assertTrue(hShort.weightBytes() > 0 && lShort.weightBytes() > 0, "weights are accounted in the ledger");
     }
 
-    /** The cpu backend's Transformer++ holds float16 weights unless asked for float32: half the bytes, and its table says which. */
+    /** The cpu backend's Transformer++ holds float32 weights unless asked for float16, and its table says which. */
     @Test
-    void cpuBaselineHoldsHalfWeightsUnlessAskedForFloat(@TempDir Path out) {
+    void cpuBaselineHoldsFloatWeightsUnlessAskedForHalf(@TempDir Path out) {
         long[] weightBytes = new long[2];
-        String[] storage = {"f16", "f32"};
+        String[] storage = {"f32", "f16"};
         for (int i = 0; i < 2; i++) {
             BenchCommand cmd = new BenchCommand();
             List<String> args = new java.util.ArrayList<>(List.of("--preset", "tiny", "--backend", "cpu", "--models", "llama",
                     "--decode-steps", "2", "--warmup-steps", "0", "--prefill-repeats", "1", "--out", out.resolve(storage[i]).toString()));
             if (i == 1) {
-                args.addAll(List.of("--cpu-llama-weights", "f32"));
+                args.addAll(List.of("--cpu-llama-weights", "f16"));
             }
             assertEquals(0, new CommandLine(cmd).execute(args.toArray(String[]::new)));
             BenchResult r = find(cmd.results(), "llama", 128);
@@ -80,7 +80,7 @@ class BenchCommandTest {
             weightBytes[i] = r.weightBytes();
         }
         // the linear layers' bytes halve; the embedding table and the norms stay float32
-        assertTrue(weightBytes[1] > 1.5 * weightBytes[0], "f32 holds far more than f16: " + weightBytes[0] + ", " + weightBytes[1]);
+        assertTrue(weightBytes[0] > 1.5 * weightBytes[1], "f32 holds far more than f16: " + weightBytes[0] + ", " + weightBytes[1]);
     }
 
     @Test
