@@ -78,8 +78,8 @@ public final class BenchCommand implements Callable<Integer> {
     Path replot;
 
     @Option(names = "--cpu-llama-weights", paramLabel = "f32|f16", description = "Transformer++ weights on the cpu backend: f32, or f16"
-            + " (half the bytes a token reads, but converted at load, which needs the f32 copy too) (default: ${DEFAULT-VALUE}).",
-            defaultValue = "f32")
+            + " (half the bytes a token reads, but converted at load, which needs the f32 copy too) (default: f32, or what"
+            + " -Dmmfree.cpu.llamaWeights says).")
     String cpuLlamaWeights;
 
     @Option(names = "--out", description = "Results folder (default: bench/results/<device>/<date>/ under MMFREE_HOME or the current folder).")
@@ -110,7 +110,8 @@ public final class BenchCommand implements Callable<Integer> {
         check(warmupSteps >= 0, "--warmup-steps must be >= 0, got " + warmupSteps);
         batches.forEach(b -> check(b >= 1, "--batch values must be >= 1, got " + b));
         contexts.forEach(c -> check(c >= 1, "--context values must be >= 1, got " + c));
-        check(cpuLlamaWeights.equals("f16") || cpuLlamaWeights.equals("f32"), "--cpu-llama-weights must be f16 or f32, got " + cpuLlamaWeights);
+        check(cpuLlamaWeights == null || cpuLlamaWeights.equals("f16") || cpuLlamaWeights.equals("f32"),
+                "--cpu-llama-weights must be f32 or f16, got " + cpuLlamaWeights);
 
         if (device != null) {
             System.setProperty(dev.mmfree.runtime.opencl.OpenCl.DEVICE_PROPERTY, device);
@@ -161,7 +162,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     private CausalLm load(String arch) {
         ModelBackend b = Backends.resolve(backend);
-        if (b instanceof CpuBackend) {
+        if (b instanceof CpuBackend && cpuLlamaWeights != null) {
             b = new CpuBackend(cpuLlamaWeights.equals("f32") ? LinearVector.Storage.F32 : LinearVector.Storage.F16);
         }
         if (model != null) {
