@@ -24,8 +24,8 @@ import java.util.Optional;
  * {@code off}, or {@code auto} (the default), which is on except on PoCL. PoCL caches its own compiled kernels
  * ({@code POCL_CACHE_DIR}), and asking it for a program's binary makes it compile every kernel of the program
  * once more, for any work-group size, the slowest of its compiles: with cold caches that took the decode
- * kernels' first test 175 s instead of 65 s. Warm, the binary saves PoCL only its front end (a few seconds a
- * test class).
+ * kernels' first test 2 min 55 s instead of 1 min 5 s (bench/results/pocl/2026-11-29/program-cache). Warm, the
+ * binary saves PoCL only its front end (a few seconds a test class).
  */
 final class ProgramCache {
     /** The platform name PoCL reports. */
