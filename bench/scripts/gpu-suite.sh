@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels kernelruns decodeab batch1runs gemvsweep buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27
+#   steps: tests verify kernels kernelruns decodeab batch1runs gemvsweep gemvtrace buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27
 #          mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
@@ -58,7 +58,14 @@ for step in $steps; do
                     # back to back a turn, default 1)
             run gemvsweep 400 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia \
                 --iters "${SWEEP_ITERS:-100}" --cold-mib "${SWEEP_COLD_MIB:-160}" --sweep-burst "${SWEEP_BURST:-1}" \
-                --gemv-sweep "${GEMV_SWEEP:-32x8x8,16x16x8,64x4x8,32x16x8,64x8x8}" --gemv-blocks "${GEMV_BLOCKS:-0,32,64}" ;;
+                --gemv-sweep "${GEMV_SWEEP:-32x8x8,16x16x8,64x4x8,32x16x8,64x8x8}" --gemv-blocks "${GEMV_BLOCKS:-0,32,64}" \
+                --gemv-groups "${GEMV_GROUPS:-0}" ;;
+        gemvtrace)  # the plain GEMV built with clock marks (GemvTrace) in turn with a traced read of the same bytes, cold:
+                    # when work-groups enter and end, their phases, how many an SM holds (GEMV_SWEEP's first tiling,
+                    # GEMV_BLOCKS layouts, GEMV_GROUPS schedules)
+            run gemvtrace 400 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia \
+                --iters "${SWEEP_ITERS:-50}" --cold-mib "${SWEEP_COLD_MIB:-160}" --gemv-trace \
+                --gemv-sweep "${GEMV_SWEEP:-32x8x8}" --gemv-blocks "${GEMV_BLOCKS:-32}" --gemv-groups "${GEMV_GROUPS:-0}" ;;
         kernelruns) # the kernel bench under env settings: KERNEL_RUNS lists them (VAR=VALUE, several joined by
                     # commas; "-" for none), one run each, in order
             for e in ${KERNEL_RUNS:--}; do

@@ -186,6 +186,25 @@ public final class BitLinearOpenCl implements AutoCloseable {
     }
 
     private Launch gemv(DeviceTernaryMatrix w, QuantizedInput in, DeviceBuffer y, boolean accumulate) {
+        return gemv(w, in, y, accumulate, null);
+    }
+
+    /**
+     * The one-row GEMV of {@link #gemm} built with {@code GEMV_TRACE} ({@link GemvTrace}): the same results, and
+     * each work-group's clock marks in {@code trace}, which needs {@link #gemvGroups} x {@link GemvTrace#SLOTS} longs.
+     */
+    public Launch gemvTraced(DeviceTernaryMatrix w, QuantizedInput in, DeviceBuffer y, DeviceBuffer trace) {
+        checkBytes(trace, 8L * GemvTrace.SLOTS * gemvGroups(w), "trace");
+        return gemv(w, in, y, false, trace);
+    }
+
+    /** Work-groups of the one-row GEMV of these weights. */
+    public long gemvGroups(DeviceTernaryMatrix w) {
+        long blocks = w.rowsPad() / gemvTiling(w.rowsPad()).rows();
+        return gemvSchedule.groups() > 0 ? Math.min(blocks, gemvSchedule.groups()) : blocks;
+    }
+
+    private Launch gemv(DeviceTernaryMatrix w, QuantizedInput in, DeviceBuffer y, boolean accumulate, DeviceBuffer trace) {
         Tiling t = gemvTiling(w.rowsPad());
         int wg = t.workGroup();
         int chunks = w.chunks();
@@ -193,15 +212,17 @@ public final class BitLinearOpenCl implements AutoCloseable {
         long qBytes = 64L * chunks * projections;
         ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
         int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
-        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch, key -> ClPrograms.buildText(device, t,
-                GEMV + " " + key + " WBLOCK " + blockRows, "#define PF " + prefetch + "\n", layoutDefine(),
-                ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
+        String traceDefine = trace == null ? "" : "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl");
+        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + (trace == null ? "" : " traced"),
+                key -> ClPrograms.buildText(device, t, GEMV + " " + key + " WBLOCK " + blockRows, "#define PF " + prefetch + "\n",
+                        layoutDefine(), traceDefine, ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);
         k.argLocal(11, qBytes).argLocal(12, 4L * wg).argLocal(13, 4L * projections).argLocal(14, 4L * projections);
-        long blocks = w.rowsPad() / t.rows();
-        long groups = gemvSchedule.groups() > 0 ? Math.min(blocks, gemvSchedule.groups()) : blocks;
-        return new Launch(k, new long[]{groups * wg}, new long[]{wg});
+        if (trace != null) {
+            k.arg(15, trace);
+        }
+        return new Launch(k, new long[]{gemvGroups(w) * wg}, new long[]{wg});
     }
 
     /**

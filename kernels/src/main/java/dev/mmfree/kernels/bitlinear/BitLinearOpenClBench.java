@@ -19,6 +19,8 @@ import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.opencl.OpenCl;
 
 import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -91,7 +93,9 @@ public final class BitLinearOpenClBench {
     private boolean gemmOnly;
     private List<Tiling> sweepTilings = List.of();
     private int[] sweepBlocks = {0};
+    private int[] sweepGroups = {0};
     private int burst = 1;
+    private boolean trace;
 
     private BitLinearOpenClBench(Device device, Tiling tiling, Tiling decode, Tiling narrow, int iters) {
         this.device = device;
@@ -119,6 +123,8 @@ public final class BitLinearOpenClBench {
         boolean gemmOnly = false;
         String sweepSpec = null;
         String blocksSpec = null;
+        String groupsSpec = null;
+        boolean trace = false;
         int burst = 1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -137,8 +143,10 @@ public final class BitLinearOpenClBench {
                 case "--gemv-sweep" -> sweepSpec = args[++i];
                 case "--gemv-blocks" -> blocksSpec = args[++i];
                 case "--sweep-burst" -> burst = Integer.parseInt(args[++i]);
+                case "--gemv-groups" -> groupsSpec = args[++i];
+                case "--gemv-trace" -> trace = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...] [--sweep-burst N]] [--copy-mib N] [--cold-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...] [--gemv-groups G,...] [--sweep-burst N] [--gemv-trace]] [--copy-mib N] [--cold-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -176,6 +184,10 @@ public final class BitLinearOpenClBench {
                     bench.sweepBlocks = Arrays.stream(blocksSpec.split(",")).mapToInt(Integer::parseInt)
                             .map(TernaryDeviceLayout::checkBlockRows).toArray();
                 }
+                if (groupsSpec != null) {
+                    bench.sweepGroups = Arrays.stream(groupsSpec.split(",")).mapToInt(Integer::parseInt).toArray();
+                }
+                bench.trace = trace;
             }
             bench.run(quick ? 16 : copyMib);
         }
@@ -188,7 +200,12 @@ public final class BitLinearOpenClBench {
         int i = quick ? 512 : 6912;
         int v = quick ? 1000 : 32000;
         if (!sweepTilings.isEmpty()) {
-            gemvSweep(new int[][]{{3, d, d}, {1, d, d}, {1, 2 * i, d}, {1, d, i}, {1, v, d}});
+            int[][] shapes = {{3, d, d}, {1, d, d}, {1, 2 * i, d}, {1, d, i}, {1, v, d}};
+            if (trace) {
+                gemvTrace(shapes);
+            } else {
+                gemvSweep(shapes);
+            }
             return;
         }
         try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty());
@@ -648,30 +665,32 @@ public final class BitLinearOpenClBench {
                 double bytes = 0;
                 for (Tiling t : sweepTilings) {
                     for (int blockRows : sweepBlocks) {
-                        BitLinearOpenCl bl = new BitLinearOpenCl(device, t, Optional.empty(),
-                                BitLinearOpenCl.GemvSchedule.forDevice(device.info()), blockRows);
-                        List<DeviceTernaryMatrix> ws = new ArrayList<>();
-                        List<Launch> launches = new ArrayList<>();
-                        variants.add(new Variant(t + "->" + bl.gemvTiling(TernaryDeviceLayout.outPad(out) * projections)
-                                + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows), bl, ws, launches));
-                        DeviceTernaryMatrix first = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep", blockRows, stack);
-                        ws.add(first);
-                        bytes = weightBytes(first) + g.vectorBytes();
-                        for (long c = 1; c < Math.max(1, coldBytes / weightBytes(first)); c++) {
-                            ws.add(DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep copy " + c, blockRows, stack));
-                        }
-                        for (DeviceTernaryMatrix w : ws) {
-                            launches.add(bl.gemm(w, qi, 1, y, false));
-                        }
-                        launches.get(0).enqueue(device);
-                        float[] got = new float[ref.length];
-                        device.read(y, got);
-                        if (!validate("gemv sweep " + variants.getLast().label, shape, ref, got, 1e-6)) {
-                            // wrong results: a FAILED line, and the variant leaves the timing
-                            Variant bad = variants.removeLast();
-                            bad.launches.forEach(Launch::close);
-                            bad.ws.forEach(DeviceTernaryMatrix::close);
-                            bad.bl.close();
+                        for (int groups : sweepGroups) {
+                            BitLinearOpenCl bl = new BitLinearOpenCl(device, t, Optional.empty(), schedule(groups), blockRows);
+                            List<DeviceTernaryMatrix> ws = new ArrayList<>();
+                            List<Launch> launches = new ArrayList<>();
+                            variants.add(new Variant(t + "->" + bl.gemvTiling(TernaryDeviceLayout.outPad(out) * projections)
+                                    + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + (groups == 0 ? "" : " groups " + groups),
+                                    bl, ws, launches));
+                            DeviceTernaryMatrix first = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep", blockRows, stack);
+                            ws.add(first);
+                            bytes = weightBytes(first) + g.vectorBytes();
+                            for (long c = 1; c < Math.max(1, coldBytes / weightBytes(first)); c++) {
+                                ws.add(DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep copy " + c, blockRows, stack));
+                            }
+                            for (DeviceTernaryMatrix w : ws) {
+                                launches.add(bl.gemm(w, qi, 1, y, false));
+                            }
+                            launches.get(0).enqueue(device);
+                            float[] got = new float[ref.length];
+                            device.read(y, got);
+                            if (!validate("gemv sweep " + variants.getLast().label, shape, ref, got, 1e-6)) {
+                                // wrong results: a FAILED line, and the variant leaves the timing
+                                Variant bad = variants.removeLast();
+                                bad.launches.forEach(Launch::close);
+                                bad.ws.forEach(DeviceTernaryMatrix::close);
+                                bad.bl.close();
+                            }
                         }
                     }
                 }
@@ -709,6 +728,100 @@ public final class BitLinearOpenClBench {
                 + (burst > 1 ? ", " + burst + " launches back to back a turn, the first left out" : ", one launch a turn") + "): median us of each, and the GEMV's rate as % of the copy's and the read's");
         System.out.println("shape | tiling -> GEMV tiling, layout | gemv us | copy us | read us | % of copy | % of read");
         lines.forEach(System.out::println);
+    }
+
+    /** The device's GEMV schedule, with at most {@code groups} work-groups taking row blocks in turn (0: one a block). */
+    private BitLinearOpenCl.GemvSchedule schedule(int groups) {
+        var s = BitLinearOpenCl.GemvSchedule.forDevice(device.info());
+        return new BitLinearOpenCl.GemvSchedule(groups, s.minBlocks(), s.wideRows(), s.narrowRows());
+    }
+
+    /**
+     * {@code --gemv-trace}: the plain GEMV of each shape built with {@code GEMV_TRACE} (the first tiling of --gemv-sweep,
+     * each layout of --gemv-blocks and schedule of --gemv-groups), cold, in turn with a traced read of the same bytes, one
+     * launch a turn. Prints {@link GemvTrace}'s medians: when the work-groups enter and end by the GPU's clock, how long
+     * one takes and its phases, and how many an SM holds, beside each launch's event time.
+     */
+    private void gemvTrace(int[][] shapes) {
+        boolean ptx = sweepTilings.getFirst().ptx();
+        List<String> lines = new ArrayList<>();
+        for (int[] s : shapes) {
+            GemvCase g = gemvCase(s[0], s[1], s[2]);
+            for (int blockRows : sweepBlocks) {
+                for (int groups : sweepGroups) {
+                    List<AutoCloseable> owned = new ArrayList<>();
+                    try {
+                        BitLinearOpenCl bl = keep(owned, new BitLinearOpenCl(device, sweepTilings.getFirst(), Optional.empty(),
+                                schedule(groups), blockRows));
+                        QuantizedInput qi = keep(owned, g.upload(device));
+                        DeviceBuffer y = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * g.ref().length, "y"));
+                        List<DeviceTernaryMatrix> ws = new ArrayList<>();
+                        ws.add(keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "trace", blockRows, g.stack())));
+                        double bytes = weightBytes(ws.getFirst()) + g.vectorBytes();
+                        for (long c = 1; c < Math.max(1, coldBytes / weightBytes(ws.getFirst())); c++) {
+                            ws.add(keep(owned, DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "trace copy " + c, blockRows, g.stack())));
+                        }
+                        int gemvGroups = (int) bl.gemvGroups(ws.getFirst());
+                        int readGroups = (int) ColdCopies.readGroups((long) bytes);
+                        DeviceBuffer gemvStamps = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 8L * GemvTrace.SLOTS * gemvGroups, "gemv trace"));
+                        DeviceBuffer readStamps = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 8L * GemvTrace.SLOTS * readGroups, "read trace"));
+                        List<Launch> gemvs = new ArrayList<>();
+                        for (DeviceTernaryMatrix w : ws) {
+                            gemvs.add(keep(owned, bl.gemvTraced(w, qi, y, gemvStamps)));
+                        }
+                        ColdCopies reads = keep(owned, ColdCopies.tracedReads(device, (long) bytes, coldBytes, readStamps, ptx));
+                        gemvs.getFirst().enqueue(device);
+                        float[] got = new float[g.ref().length];
+                        device.read(y, got);
+                        String label = g.shape() + " " + bl.gemvTiling(ws.getFirst().rowsPad())
+                                + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + (groups == 0 ? "" : " groups " + groups);
+                        if (!validate("gemv trace " + label, g.shape(), g.ref(), got, 1e-6)) {
+                            continue;
+                        }
+                        GemvTrace gemvTrace = GemvTrace.collect();
+                        GemvTrace readTrace = GemvTrace.collect();
+                        long[] gemvRaw = new long[GemvTrace.SLOTS * gemvGroups];
+                        long[] readRaw = new long[GemvTrace.SLOTS * readGroups];
+                        for (int k = 0; k < iters + 3; k++) {
+                            double gemvUs = tracedOnce(gemvs.get(k % gemvs.size()), gemvStamps, gemvRaw);
+                            double readUs = tracedOnce(reads.launches().get(k % reads.launches().size()), readStamps, readRaw);
+                            if (k >= 3) {
+                                gemvTrace.add(gemvRaw, gemvGroups, gemvUs);
+                                readTrace.add(readRaw, readGroups, readUs);
+                            }
+                        }
+                        lines.add(gemvTrace.line("gemv " + label + " (" + gemvGroups + " groups)"));
+                        lines.add(readTrace.line("read " + g.shape() + " " + reads.label() + " (" + readGroups + " groups)"));
+                    } finally {
+                        for (AutoCloseable c : owned.reversed()) {
+                            try {
+                                c.close();
+                            } catch (Exception e) {
+                                throw new IllegalStateException(e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        System.out.println();
+        System.out.println("# gemv trace, cold, a traced GEMV and a traced read of the same bytes in turn (" + iters
+                + " rounds): medians over the launches, microseconds by the GPU's %globaltimer from the first work-group's entry");
+        System.out.println(GemvTrace.header());
+        lines.forEach(System.out::println);
+    }
+
+    /** One launch timed by its event, its trace (zeroed before) read back into raw; returns the event's microseconds. */
+    private double tracedOnce(Launch launch, DeviceBuffer stamps, long[] raw) {
+        device.fill(stamps, 0);
+        double us;
+        try (DeviceEvent e = launch.enqueueTimed(device)) {
+            us = e.elapsedNanos() / 1e3;
+        }
+        byte[] bytes = new byte[8 * raw.length];
+        device.read(stamps, bytes);
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(raw);
+        return us;
     }
 
     /**

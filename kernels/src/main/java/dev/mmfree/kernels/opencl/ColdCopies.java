@@ -34,14 +34,33 @@ public final class ColdCopies implements AutoCloseable {
 
     /** Reads of about {@code bytes} each (rounded down to whole 8 KiB, at least 8 KiB), over as many buffers as take coldBytes. */
     public static ColdCopies reads(Device device, long bytes, long coldBytes) {
-        return new ColdCopies(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, true);
+        return new ColdCopies(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, true, null, false);
+    }
+
+    /**
+     * {@link #reads} whose work-groups stamp their clocks into {@code trace} ({@code read_f32x4_traced}, marks of
+     * {@code opencl/trace.cl}: {@link #readGroups} x 5 longs), read through {@code ptx}'s clock where the device has it.
+     */
+    public static ColdCopies tracedReads(Device device, long bytes, long coldBytes, DeviceBuffer trace, boolean ptx) {
+        return new ColdCopies(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, true, trace, ptx);
+    }
+
+    /** Work-groups of one read of about {@code bytes}: 256 work-items of 16 bytes each. */
+    public static long readGroups(long bytes) {
+        return 2 * Math.max(4096, bytes / 2 / 4096 * 4096) / 16 / 256;
     }
 
     private ColdCopies(Device device, long half, long coldBytes, boolean readOnly) {
+        this(device, half, coldBytes, readOnly, null, false);
+    }
+
+    private ColdCopies(Device device, long half, long coldBytes, boolean readOnly, DeviceBuffer trace, boolean ptx) {
         this.half = half;
         this.readOnly = readOnly;
         int pairs = (int) Math.max(1, coldBytes / (2 * half));
-        this.program = device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "");
+        this.program = trace == null ? device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "")
+                : device.build("copy traced", "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl")
+                        + ClPrograms.resource("bitlinear/copy_f32x4.cl"), ptx ? "-DMMFREE_PTX=1" : "");
         try {
             DeviceBuffer sink = null;
             if (readOnly) {
@@ -53,7 +72,8 @@ public final class ColdCopies implements AutoCloseable {
                 buffers.add(a);
                 device.fill(a, 0x3f800000);
                 if (readOnly) {
-                    launches.add(new Launch(program.kernel("read_f32x4").args(a, sink), new long[]{2 * half / 16}, new long[]{256}));
+                    var k = trace == null ? program.kernel("read_f32x4").args(a, sink) : program.kernel("read_f32x4_traced").args(a, sink, trace);
+                    launches.add(new Launch(k, new long[]{2 * half / 16}, new long[]{256}));
                     continue;
                 }
                 DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, half, "copy b");

@@ -7,12 +7,24 @@
 // (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
 // Host defines: PF, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
 // G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
+// GEMV_TRACE (a diagnostic build, after opencl/trace.cl) adds a last argument, trace [groups * TRACE_SLOTS]
+// ulong, and stamps marks 0 entry, 1 codes in local memory, 2 the first block's dot products (work-item 0's),
+// 3 all blocks done.
+#ifdef GEMV_TRACE
+#define GEMV_TRACE_PARAM , __global ulong* trace
+#define GEMV_MARK(m) trace_stamp(trace, m)
+#else
+#define GEMV_TRACE_PARAM
+#define GEMV_MARK(m)
+#endif
 
 __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
                                        __global const uint4* w, __global const float* wscale,
                                        const int out, const int outPad, const int rowsPad, const int chunks,
                                        __global float* y, const int accumulate,
-                                       __local int4* ql, __local int* part, __local float* coef, __local int* sums) {
+                                       __local int4* ql, __local int* part, __local float* coef, __local int* sums
+                                       GEMV_TRACE_PARAM) {
+    GEMV_MARK(0);
     int l = get_local_id(0);
     int lane = l % ROWS;
     int slice = l / ROWS;
@@ -35,6 +47,7 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
         sums[p] = qsum[p];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+    GEMV_MARK(1);
     for (int b = group; b < blocks; b += groups) {
         int row = b * ROWS + lane;
         int p = b * ROWS / outPad;   // outPad is a multiple of ROWS: a block lies in one projection
@@ -57,6 +70,9 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
             int c = slice + i * SLICES;
             wr[i] = next < blocks && c < chunks ? w[W_AT(c, next * ROWS + lane)] : (uint4)(0u);
         }
+        if (b == group) {
+            GEMV_MARK(2);
+        }
         part[l] = dacc_total(acc);
         barrier(CLK_LOCAL_MEM_FENCE);
         int r = row - p * outPad;
@@ -71,4 +87,5 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    GEMV_MARK(3);
 }

@@ -20,3 +20,18 @@ __kernel void empty_launch(__global int* sink) {
         sink[0] = 1;
     }
 }
+
+#ifdef GEMV_TRACE
+// read_f32x4_traced: read_f32x4 with opencl/trace.cl's marks 0 (entry) and 3 (every work-item's read done), the
+// roofline beside a traced GEMV (host: dev.mmfree.kernels.bitlinear.GemvTrace).
+__kernel void read_f32x4_traced(__global const float4* a, __global float* sink, __global ulong* trace) {
+    trace_stamp(trace, 0);
+    float4 v = a[get_global_id(0)];
+    float s = v.x + v.y + v.z + v.w;
+    if (s < 0.0f) {
+        sink[0] = s;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    trace_stamp(trace, 3);
+}
+#endif

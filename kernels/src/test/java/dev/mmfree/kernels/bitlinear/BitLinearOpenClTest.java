@@ -18,6 +18,7 @@ import java.util.Optional;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -145,6 +146,63 @@ class BitLinearOpenClTest {
         }
         assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 0, 4));
         assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0, 0, 32));
+    }
+
+    /**
+     * The GEMV built with clock marks ({@link BitLinearOpenCl#gemvTraced}) computes the same bits as the plain one, and
+     * work-item 0 of every work-group writes its four marks and its SM over a poisoned trace (on NVIDIA the marks are
+     * clocks in order; elsewhere zeros), and nothing past them.
+     */
+    @Test
+    void tracedGemvMatchesReferenceAndStampsEveryGroup() {
+        Random r = new Random(19);
+        boolean ptx = Tiling.forDevice(device.info()).ptx();
+        for (int groups : new int[]{0, 3}) {
+            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, new Tiling(32, 8, 8, ptx), Optional.empty(),
+                    new GemvSchedule(groups, 8, 16, 8), 32)) {
+                int out = 200;
+                int in = 1000;
+                TernaryMatrix m = ClTesting.randomTernary(r, out, in);
+                byte[][] q = new byte[1][in];
+                r.nextBytes(q[0]);
+                float[][] factor = {{0.02f}};
+                float[] expected = new float[out];
+                BitLinearReference.forward(m, q[0], factor[0], 1, expected, false);
+                try (DeviceTernaryMatrix w = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "w", 32, m);
+                     QuantizedInput in8 = upload(q, factor, 1, in);
+                     DeviceBuffer y = ClTesting.poisoned(device, 4L * out, "y")) {
+                    int n = (int) bl.gemvGroups(w);
+                    assertEquals(groups == 0 ? 256 / 16 : 3, n, "work-groups: one a 16-row block, or the schedule's");
+                    try (DeviceBuffer trace = ClTesting.poisoned(device, 8L * GemvTrace.SLOTS * n + 64, "trace");
+                         Launch l = bl.gemvTraced(w, in8, y, trace)) {
+                        l.enqueue(device);
+                        float[] got = new float[out];
+                        device.read(y, got);
+                        ClTesting.assertExact("traced gemv, groups " + groups, expected, got);
+                        int[] words = new int[2 * GemvTrace.SLOTS * n + 16];
+                        device.read(trace, words);
+                        long[] raw = new long[GemvTrace.SLOTS * n];
+                        for (int i = 0; i < raw.length; i++) {
+                            raw[i] = (words[2 * i] & 0xFFFFFFFFL) | (long) words[2 * i + 1] << 32;
+                            assertNotEquals(ClTesting.POISON, words[2 * i], "trace slot " + i + " not written");
+                        }
+                        for (int i = 2 * raw.length; i < words.length; i++) {
+                            assertEquals(ClTesting.POISON, words[i], "wrote past the trace at int " + i);
+                        }
+                        for (int g = 0; g < n; g++) {
+                            int at = g * GemvTrace.SLOTS;
+                            assertTrue(raw[at + GemvTrace.ENTRY] <= raw[at + GemvTrace.CODES] && raw[at + GemvTrace.CODES]
+                                    <= raw[at + GemvTrace.DOTS] && raw[at + GemvTrace.DOTS] <= raw[at + GemvTrace.END], "marks in order, group " + g);
+                        }
+                    }
+                    DeviceBuffer small = device.allocate(MemoryCategory.WORKSPACE, 8L * GemvTrace.SLOTS * n - 8, "short trace");
+                    try (small) {
+                        MmfreeException e = assertThrows(MmfreeException.class, () -> bl.gemvTraced(w, in8, y, small));
+                        assertTrue(e.getMessage().contains("trace"), e.getMessage());
+                    }
+                }
+            }
+        }
     }
 
     /** One row through a GEMV whose work-groups its schedule reshapes: a wide output, a narrow one with a long input, a tiny one. */
