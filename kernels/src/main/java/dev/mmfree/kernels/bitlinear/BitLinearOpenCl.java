@@ -212,10 +212,12 @@ public final class BitLinearOpenCl implements AutoCloseable {
         long qBytes = 64L * chunks * projections;
         ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
         int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
+        int staged = (int) ((qBytes / 16 + wg - 1) / wg);   // int4s of codes a work-item stages
         String traceDefine = trace == null ? "" : "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl");
-        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + (trace == null ? "" : " traced"),
-                key -> ClPrograms.buildText(device, t, GEMV + " " + key + " WBLOCK " + blockRows, "#define PF " + prefetch + "\n",
-                        layoutDefine(), traceDefine, ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
+        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " QR " + staged + (trace == null ? "" : " traced"),
+                key -> ClPrograms.buildText(device, t, GEMV + " " + key + " WBLOCK " + blockRows,
+                        "#define PF " + prefetch + "\n#define QR " + staged + "\n", layoutDefine(), traceDefine,
+                        ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);
         k.argLocal(11, qBytes).argLocal(12, 4L * wg).argLocal(13, 4L * projections).argLocal(14, 4L * projections);

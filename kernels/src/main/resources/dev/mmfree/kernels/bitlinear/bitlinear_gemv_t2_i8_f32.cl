@@ -5,11 +5,18 @@
 // they arrive while the work-group copies the codes to local memory. The host launches a work-group a row
 // block, or G fewer ones that take the blocks group, group + G, ... in turn, as the decode kernels do
 // (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
-// Host defines: PF, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
+// CODES_FIRST 1 issues the codes' loads (QR int4s a work-item, into registers) before the weights', and stores them
+// to local memory after: an SM's loads come back in the order they were issued, so the weights issued first hold
+// the codes, the barrier and every dot product until the last of them has arrived; issued after the codes, each
+// weight chunk is summed as it comes in.
+// Host defines: PF, QR, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
 // G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
 // GEMV_TRACE (a diagnostic build, after opencl/trace.cl) adds a last argument, trace [groups * TRACE_SLOTS]
 // ulong, and stamps marks 0 entry, 1 codes in local memory, 2 the first block's dot products (work-item 0's),
 // 3 all blocks done.
+#ifndef CODES_FIRST
+#define CODES_FIRST 0
+#endif
 #ifdef GEMV_TRACE
 #define GEMV_TRACE_PARAM , __global ulong* trace
 #define GEMV_MARK(m) trace_stamp(trace, m)
@@ -33,15 +40,33 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
     int blocks = rowsPad / ROWS;
     int projections = rowsPad / outPad;
     int qWords = chunks * 4;   // int4s of one projection's codes
+#if CODES_FIRST
+    int4 qr[QR];
+#pragma unroll
+    for (int i = 0; i < QR; i++) {
+        int u = l + i * WG;
+        qr[i] = u < projections * qWords ? q[u] : (int4)(0);
+    }
+#endif
     uint4 wr[PF];
 #pragma unroll
     for (int i = 0; i < PF; i++) {
         int c = slice + i * SLICES;
         wr[i] = c < chunks ? w[W_AT(c, group * ROWS + lane)] : (uint4)(0u);
     }
+#if CODES_FIRST
+#pragma unroll
+    for (int i = 0; i < QR; i++) {
+        int u = l + i * WG;
+        if (u < projections * qWords) {
+            ql[u] = qr[i];
+        }
+    }
+#else
     for (int u = l; u < projections * qWords; u += WG) {
         ql[u] = q[u];
     }
+#endif
     for (int p = l; p < projections; p += WG) {
         coef[p] = wscale[p] * factor[p];
         sums[p] = qsum[p];
