@@ -8,7 +8,8 @@
 // CODES_FIRST 1 issues the codes' loads (QR int4s a work-item, into registers) before the weights', and stores them
 // to local memory after: an SM's loads come back in the order they were issued, so the weights issued first hold
 // the codes, the barrier and every dot product until the last of them has arrived; issued after the codes, each
-// weight chunk is summed as it comes in.
+// weight chunk is summed as it comes in. CODES_FIRST 2 puts a barrier between the two, so that no warp's weights
+// go out before another warp's codes.
 // Host defines: PF, QR, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
 // G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
 // GEMV_TRACE (a diagnostic build, after opencl/trace.cl) adds a last argument, trace [groups * TRACE_SLOTS]
@@ -47,6 +48,10 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
         int u = l + i * WG;
         qr[i] = u < projections * qWords ? q[u] : (int4)(0);
     }
+#if CODES_FIRST == 2
+    // all the work-group's code loads go out before any of its weight loads (a barrier orders issue, not arrival)
+    barrier(CLK_LOCAL_MEM_FENCE);
+#endif
 #endif
     uint4 wr[PF];
 #pragma unroll
