@@ -211,6 +211,9 @@ public final class BitLinearOpenCl implements AutoCloseable {
         int projections = w.projections();
         long qBytes = 64L * chunks * projections;
         ClPrograms.checkLocal(device, GEMV, qBytes + 4L * wg + 8L * projections);
+        if (projections > wg) {
+            throw new MmfreeException(GEMV + ": " + projections + " projections, more than the " + wg + " work-items of a group");
+        }
         int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
         int staged = (int) ((qBytes / 16 + wg - 1) / wg);   // int4s of codes a work-item stages
         String traceDefine = trace == null ? "" : "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl");

@@ -5,11 +5,9 @@
 // they arrive while the work-group copies the codes to local memory. The host launches a work-group a row
 // block, or G fewer ones that take the blocks group, group + G, ... in turn, as the decode kernels do
 // (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
-// CODES_FIRST 1 issues the codes' loads (QR int4s a work-item, into registers) before the weights', and stores them
-// to local memory after: an SM's loads come back in the order they were issued, so the weights issued first hold
-// the codes, the barrier and every dot product until the last of them has arrived; issued after the codes, each
-// weight chunk is summed as it comes in. CODES_FIRST 2 puts a barrier between the two, so that no warp's weights
-// go out before another warp's codes.
+// CODES_FIRST 1 issues the loads that the barrier waits for (the codes, QR int4s a work-item, and the scales and
+// code sums) into registers before the weights', and stores them to local memory after: behind the weights they
+// held the barrier, and every dot product, until the weights had arrived.
 // Host defines: PF, QR, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
 // G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
 // GEMV_TRACE (a diagnostic build, after opencl/trace.cl) adds a last argument, trace [groups * TRACE_SLOTS]
@@ -42,16 +40,17 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
     int projections = rowsPad / outPad;
     int qWords = chunks * 4;   // int4s of one projection's codes
 #if CODES_FIRST
+    // everything the barrier below waits for is loaded before the weights, into registers
     int4 qr[QR];
 #pragma unroll
     for (int i = 0; i < QR; i++) {
         int u = l + i * WG;
         qr[i] = u < projections * qWords ? q[u] : (int4)(0);
     }
-#if CODES_FIRST == 2
-    // all the work-group's code loads go out before any of its weight loads (a barrier orders issue, not arrival)
-    barrier(CLK_LOCAL_MEM_FENCE);
-#endif
+    bool scales = l < projections;   // the host checks projections <= WG
+    float ws = scales ? wscale[l] : 0.0f;
+    float fs = scales ? factor[l] : 0.0f;
+    int qs = scales ? qsum[l] : 0;
 #endif
     uint4 wr[PF];
 #pragma unroll
@@ -67,15 +66,19 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
             ql[u] = qr[i];
         }
     }
+    if (scales) {
+        coef[l] = ws * fs;
+        sums[l] = qs;
+    }
 #else
     for (int u = l; u < projections * qWords; u += WG) {
         ql[u] = q[u];
     }
-#endif
     for (int p = l; p < projections; p += WG) {
         coef[p] = wscale[p] * factor[p];
         sums[p] = qsum[p];
     }
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
     GEMV_MARK(1);
     for (int b = group; b < blocks; b += groups) {
