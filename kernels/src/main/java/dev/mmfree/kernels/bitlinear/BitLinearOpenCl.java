@@ -37,6 +37,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
     public static final int MMA_MIN_ROWS = 2;
     /** Weight chunks a GEMV work-item loads ahead, at most. */
     private static final int MAX_PREFETCH = 16;
+    /** int4s of the input codes a GEMV work-item loads ahead of the weights, at most (32 KB at 256 work-items). */
+    private static final int MAX_STAGED = 8;
 
     private final Device device;
     private final Tiling tiling;
@@ -51,9 +53,10 @@ public final class BitLinearOpenCl implements AutoCloseable {
     /**
      * How the one-row GEMV spreads over the device.
      *
-     * @param groups   at most this many work-groups, each taking row blocks in turn; 0 for one a row block,
-     *                 which read best on the H200 (one a compute unit left the wide shapes' weights too few
-     *                 bytes in flight)
+     * @param groups   at most this many work-groups, each taking row blocks in turn; 0 for one a row block. On
+     *                 GPUs 8 a compute unit: lm_head's 2,000 blocks of 16 rows then run in one wave, and read 5-16
+     *                 points of the copy better in 12 of 13 rounds (bench/results/nvidia-h200/2026-11-29/gemv-trace);
+     *                 one a compute unit left too few bytes in flight
      * @param minBlocks while a GEMV would have fewer row blocks than this, its work-groups take half the rows
      *                 and twice the input slices (down to 16 rows), so that a narrow output still reads on
      *                 every compute unit (the 2.7B's d = 2560 rows are 80 blocks of 32 for 132 units); 0: never
@@ -67,6 +70,9 @@ public final class BitLinearOpenCl implements AutoCloseable {
      *                 o_proj within a point either way (bench/results/nvidia-h200/2026-11-29/narrow-rows)
      */
     public record GemvSchedule(int groups, int minBlocks, int wideRows, int narrowRows) {
+        /** Work-groups a compute unit on GPUs ({@link #forDevice}). */
+        public static final int GPU_GROUPS_PER_UNIT = 8;
+
         public GemvSchedule {
             if (groups < 0 || minBlocks < 0 || wideRows < 0 || wideRows > 0 && (wideRows < 16 || Integer.bitCount(wideRows) != 1)
                     || narrowRows != 0 && narrowRows != 8 && narrowRows != 16) {
@@ -80,9 +86,13 @@ public final class BitLinearOpenCl implements AutoCloseable {
             this(groups, minBlocks, 0, 0);
         }
 
-        /** One work-group a row block; on a GPU, at least as many blocks as compute units where rows allow, else 8 rows. */
+        /**
+         * One work-group a row block on a CPU. On a GPU at most 8 a compute unit, at least as many blocks as compute
+         * units where rows allow, else 8 rows, and wide outputs on 16-row work-groups.
+         */
         public static GemvSchedule forDevice(DeviceInfo info) {
-            return info.gpu() ? new GemvSchedule(0, info.computeUnits(), 16, 8) : new GemvSchedule(0, 0, 0, 0);
+            return info.gpu() ? new GemvSchedule(GPU_GROUPS_PER_UNIT * info.computeUnits(), info.computeUnits(), 16, 8)
+                    : new GemvSchedule(0, 0, 0, 0);
         }
     }
 
@@ -215,7 +225,7 @@ public final class BitLinearOpenCl implements AutoCloseable {
             throw new MmfreeException(GEMV + ": " + projections + " projections, more than the " + wg + " work-items of a group");
         }
         int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
-        int staged = (int) ((qBytes / 16 + wg - 1) / wg);   // int4s of codes a work-item stages
+        int staged = (int) Math.min(MAX_STAGED, (qBytes / 16 + wg - 1) / wg);   // int4s of codes a work-item loads first
         String traceDefine = trace == null ? "" : "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl");
         DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " QR " + staged + (trace == null ? "" : " traced"),
                 key -> ClPrograms.buildText(device, t, GEMV + " " + key + " WBLOCK " + blockRows,

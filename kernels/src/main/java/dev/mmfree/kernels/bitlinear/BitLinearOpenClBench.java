@@ -93,7 +93,7 @@ public final class BitLinearOpenClBench {
     private boolean gemmOnly;
     private List<Tiling> sweepTilings = List.of();
     private int[] sweepBlocks = {0};
-    private int[] sweepGroups = {0};
+    private int[] sweepGroups = {-1};
     private int burst = 1;
     private boolean trace;
 
@@ -146,7 +146,7 @@ public final class BitLinearOpenClBench {
                 case "--gemv-groups" -> groupsSpec = args[++i];
                 case "--gemv-trace" -> trace = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...] [--gemv-groups G,...] [--sweep-burst N] [--gemv-trace]] [--copy-mib N] [--cold-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...] [--gemv-groups G,... (-1: the device's)] [--sweep-burst N] [--gemv-trace]] [--copy-mib N] [--cold-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -670,7 +670,7 @@ public final class BitLinearOpenClBench {
                             List<DeviceTernaryMatrix> ws = new ArrayList<>();
                             List<Launch> launches = new ArrayList<>();
                             variants.add(new Variant(t + "->" + bl.gemvTiling(TernaryDeviceLayout.outPad(out) * projections)
-                                    + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + (groups == 0 ? "" : " groups " + groups),
+                                    + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + groupsLabel(groups),
                                     bl, ws, launches));
                             DeviceTernaryMatrix first = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep", blockRows, stack);
                             ws.add(first);
@@ -730,10 +730,17 @@ public final class BitLinearOpenClBench {
         lines.forEach(System.out::println);
     }
 
-    /** The device's GEMV schedule, with at most {@code groups} work-groups taking row blocks in turn (0: one a block). */
+    /**
+     * The device's GEMV schedule ({@code groups} < 0), or it with at most {@code groups} work-groups taking row blocks in
+     * turn (0: one a block).
+     */
     private BitLinearOpenCl.GemvSchedule schedule(int groups) {
         var s = BitLinearOpenCl.GemvSchedule.forDevice(device.info());
-        return new BitLinearOpenCl.GemvSchedule(groups, s.minBlocks(), s.wideRows(), s.narrowRows());
+        return groups < 0 ? s : new BitLinearOpenCl.GemvSchedule(groups, s.minBlocks(), s.wideRows(), s.narrowRows());
+    }
+
+    private static String groupsLabel(int groups) {
+        return groups < 0 ? "" : " groups " + groups;
     }
 
     /**
@@ -774,7 +781,7 @@ public final class BitLinearOpenClBench {
                         float[] got = new float[g.ref().length];
                         device.read(y, got);
                         String label = g.shape() + " " + bl.gemvTiling(ws.getFirst().rowsPad())
-                                + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + (groups == 0 ? "" : " groups " + groups);
+                                + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + groupsLabel(groups);
                         if (!validate("gemv trace " + label, g.shape(), g.ref(), got, 1e-6)) {
                             continue;
                         }

@@ -1,21 +1,19 @@
 // bitlinear_gemv_t2_i8_f32: the ternary GEMV, one row of activations quantized by an earlier kernel,
 // with the GEMM's arguments at rows = 1 (bitlinear_t2_i8_f32.cl):
 //   y[p * out + r] (+)= (wscale[p] * factor[p]) * (T_p[r] . q[p])
-// A GEMV of a few MB is bound by latency. A work-item first issues its block's first PF weight chunks, so
-// they arrive while the work-group copies the codes to local memory. The host launches a work-group a row
-// block, or G fewer ones that take the blocks group, group + G, ... in turn, as the decode kernels do
-// (decode_phase.cl); then each block's dot products load the next block's first PF chunks.
-// CODES_FIRST 1 issues the loads that the barrier waits for (the codes, QR int4s a work-item, and the scales and
-// code sums) into registers before the weights', and stores them to local memory after: behind the weights they
-// held the barrier, and every dot product, until the weights had arrived.
-// Host defines: PF, QR, WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
+// A GEMV of a few MB is bound by latency. A work-item first loads into registers what the work-group's barrier
+// waits for (its QR int4s of the codes, and the scales and code sums), then issues its block's first PF weight
+// chunks, then stores the codes to local memory: an SM's loads come back about in the order they were issued,
+// and behind the weights these small loads held the barrier, and so every dot product, until the last weight
+// chunk had arrived (traced on the H200: 1.1-2.7 us where an L2 round trip takes 0.6; GemvTrace). Issued first,
+// they let each chunk be summed as it comes in. The host launches a work-group a row block, or G fewer ones that
+// take the blocks group, group + G, ... in turn, as the decode kernels do (decode_phase.cl); then each block's
+// dot products load the next block's first PF chunks.
+// Host defines: PF, QR (at most 8; codes past QR * WG int4s load after the weights), WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG, local = WG,
 // G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
 // GEMV_TRACE (a diagnostic build, after opencl/trace.cl) adds a last argument, trace [groups * TRACE_SLOTS]
 // ulong, and stamps marks 0 entry, 1 codes in local memory, 2 the first block's dot products (work-item 0's),
 // 3 all blocks done.
-#ifndef CODES_FIRST
-#define CODES_FIRST 0
-#endif
 #ifdef GEMV_TRACE
 #define GEMV_TRACE_PARAM , __global ulong* trace
 #define GEMV_MARK(m) trace_stamp(trace, m)
@@ -39,8 +37,6 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
     int blocks = rowsPad / ROWS;
     int projections = rowsPad / outPad;
     int qWords = chunks * 4;   // int4s of one projection's codes
-#if CODES_FIRST
-    // everything the barrier below waits for is loaded before the weights, into registers
     int4 qr[QR];
 #pragma unroll
     for (int i = 0; i < QR; i++) {
@@ -51,14 +47,12 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
     float ws = scales ? wscale[l] : 0.0f;
     float fs = scales ? factor[l] : 0.0f;
     int qs = scales ? qsum[l] : 0;
-#endif
     uint4 wr[PF];
 #pragma unroll
     for (int i = 0; i < PF; i++) {
         int c = slice + i * SLICES;
         wr[i] = c < chunks ? w[W_AT(c, group * ROWS + lane)] : (uint4)(0u);
     }
-#if CODES_FIRST
 #pragma unroll
     for (int i = 0; i < QR; i++) {
         int u = l + i * WG;
@@ -66,19 +60,13 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
             ql[u] = qr[i];
         }
     }
+    for (int u = l + QR * WG; u < projections * qWords; u += WG) {   // past QR int4s a work-item: loaded late
+        ql[u] = q[u];
+    }
     if (scales) {
         coef[l] = ws * fs;
         sums[l] = qs;
     }
-#else
-    for (int u = l; u < projections * qWords; u += WG) {
-        ql[u] = q[u];
-    }
-    for (int p = l; p < projections; p += WG) {
-        coef[p] = wscale[p] * factor[p];
-        sums[p] = qsum[p];
-    }
-#endif
     barrier(CLK_LOCAL_MEM_FENCE);
     GEMV_MARK(1);
     for (int b = group; b < blocks; b += groups) {

@@ -205,6 +205,20 @@ class BitLinearOpenClTest {
         }
     }
 
+    /**
+     * A GEMV whose input codes outgrow what a work-item loads ahead of the weights (8 int4s): 32 work-items and two
+     * projections of 9000 inputs stage 8 x 32 int4s first and load the other 884 after the weights.
+     */
+    @Test
+    void gemvWithCodesPastTheFirstLoadsMatchesReferenceBitForBit() {
+        Random r = new Random(20);
+        for (int groups : new int[]{0, 2}) {
+            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, new Tiling(8, 4, 3, false), Optional.empty(), new GemvSchedule(groups, 0))) {
+                gemmCase(bl, r, 2, 21, 9000, 1, groups == 0);
+            }
+        }
+    }
+
     /** One row through a GEMV whose work-groups its schedule reshapes: a wide output, a narrow one with a long input, a tiny one. */
     private void reshapedGemvCases(BitLinearOpenCl bl, Random r, boolean accumulateWide) {
         gemmCase(bl, r, 3, 257, 1000, 1, accumulateWide);
