@@ -225,11 +225,13 @@ public final class BitLinearOpenCl implements AutoCloseable {
             throw new MmfreeException(GEMV + ": " + projections + " projections, more than the " + wg + " work-items of a group");
         }
         int prefetch = Math.min(MAX_PREFETCH, (chunks + t.slices() - 1) / t.slices());
-        int staged = (int) Math.min(MAX_STAGED, (qBytes / 16 + wg - 1) / wg);   // int4s of codes a work-item loads first
+        long int4s = (qBytes / 16 + wg - 1) / wg;   // int4s of codes a work-item stages
+        int staged = (int) Math.min(MAX_STAGED, int4s);   // loaded ahead of the weights
+        int late = int4s > MAX_STAGED ? 1 : 0;
         String traceDefine = trace == null ? "" : "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl");
-        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " QR " + staged + (trace == null ? "" : " traced"),
+        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " QR " + staged + (late == 1 ? "+" : "") + (trace == null ? "" : " traced"),
                 key -> ClPrograms.buildText(device, t, GEMV + " " + key + " WBLOCK " + blockRows,
-                        "#define PF " + prefetch + "\n#define QR " + staged + "\n", layoutDefine(), traceDefine,
+                        "#define PF " + prefetch + "\n#define QR " + staged + "\n#define QR_LATE " + late + "\n", layoutDefine(), traceDefine,
                         ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);
