@@ -23,8 +23,6 @@
 // across k), and the quantizer adds up the codes it writes: the row's code sum, which the offset encoding
 // needs (T = u - 1), comes out of the barrier that publishes the codes, with no pass over them.
 // Each block's dot products then load the next block's first PF chunks, so they arrive during its reduction.
-// Whatever waits on a load before the weights are needed (the weight scales, the epilogue's residual, forget
-// lower bound and state) is loaded before them: loads come back about in the order they went out (GemvTrace).
 // Local: q [NQ][kPad] int8 (as int4s), part [NP][WG] int, scratch [NQ * WG] acc_t.
 
 inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, const float eps1,
@@ -65,11 +63,6 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
         for (int k = 0; k < P_NQ; k++) {
             nw[k][e] = load4(norm2 + (size_t) k * K, u, K);
         }
-    }
-    float wsc[P_NQ];   // the weight scales, needed before the codes' barrier: ahead of the weights too
-#pragma unroll
-    for (int k = 0; k < P_NQ; k++) {
-        wsc[k] = wscale[k];
     }
     // the weights behind the inputs: the input side needs the inputs first, and the weight loads would
     // hold the memory pipeline until they arrive (traced: x took 2.4-3.4 us behind them)
@@ -130,7 +123,7 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
 #pragma unroll
     for (int k = 0; k < P_NQ; k++) {
         float scale = 127.0f / fmax(m[k], 1e-5f);
-        ws[k] = wsc[k] * (1.0f / scale);
+        ws[k] = wscale[k] * (1.0f / scale);
         qs[k] = 0;
 #pragma unroll
         for (int e = 0; e < P_EPW; e++) {
@@ -152,14 +145,6 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
     for (int b = block0; b < blocks; b += blockStride) {
         int r = b * ROWS + lane;
         int live = r < rows;
-        // the epilogue's inputs, loaded before the next block's weights go out (behind them, they and the
-        // barrier after the epilogue would wait for those weights)
-#if P_EPI == 0
-        float yIn = accumulate && l < ROWS && live ? y[r] : 0.0f;
-#elif P_EPI == 1
-        float lbIn = l < ROWS && live ? lb[r] : 0.0f;
-        float sIn = l < ROWS && live ? stateIn[r] : 0.0f;
-#endif
         dacc_t acc[P_NP];
 #pragma unroll
         for (int p = 0; p < P_NP; p++) {
@@ -218,10 +203,10 @@ inline void PHASE_FN(VOL __global const float* x, __global const float* norm1, c
                 v[p] = (float) (dot - qs[QI(p)]) * ws[QI(p)];
             }
 #if P_EPI == 0
-            y[r] = accumulate ? yIn + v[0] : v[0];
+            y[r] = accumulate ? y[r] + v[0] : v[0];
 #elif P_EPI == 1
-            float f = lbIn + (1.0f - lbIn) * sigmoid_f(v[1]);
-            float s = f * sIn + silu_f(v[0]) * (1.0f - f);
+            float f = lb[r] + (1.0f - lb[r]) * sigmoid_f(v[1]);
+            float s = f * stateIn[r] + silu_f(v[0]) * (1.0f - f);
             stateOut[r] = s;
             y[r] = v[2];
             y2[r] = silu_f(s);
