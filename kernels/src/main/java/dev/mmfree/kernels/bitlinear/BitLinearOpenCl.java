@@ -54,8 +54,8 @@ public final class BitLinearOpenCl implements AutoCloseable {
      * How the one-row GEMV spreads over the device.
      *
      * @param groups   at most this many work-groups, each taking row blocks in turn; 0 for one a row block. On
-     *                 GPUs 8 a compute unit: lm_head's 2,000 blocks of 16 rows then run in one wave, and read 5-16
-     *                 points of the copy better in 12 of 13 rounds (bench/results/nvidia-h200/2026-11-29/gemv-trace);
+     *                 GPUs 8 a compute unit: lm_head's 2,000 blocks of 16 rows then run in one wave, and read 3-13
+     *                 points of the copy better in 21 of 23 rounds (bench/results/nvidia-h200/2026-11-29/gemv-trace);
      *                 one a compute unit left too few bytes in flight
      * @param minBlocks while a GEMV would have fewer row blocks than this, its work-groups take half the rows
      *                 and twice the input slices (down to 16 rows), so that a narrow output still reads on
