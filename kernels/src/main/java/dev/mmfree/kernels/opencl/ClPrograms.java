@@ -33,22 +33,27 @@ public final class ClPrograms {
         }
     }
 
-    /** Builds common.cl followed by the given sources as one program. */
+    /** Builds clocks.cl and common.cl followed by the given sources as one program. */
     public static DeviceProgram build(Device device, Tiling tiling, String... paths) {
-        StringBuilder src = new StringBuilder(resource("opencl/common.cl"));
+        StringBuilder src = new StringBuilder(prelude());
         for (String p : paths) {
             src.append("\n// ---- ").append(p).append('\n').append(resource(p));
         }
         return device.build(String.join("+", paths), src.toString(), tiling.options());
     }
 
-    /** Builds common.cl followed by the given source texts as one program (label names it in errors and the cache). */
+    /** Builds clocks.cl and common.cl followed by the given source texts as one program (label names it in errors and the cache). */
     public static DeviceProgram buildText(Device device, Tiling tiling, String label, String... texts) {
-        StringBuilder src = new StringBuilder(resource("opencl/common.cl"));
+        StringBuilder src = new StringBuilder(prelude());
         for (String t : texts) {
             src.append('\n').append(t);
         }
         return device.build(label, src.toString(), tiling.options());
+    }
+
+    /** What every ternary program starts with: the trace clocks (opencl/clocks.cl) and opencl/common.cl. */
+    private static String prelude() {
+        return resource("opencl/clocks.cl") + "\n" + resource("opencl/common.cl");
     }
 
     /** Whether the device is an NVIDIA GPU, whose OpenCL compiles inline PTX ({@code asm}). */

@@ -59,7 +59,7 @@ public final class ColdCopies implements AutoCloseable {
         this.readOnly = readOnly;
         int pairs = (int) Math.max(1, coldBytes / (2 * half));
         this.program = trace == null ? device.build("copy", ClPrograms.resource("bitlinear/copy_f32x4.cl"), "")
-                : device.build("copy traced", "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl")
+                : device.build("copy traced", ClPrograms.resource("opencl/clocks.cl") + "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl")
                         + ClPrograms.resource("bitlinear/copy_f32x4.cl"), ptx ? "-DMMFREE_PTX=1" : "");
         try {
             DeviceBuffer sink = null;

@@ -14,15 +14,9 @@
 #define TRACE(m) trace_mark(trace, tracePhase, m)
 inline void trace_mark(__global ulong* trace, int phase, int m) {
     if (get_local_id(0) == 0) {
-        ulong g = 0;
-        ulong c = 0;
-#ifdef MMFREE_PTX
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
-        asm volatile("mov.u64 %0, %%clock64;" : "=l"(c));
-#endif
         size_t at = (((size_t) phase * get_num_groups(0) + get_group_id(0)) * TRACE_MARKS + m) * 2;
-        trace[at] = g;
-        trace[at + 1] = c;
+        trace[at] = clock_ns();
+        trace[at + 1] = clock_cycles();
     }
 }
 #else

@@ -36,15 +36,9 @@
 #define DTRACE(m) dense_trace(trace, m)
 inline void dense_trace(__global ulong* trace, int m) {
     if (get_local_id(0) == 0) {
-        ulong g = 0;
-        ulong c = 0;
-#ifdef MMFREE_PTX
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
-        asm volatile("mov.u64 %0, %%clock64;" : "=l"(c));
-#endif
         size_t at = ((size_t) get_group_id(0) * DENSE_MARKS + m) * 2;
-        trace[at] = g;
-        trace[at + 1] = c;
+        trace[at] = clock_ns();
+        trace[at + 1] = clock_cycles();
     }
 }
 #else
