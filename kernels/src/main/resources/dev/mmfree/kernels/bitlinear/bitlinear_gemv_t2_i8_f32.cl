@@ -11,9 +11,9 @@
 // dot products load the next block's first PF chunks.
 // Host defines: PF; QR (at most 8); QR_LATE, 1 where the codes outgrow QR * WG int4s and the rest load after the
 // weights (only then is that loop built: present, even run 0 times, it moved NVIDIA's load order and the barrier
-// waited behind the weights again, traced); WBLOCK (the weights' layout, common.cl's W_AT). Launch: global = G * WG,
-// local = WG,
-// G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int, coef [P] f32, sums [P] int.
+// waited behind the weights again, traced); WBLOCK (the weights' layout, common.cl's W_AT).
+// Launch: global = G * WG, local = WG, G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int,
+// coef [P] f32, sums [P] int.
 // GEMV_TRACE (a diagnostic build, after opencl/trace.cl) adds a last argument, trace [groups * TRACE_SLOTS]
 // ulong, and stamps marks 0 entry, 1 codes in local memory, 2 the first block's dot products (work-item 0's),
 // 3 all blocks done.
