@@ -29,12 +29,12 @@ public final class ColdCopies implements AutoCloseable {
 
     /** Copies of about {@code bytes} each (rounded down to whole 4 KiB halves, at least one). */
     public ColdCopies(Device device, long bytes, long coldBytes) {
-        this(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, false);
+        this(device, half(bytes), coldBytes, false);
     }
 
     /** Reads of about {@code bytes} each (rounded down to whole 8 KiB, at least 8 KiB), over as many buffers as take coldBytes. */
     public static ColdCopies reads(Device device, long bytes, long coldBytes) {
-        return new ColdCopies(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, true, null, false);
+        return new ColdCopies(device, half(bytes), coldBytes, true, null, false);
     }
 
     /**
@@ -42,12 +42,17 @@ public final class ColdCopies implements AutoCloseable {
      * {@code opencl/trace.cl}: {@link #readGroups} x 5 longs), read through {@code ptx}'s clock where the device has it.
      */
     public static ColdCopies tracedReads(Device device, long bytes, long coldBytes, DeviceBuffer trace, boolean ptx) {
-        return new ColdCopies(device, Math.max(4096, bytes / 2 / 4096 * 4096), coldBytes, true, trace, ptx);
+        return new ColdCopies(device, half(bytes), coldBytes, true, trace, ptx);
     }
 
     /** Work-groups of one read of about {@code bytes}: 256 work-items of 16 bytes each. */
     public static long readGroups(long bytes) {
-        return 2 * Math.max(4096, bytes / 2 / 4096 * 4096) / 16 / 256;
+        return 2 * half(bytes) / 16 / 256;
+    }
+
+    /** Half of about {@code bytes}: rounded down to whole 4 KiB, at least 4 KiB. */
+    private static long half(long bytes) {
+        return Math.max(4096, bytes / 2 / 4096 * 4096);
     }
 
     private ColdCopies(Device device, long half, long coldBytes, boolean readOnly) {
