@@ -106,15 +106,6 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
         int c = slice + i * SLICES;
         wr[i] = c < chunks ? w[W_AT(c, group * ROWS + lane)] : (uint4)(0u);
     }
-#if AHEAD == 2
-    uint4 wn[PF];   // the group's second block
-    int second = group + groups;
-#pragma unroll
-    for (int i = 0; i < PF; i++) {
-        int c = slice + i * SLICES;
-        wn[i] = second < blocks && c < chunks ? w[W_AT(c, second * ROWS + lane)] : (uint4)(0u);
-    }
-#endif
 #pragma unroll
     for (int i = 0; i < QR; i++) {
         int u = l + i * WG;
@@ -131,6 +122,17 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
         coef[l] = ws * fs;
         sums[l] = qs;
     }
+#if AHEAD == 2
+    // the group's second block, issued once the codes are stored: with qr still live these registers took the
+    // kernel to 66 (NVIDIA), 7 groups an SM, and lm_head's last 132 groups into a second wave (traced)
+    uint4 wn[PF];
+    int second = group + groups;
+#pragma unroll
+    for (int i = 0; i < PF; i++) {
+        int c = slice + i * SLICES;
+        wn[i] = second < blocks && c < chunks ? w[W_AT(c, second * ROWS + lane)] : (uint4)(0u);
+    }
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
     GEMV_MARK(1);
 #if AHEAD == 2

@@ -42,9 +42,6 @@
 #define MMA_B_WORDS 4
 #endif
 #endif
-#ifndef MMA_B_FIRST     // 1: a step's first activation words load before the weights of later steps, not behind them
-#define MMA_B_FIRST 0
-#endif
 #define MMA_ROWS (16 * MMA_MT)
 #define MMA_TOKENS (8 * MMA_NT)
 
@@ -164,11 +161,6 @@ MMA_UNROLL
     uint4 n2lo[MMA_MT], n2hi[MMA_MT];
     mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, cBegin + t + 4, n2lo, n2hi);
 #endif
-#if MMA_AHEAD == 2
-#define MMA_PREFETCH() mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, c + 8, n2lo, n2hi)
-#else
-#define MMA_PREFETCH() mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi)
-#endif
     for (int step = 0; step < run; step += 4) {
         int c = cBegin + step + t;
         bool live = c < cEnd;
@@ -181,8 +173,10 @@ MMA_UNROLL
             nhi[mt] = n2hi[mt];
 #endif
         }
-#if !MMA_B_FIRST
-        MMA_PREFETCH();
+#if MMA_AHEAD == 2
+        mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, c + 8, n2lo, n2hi);
+#else
+        mma_load_weights(w, chunks, cEnd, rowsPad, row0 + g, c + 4, nlo, nhi);
 #endif
         // activations MMA_B_WORDS words at a time, their loads all issued before the mma that use them
         // (the volatile mma keep the order of the source): 4 / MMA_B_WORDS L2 round trips a step
@@ -196,11 +190,6 @@ MMA_UNROLL
                     b[mb][j] = live ? qt[j][4 * c + m0 + mb] : (int4) (0);
                 }
             }
-#if MMA_B_FIRST
-            if (m0 == 0) {
-                MMA_PREFETCH();
-            }
-#endif
 MMA_UNROLL
             for (int mb = 0; mb < MMA_B_WORDS; mb++) {
                 int m = m0 + mb;
