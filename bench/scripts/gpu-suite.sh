@@ -55,19 +55,17 @@ for step in $steps; do
             run kernels 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ${KERNEL_ARGS:-} ;;
         gemvsweep)  # the plain GEMV at each tiling (GEMV_SWEEP) and layout (GEMV_BLOCKS: 0 chunk-major, B blocked by B rows),
                     # cold, round robin with a copy and a read of the same bytes (SWEEP_ITERS rounds; SWEEP_BURST launches
-                    # back to back a turn, default 1; GEMV_GROUPS: schedules, -1 the device's, 0 a work-group a block, G at most G;
-                    # GEMV_AHEAD: blocks' chunks a group holds in flight, 0 the device's, 1 or 2)
+                    # back to back a turn, default 1; GEMV_GROUPS: schedules, -1 the device's, 0 a work-group a block, G at most G)
             run gemvsweep 400 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia \
                 --iters "${SWEEP_ITERS:-100}" --cold-mib "${SWEEP_COLD_MIB:-160}" --sweep-burst "${SWEEP_BURST:-1}" \
                 --gemv-sweep "${GEMV_SWEEP:-32x8x8,16x16x8,64x4x8,32x16x8,64x8x8}" --gemv-blocks "${GEMV_BLOCKS:-0,32,64}" \
-                --gemv-groups "${GEMV_GROUPS:--1}" --gemv-ahead "${GEMV_AHEAD:-0}" ;;
+                --gemv-groups "${GEMV_GROUPS:--1}" ;;
         gemvtrace)  # the plain GEMV built with clock marks (GemvTrace) in turn with a traced read of the same bytes, cold:
                     # when work-groups enter and end, their phases, how many an SM holds (GEMV_SWEEP's first tiling,
-                    # GEMV_BLOCKS layouts, GEMV_GROUPS and GEMV_AHEAD schedules)
+                    # GEMV_BLOCKS layouts, GEMV_GROUPS schedules)
             run gemvtrace 400 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia \
                 --iters "${SWEEP_ITERS:-50}" --cold-mib "${SWEEP_COLD_MIB:-160}" --gemv-trace \
-                --gemv-sweep "${GEMV_SWEEP:-32x8x8}" --gemv-blocks "${GEMV_BLOCKS:-32}" --gemv-groups "${GEMV_GROUPS:--1}" \
-                --gemv-ahead "${GEMV_AHEAD:-0}" ;;
+                --gemv-sweep "${GEMV_SWEEP:-32x8x8}" --gemv-blocks "${GEMV_BLOCKS:-32}" --gemv-groups "${GEMV_GROUPS:--1}" ;;
         kernelruns) # the kernel bench under env settings: KERNEL_RUNS lists them (VAR=VALUE, several joined by
                     # commas; "-" for none), one run each, in order
             for e in ${KERNEL_RUNS:--}; do

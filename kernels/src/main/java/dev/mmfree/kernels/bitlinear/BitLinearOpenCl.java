@@ -68,30 +68,17 @@ public final class BitLinearOpenCl implements AutoCloseable {
      *                 (doubling their slices) down to this many; 0 as 16. On the H200, 8 x 32 read down_proj (2560 rows
      *                 of 6912) 2.2 points of the copy better than 16 x 16 on average, ahead in 23 of 28 rounds, and
      *                 o_proj within a point either way (bench/results/nvidia-h200/2026-11-29/narrow-rows)
-     * @param ahead    1 or 2: where groups take more than one block, each holds the first chunks of this many of its
-     *                 blocks in flight (2: its second block's loads go out at its start, not after the first's sums)
      */
-    public record GemvSchedule(int groups, int minBlocks, int wideRows, int narrowRows, int ahead) {
+    public record GemvSchedule(int groups, int minBlocks, int wideRows, int narrowRows) {
         /** Work-groups a compute unit on GPUs ({@link #forDevice}). */
         public static final int GPU_GROUPS_PER_UNIT = 8;
 
         public GemvSchedule {
             if (groups < 0 || minBlocks < 0 || wideRows < 0 || wideRows > 0 && (wideRows < 16 || Integer.bitCount(wideRows) != 1)
-                    || narrowRows != 0 && narrowRows != 8 && narrowRows != 16 || ahead != 1 && ahead != 2) {
+                    || narrowRows != 0 && narrowRows != 8 && narrowRows != 16) {
                 throw new MmfreeException(GEMV + ": schedule groups and minBlocks must be >= 0, wideRows 0 or a power of two"
-                        + " >= 16, narrowRows 0, 8 or 16, and ahead 1 or 2, got " + groups + ", " + minBlocks + ", " + wideRows
-                        + ", " + narrowRows + ", " + ahead);
+                        + " >= 16, and narrowRows 0, 8 or 16, got " + groups + ", " + minBlocks + ", " + wideRows + ", " + narrowRows);
             }
-        }
-
-        /** One block's chunks in flight ahead. */
-        public GemvSchedule(int groups, int minBlocks, int wideRows, int narrowRows) {
-            this(groups, minBlocks, wideRows, narrowRows, 1);
-        }
-
-        /** This schedule with {@code ahead} blocks' chunks in flight. */
-        public GemvSchedule withAhead(int ahead) {
-            return new GemvSchedule(groups, minBlocks, wideRows, narrowRows, ahead);
         }
 
         /** Rows and slices as the GEMM's, narrowed for narrow outputs down to 16 rows. */
@@ -241,21 +228,18 @@ public final class BitLinearOpenCl implements AutoCloseable {
         long int4s = (qBytes / 16 + wg - 1) / wg;   // int4s of codes a work-item stages
         int staged = (int) Math.min(MAX_STAGED, int4s);   // loaded ahead of the weights
         int late = int4s > MAX_STAGED ? 1 : 0;
-        long groups = gemvGroups(w);
-        int ahead = groups < w.rowsPad() / t.rows() ? gemvSchedule.ahead() : 1;   // only where groups take blocks in turn
         String traceDefine = trace == null ? "" : "#define GEMV_TRACE 1\n" + ClPrograms.resource("opencl/trace.cl");
-        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " QR " + staged + (late == 1 ? "+" : "") + " AHEAD " + ahead
-                        + (trace == null ? "" : " traced"),
+        DeviceProgram program = gemv.computeIfAbsent(t + " PF " + prefetch + " QR " + staged + (late == 1 ? "+" : "") + (trace == null ? "" : " traced"),
                 key -> ClPrograms.buildText(device, t, GEMV + " " + key + " WBLOCK " + blockRows,
-                        "#define PF " + prefetch + "\n#define QR " + staged + "\n#define QR_LATE " + late + "\n#define AHEAD " + ahead + "\n",
-                        layoutDefine(), traceDefine, ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
+                        "#define PF " + prefetch + "\n#define QR " + staged + "\n#define QR_LATE " + late + "\n", layoutDefine(), traceDefine,
+                        ClPrograms.resource("bitlinear/" + GEMV + ".cl")));
         var k = program.kernel(GEMV).args(in.q(), in.factor(), in.qsum(), w.codes(), w.scales(), w.out(), w.outPad(),
                 w.rowsPad(), chunks, y, accumulate ? 1 : 0);
         k.argLocal(11, qBytes).argLocal(12, 4L * wg).argLocal(13, 4L * projections).argLocal(14, 4L * projections);
         if (trace != null) {
             k.arg(15, trace);
         }
-        return new Launch(k, new long[]{groups * wg}, new long[]{wg});
+        return new Launch(k, new long[]{gemvGroups(w) * wg}, new long[]{wg});
     }
 
     /**

@@ -59,8 +59,7 @@ import java.util.function.Supplier;
  * all cold and interleaved launch by launch with a copy and a read of the same bytes, so that a drift of the
  * machine moves them all alike. Its table gives each variant's median against the copy's and the read's.
  * {@code --sweep-burst N} interleaves them N launches at a time, queued back to back, as a model queues its
- * kernels (each burst's first launch, which follows another kernel, is left out). {@code --gemv-groups} and
- * {@code --gemv-ahead} list schedules to time side by side (BitLinearOpenCl.GemvSchedule).
+ * kernels (each burst's first launch, which follows another kernel, is left out).
  */
 public final class BitLinearOpenClBench {
     private record Result(String variant, String shape, double ms, double gbps, double pctCopy, double wallMs) {
@@ -95,7 +94,6 @@ public final class BitLinearOpenClBench {
     private List<Tiling> sweepTilings = List.of();
     private int[] sweepBlocks = {0};
     private int[] sweepGroups = {-1};
-    private int[] sweepAhead = {0};
     private int burst = 1;
     private boolean trace;
 
@@ -126,7 +124,6 @@ public final class BitLinearOpenClBench {
         String sweepSpec = null;
         String blocksSpec = null;
         String groupsSpec = null;
-        String aheadSpec = null;
         boolean trace = false;
         int burst = 1;
         for (int i = 0; i < args.length; i++) {
@@ -147,10 +144,9 @@ public final class BitLinearOpenClBench {
                 case "--gemv-blocks" -> blocksSpec = args[++i];
                 case "--sweep-burst" -> burst = Integer.parseInt(args[++i]);
                 case "--gemv-groups" -> groupsSpec = args[++i];
-                case "--gemv-ahead" -> aheadSpec = args[++i];
                 case "--gemv-trace" -> trace = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...] [--gemv-groups G,... (-1: the device's)] [--gemv-ahead A,... (0: the device's)] [--sweep-burst N] [--gemv-trace]] [--copy-mib N] [--cold-mib N] [--quick]");
+                        + "; usage: [--device SEL] [--iters N] [--tiling RxSxT] [--narrow-tiling RxSxT] [--decode-tiling RxSxT] [--ptx 0|1] [--mma WxMxN[xK],...] [--row-tilings RxSxT,...] [--gemm-only] [--gemv-sweep RxSxT,... [--gemv-blocks B,...] [--gemv-groups G,... (-1: the device's)] [--sweep-burst N] [--gemv-trace]] [--copy-mib N] [--cold-mib N] [--quick]");
             }
         }
         OpenCl.unavailableReason().ifPresent(r -> {
@@ -187,9 +183,6 @@ public final class BitLinearOpenClBench {
                 if (blocksSpec != null) {
                     bench.sweepBlocks = Arrays.stream(blocksSpec.split(",")).mapToInt(Integer::parseInt)
                             .map(TernaryDeviceLayout::checkBlockRows).toArray();
-                }
-                if (aheadSpec != null) {
-                    bench.sweepAhead = Arrays.stream(aheadSpec.split(",")).mapToInt(Integer::parseInt).toArray();
                 }
                 if (groupsSpec != null) {
                     bench.sweepGroups = Arrays.stream(groupsSpec.split(",")).mapToInt(Integer::parseInt).toArray();
@@ -672,14 +665,12 @@ public final class BitLinearOpenClBench {
                 double bytes = 0;
                 for (Tiling t : sweepTilings) {
                     for (int blockRows : sweepBlocks) {
-                        for (int[] ga : sweepSchedules()) {
-                            int groups = ga[0];
-                            int ahead = ga[1];
-                            BitLinearOpenCl bl = new BitLinearOpenCl(device, t, Optional.empty(), schedule(groups, ahead), blockRows);
+                        for (int groups : sweepGroups) {
+                            BitLinearOpenCl bl = new BitLinearOpenCl(device, t, Optional.empty(), schedule(groups), blockRows);
                             List<DeviceTernaryMatrix> ws = new ArrayList<>();
                             List<Launch> launches = new ArrayList<>();
                             variants.add(new Variant(t + "->" + bl.gemvTiling(TernaryDeviceLayout.outPad(out) * projections)
-                                    + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + groupsLabel(groups, ahead),
+                                    + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + groupsLabel(groups),
                                     bl, ws, launches));
                             DeviceTernaryMatrix first = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "sweep", blockRows, stack);
                             ws.add(first);
@@ -739,34 +730,22 @@ public final class BitLinearOpenClBench {
         lines.forEach(System.out::println);
     }
 
-    /** Each --gemv-groups value with each --gemv-ahead value: {groups, ahead}. */
-    private List<int[]> sweepSchedules() {
-        List<int[]> all = new ArrayList<>();
-        for (int groups : sweepGroups) {
-            for (int ahead : sweepAhead) {
-                all.add(new int[]{groups, ahead});
-            }
-        }
-        return all;
-    }
-
     /**
      * The device's GEMV schedule ({@code groups} < 0), or it with at most {@code groups} work-groups taking row blocks in
-     * turn (0: one a block); with {@code ahead} > 0 blocks' chunks in flight ahead, else the device's.
+     * turn (0: one a block).
      */
-    private BitLinearOpenCl.GemvSchedule schedule(int groups, int ahead) {
+    private BitLinearOpenCl.GemvSchedule schedule(int groups) {
         var s = BitLinearOpenCl.GemvSchedule.forDevice(device.info());
-        s = groups < 0 ? s : new BitLinearOpenCl.GemvSchedule(groups, s.minBlocks(), s.wideRows(), s.narrowRows(), s.ahead());
-        return ahead > 0 ? s.withAhead(ahead) : s;
+        return groups < 0 ? s : new BitLinearOpenCl.GemvSchedule(groups, s.minBlocks(), s.wideRows(), s.narrowRows());
     }
 
-    private static String groupsLabel(int groups, int ahead) {
-        return (groups < 0 ? "" : " groups " + groups) + (ahead > 0 ? " ahead " + ahead : "");
+    private static String groupsLabel(int groups) {
+        return groups < 0 ? "" : " groups " + groups;
     }
 
     /**
      * {@code --gemv-trace}: the plain GEMV of each shape built with {@code GEMV_TRACE} (the first tiling of --gemv-sweep,
-     * each layout of --gemv-blocks and schedule of --gemv-groups and --gemv-ahead), cold, in turn with a traced read of the same bytes, one
+     * each layout of --gemv-blocks and schedule of --gemv-groups), cold, in turn with a traced read of the same bytes, one
      * launch a turn. Prints {@link GemvTrace}'s medians: when the work-groups enter and end by the GPU's clock, how long
      * one takes and its phases, and how many an SM holds, beside each launch's event time.
      */
@@ -776,13 +755,11 @@ public final class BitLinearOpenClBench {
         for (int[] s : shapes) {
             GemvCase g = gemvCase(s[0], s[1], s[2]);
             for (int blockRows : sweepBlocks) {
-                for (int[] ga : sweepSchedules()) {
-                    int groups = ga[0];
-                    int ahead = ga[1];
+                for (int groups : sweepGroups) {
                     List<AutoCloseable> owned = new ArrayList<>();
                     try {
                         BitLinearOpenCl bl = keep(owned, new BitLinearOpenCl(device, sweepTilings.getFirst(), Optional.empty(),
-                                schedule(groups, ahead), blockRows));
+                                schedule(groups), blockRows));
                         QuantizedInput qi = keep(owned, g.upload(device));
                         DeviceBuffer y = keep(owned, device.allocate(MemoryCategory.WORKSPACE, 4L * g.ref().length, "y"));
                         List<DeviceTernaryMatrix> ws = new ArrayList<>();
@@ -804,7 +781,7 @@ public final class BitLinearOpenClBench {
                         float[] got = new float[g.ref().length];
                         device.read(y, got);
                         String label = g.shape() + " " + bl.gemvTiling(ws.getFirst().rowsPad())
-                                + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + groupsLabel(groups, ahead);
+                                + (blockRows == 0 ? " chunk-major" : " blocked " + blockRows) + groupsLabel(groups);
                         if (!validate("gemv trace " + label, g.shape(), g.ref(), got, 1e-6)) {
                             continue;
                         }

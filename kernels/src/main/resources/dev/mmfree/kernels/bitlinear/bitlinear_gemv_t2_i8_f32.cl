@@ -8,12 +8,10 @@
 // chunk had arrived (traced on the H200: 1.1-2.7 us where an L2 round trip takes 0.6; GemvTrace). Issued first,
 // they let each chunk be summed as it comes in. The host launches a work-group a row block, or G fewer ones that
 // take the blocks group, group + G, ... in turn, as the decode kernels do (decode_phase.cl); then each block's
-// dot products load the first PF chunks of the group's next block (AHEAD 1), or of the one after it (AHEAD 2, where
-// groups take two blocks or more, as lm_head's 2,000 on the H200: a group then loads its first two blocks' chunks
-// from its start, and the second waits on no load issued after the first block's sums).
-// Host defines: AHEAD (1 or 2); PF; QR (at most 8); QR_LATE, 1 where the codes outgrow QR * WG int4s and the rest
-// load after the weights (only then is that loop built: present, even run 0 times, it moved NVIDIA's load order
-// and the barrier waited behind the weights again, traced); WBLOCK (the weights' layout, common.cl's W_AT).
+// dot products load the next block's first PF chunks.
+// Host defines: PF; QR (at most 8); QR_LATE, 1 where the codes outgrow QR * WG int4s and the rest load after the
+// weights (only then is that loop built: present, even run 0 times, it moved NVIDIA's load order and the barrier
+// waited behind the weights again, traced); WBLOCK (the weights' layout, common.cl's W_AT).
 // Launch: global = G * WG, local = WG, G <= rowsPad / ROWS. Local: ql [P * kPad] int8 (as int4s), part [WG] int,
 // coef [P] f32, sums [P] int.
 // GEMV_TRACE (a diagnostic build, after opencl/trace.cl) adds a last argument, trace [groups * TRACE_SLOTS]
@@ -21,59 +19,11 @@
 // 3 all blocks done.
 #ifdef GEMV_TRACE
 #define GEMV_TRACE_PARAM , __global ulong* trace
-#define GEMV_TRACE_ARG , trace
 #define GEMV_MARK(m) trace_stamp(trace, m)
 #else
 #define GEMV_TRACE_PARAM
-#define GEMV_TRACE_ARG
 #define GEMV_MARK(m)
 #endif
-
-// Block b's rows: its first PF chunks from wr (loaded earlier), the others loaded here; then wr takes block next's
-// first chunks (none past the last block), in flight while b's sums are reduced and stored. Always inlined, so that
-// wr stays in registers (clang left it a function where it is called twice, and wr went to private memory).
-__attribute__((always_inline)) inline void gemv_block(int b, int next, int first, uint4* wr, int l,
-        __global const uint4* w, const int out, const int outPad, const int rowsPad, const int chunks, const int blocks,
-        __global float* y, const int accumulate, __local const int4* ql, __local int* part, __local const float* coef,
-        __local const int* sums GEMV_TRACE_PARAM) {
-    int lane = l % ROWS;
-    int slice = l / ROWS;
-    int row = b * ROWS + lane;
-    int p = b * ROWS / outPad;   // outPad is a multiple of ROWS: a block lies in one projection
-    __local const int4* qp = ql + p * chunks * 4;
-    dacc_t acc = 0;
-#pragma unroll
-    for (int i = 0; i < PF; i++) {
-        int c = slice + i * SLICES;
-        if (c < chunks) {
-            acc = chunk_dacc_local(wr[i], qp + 4 * c, acc);
-        }
-    }
-    for (int c = slice + PF * SLICES; c < chunks; c += SLICES) {
-        acc = chunk_dacc_local(w[W_AT(c, row)], qp + 4 * c, acc);
-    }
-#pragma unroll
-    for (int i = 0; i < PF; i++) {
-        int c = slice + i * SLICES;
-        wr[i] = next < blocks && c < chunks ? w[W_AT(c, next * ROWS + lane)] : (uint4)(0u);
-    }
-    if (first) {
-        GEMV_MARK(2);
-    }
-    part[l] = dacc_total(acc);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    int r = row - p * outPad;
-    if (l < ROWS && r < out) {
-        int dot = -sums[p];
-        for (int s = 0; s < SLICES; s++) {
-            dot += part[s * ROWS + l];
-        }
-        float v = (float) dot * coef[p];
-        size_t at = (size_t) p * out + r;
-        y[at] = accumulate ? y[at] + v : v;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
 
 __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
                                        __global const uint4* w, __global const float* wscale,
@@ -122,33 +72,46 @@ __kernel void bitlinear_gemv_t2_i8_f32(__global const int4* q, __global const fl
         coef[l] = ws * fs;
         sums[l] = qs;
     }
-#if AHEAD == 2
-    // the group's second block, issued once the codes are stored: with qr still live these registers took the
-    // kernel to 66 (NVIDIA), 7 groups an SM, and lm_head's last 132 groups into a second wave (traced)
-    uint4 wn[PF];
-    int second = group + groups;
-#pragma unroll
-    for (int i = 0; i < PF; i++) {
-        int c = slice + i * SLICES;
-        wn[i] = second < blocks && c < chunks ? w[W_AT(c, second * ROWS + lane)] : (uint4)(0u);
-    }
-#endif
     barrier(CLK_LOCAL_MEM_FENCE);
     GEMV_MARK(1);
-#if AHEAD == 2
-    for (int b = group; b < blocks; b += 2 * groups) {
-        gemv_block(b, b + 2 * groups, b == group, wr, l, w, out, outPad, rowsPad, chunks, blocks, y, accumulate,
-                   ql, part, coef, sums GEMV_TRACE_ARG);
-        if (b + groups < blocks) {   // uniform in the group: its barriers are reached by all or none
-            gemv_block(b + groups, b + 3 * groups, 0, wn, l, w, out, outPad, rowsPad, chunks, blocks, y,
-                       accumulate, ql, part, coef, sums GEMV_TRACE_ARG);
-        }
-    }
-#else
     for (int b = group; b < blocks; b += groups) {
-        gemv_block(b, b + groups, b == group, wr, l, w, out, outPad, rowsPad, chunks, blocks, y, accumulate,
-                   ql, part, coef, sums GEMV_TRACE_ARG);
+        int row = b * ROWS + lane;
+        int p = b * ROWS / outPad;   // outPad is a multiple of ROWS: a block lies in one projection
+        __local const int4* qp = ql + p * qWords;
+        dacc_t acc = 0;
+#pragma unroll
+        for (int i = 0; i < PF; i++) {
+            int c = slice + i * SLICES;
+            if (c < chunks) {
+                acc = chunk_dacc_local(wr[i], qp + 4 * c, acc);
+            }
+        }
+        for (int c = slice + PF * SLICES; c < chunks; c += SLICES) {
+            acc = chunk_dacc_local(w[W_AT(c, row)], qp + 4 * c, acc);
+        }
+        // the next block's first chunks, in flight while this block's sums are reduced and stored
+        int next = b + groups;
+#pragma unroll
+        for (int i = 0; i < PF; i++) {
+            int c = slice + i * SLICES;
+            wr[i] = next < blocks && c < chunks ? w[W_AT(c, next * ROWS + lane)] : (uint4)(0u);
+        }
+        if (b == group) {
+            GEMV_MARK(2);
+        }
+        part[l] = dacc_total(acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        int r = row - p * outPad;
+        if (l < ROWS && r < out) {
+            int dot = -sums[p];
+            for (int s = 0; s < SLICES; s++) {
+                dot += part[s * ROWS + l];
+            }
+            float v = (float) dot * coef[p];
+            size_t at = (size_t) p * out + r;
+            y[at] = accumulate ? y[at] + v : v;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
-#endif
     GEMV_MARK(3);
 }

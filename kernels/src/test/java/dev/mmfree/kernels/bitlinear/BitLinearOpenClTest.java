@@ -71,26 +71,21 @@ class BitLinearOpenClTest {
 
     /**
      * The one-row GEMV on fewer work-groups than row blocks, so that each takes several in turn with the
-     * next block's weights (or, ahead 2, the one after it) loaded ahead, and on inputs wider than a work-item loads
-     * ahead. With ahead 2, groups take even and odd numbers of blocks, and one group all of them.
+     * next block's weights loaded ahead, and on inputs wider than a work-item loads ahead.
      */
     @Test
     void gemvOnFewWorkGroupsMatchesReferenceBitForBit() {
         Random r = new Random(13);
         for (Tiling tiling : tilings) {
-            for (int ahead : new int[]{1, 2}) {
-                for (int groups : new int[]{1, 2, 5}) {
-                    try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 0).withAhead(ahead))) {
-                        gemmCase(bl, r, 3, 257, 1000, 1, groups % 2 == 1);
-                        gemmCase(bl, r, 1, 70, 8300, 1, groups == 2);
-                    }
+            for (int groups : new int[]{1, 2, 5}) {
+                try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 0))) {
+                    gemmCase(bl, r, 3, 257, 1000, 1, groups % 2 == 1);
+                    gemmCase(bl, r, 1, 70, 8300, 1, groups == 2);
                 }
             }
         }
         assertThrows(MmfreeException.class, () -> new GemvSchedule(-1, 0));
         assertThrows(MmfreeException.class, () -> new GemvSchedule(0, -1));
-        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0).withAhead(3));
-        assertThrows(MmfreeException.class, () -> new GemvSchedule(0, 0).withAhead(0));
     }
 
     /**
@@ -162,10 +157,9 @@ class BitLinearOpenClTest {
     void tracedGemvMatchesReferenceAndStampsEveryGroup() {
         Random r = new Random(19);
         boolean ptx = Tiling.forDevice(device.info()).ptx();
-        for (int[] ga : new int[][]{{0, 1}, {3, 1}, {3, 2}}) {
-            int groups = ga[0];
+        for (int groups : new int[]{0, 3}) {
             try (BitLinearOpenCl bl = new BitLinearOpenCl(device, new Tiling(32, 8, 8, ptx), Optional.empty(),
-                    new GemvSchedule(groups, 8, 16, 8, ga[1]), 32)) {
+                    new GemvSchedule(groups, 8, 16, 8), 32)) {
                 int out = 200;
                 int in = 1000;
                 TernaryMatrix m = ClTesting.randomTernary(r, out, in);
@@ -184,7 +178,7 @@ class BitLinearOpenClTest {
                         l.enqueue(device);
                         float[] got = new float[out];
                         device.read(y, got);
-                        ClTesting.assertExact("traced gemv, groups " + groups + " ahead " + ga[1], expected, got);
+                        ClTesting.assertExact("traced gemv, groups " + groups, expected, got);
                         int[] words = new int[2 * GemvTrace.SLOTS * n + 16];
                         device.read(trace, words);
                         long[] raw = new long[GemvTrace.SLOTS * n];
@@ -218,9 +212,9 @@ class BitLinearOpenClTest {
     @Test
     void gemvWithCodesPastTheFirstLoadsMatchesReferenceBitForBit() {
         Random r = new Random(20);
-        for (GemvSchedule schedule : new GemvSchedule[]{new GemvSchedule(0, 0), new GemvSchedule(2, 0), new GemvSchedule(2, 0).withAhead(2)}) {
-            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, new Tiling(8, 4, 3, false), Optional.empty(), schedule)) {
-                gemmCase(bl, r, 2, 21, 9000, 1, schedule.groups() == 0);
+        for (int groups : new int[]{0, 2}) {
+            try (BitLinearOpenCl bl = new BitLinearOpenCl(device, new Tiling(8, 4, 3, false), Optional.empty(), new GemvSchedule(groups, 0))) {
+                gemmCase(bl, r, 2, 21, 9000, 1, groups == 0);
             }
         }
     }
@@ -242,12 +236,10 @@ class BitLinearOpenClTest {
         Random r = new Random(15);
         for (Tiling tiling : tilings) {
             for (int blockRows : new int[]{16, 32, 64}) {
-                for (GemvSchedule schedule : new GemvSchedule[]{new GemvSchedule(0, 0), new GemvSchedule(3, 0),
-                        new GemvSchedule(3, 0).withAhead(2)}) {
-                    try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), schedule, blockRows)) {
-                        boolean one = schedule.groups() == 0;
-                        gemmCase(bl, r, 3, 257, 1000, 1, one, blockRows);
-                        gemmCase(bl, r, 1, 70, 8300, 1, !one, blockRows);
+                for (int groups : new int[]{0, 3}) {
+                    try (BitLinearOpenCl bl = new BitLinearOpenCl(device, tiling, Optional.empty(), new GemvSchedule(groups, 0), blockRows)) {
+                        gemmCase(bl, r, 3, 257, 1000, 1, groups == 0, blockRows);
+                        gemmCase(bl, r, 1, 70, 8300, 1, groups != 0, blockRows);
                         gemmCase(bl, r, 2, 5, 17, 1, false, blockRows);
                     }
                 }
