@@ -21,7 +21,7 @@ base_cli=("${base_cmd[@]}" dev.mmfree.model.cli.MmfreeCli)
 
 run() {  # run NAME TIMEOUT_S CMD...
     local name=$1 limit=$2; shift 2
-    echo "=== $name: $*" | tee -a "$out/$name.log"
+    echo "=== $name: $(date -u +%H:%M:%S) $*" | tee -a "$out/$name.log"
     local t0=$SECONDS
     timeout "$limit" "$@" >>"$out/$name.log" 2>&1
     echo "=== $name: exit $? after $((SECONDS - t0)) s" | tee -a "$out/$name.log"
@@ -34,7 +34,15 @@ ahead_e2e() {  # ahead_e2e LOG: 2.7B batched decode with -DMMA_AHEAD=1 and 2 (AH
     done
 }
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit --format=csv; java -version 2>&1 | head -1; } > "$out/machine.txt" 2>&1
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit,clocks.max.sm,clocks.applications.graphics --format=csv; java -version 2>&1 | head -1; } > "$out/machine.txt" 2>&1
+# GPU_CLOCKS=MS: samples the SM and memory clocks, power and performance state every MS milliseconds into
+# OUT_DIR/clocks.csv while the steps run (what a latency-bound batch-1 step depends on)
+if [ -n "${GPU_CLOCKS:-}" ]; then
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,pstate,temperature.gpu --format=csv,noheader \
+        -lms "$GPU_CLOCKS" >> "$out/clocks.csv" 2>&1 &
+    clocks_pid=$!
+    trap 'kill $clocks_pid 2>/dev/null' EXIT
+fi
 for step in $steps; do
     case $step in
         tests)
