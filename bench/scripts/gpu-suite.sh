@@ -224,4 +224,4 @@ for step in $steps; do
         *) echo "unknown step $step" ;;
     esac
 done
-grep -h "=== \|tests successful\|tests failed\|verify: \|MatMul-free\|Transformer++" "$out"/*.log | grep -v "^=== .*: java" | tail -70
+grep -h "=== \|tests successful\|tests failed\|verify: \|MatMul-free\|Transformer++" "$out"/*.log | grep -v "^=== [a-z0-9]*: [0-9:]* " | tail -70
