@@ -90,7 +90,7 @@ for step in $steps; do
                     # each "base" (the jars of .gpu/base), "-" (this build) or env settings for this build (VAR=VALUE,...)
             i=0
             p=${B1_PRESET:-2.7B}
-            tag=$p-b${B1_BATCH:-1}-c${B1_CONTEXT:-128}-w${B1_WARMUP:-8}   # so that runs of other batches or contexts in one OUT keep their folders
+            tag=$p-b${B1_BATCH:-1}-c${B1_CONTEXT:-128}-w${B1_WARMUP:-8}   # so that runs of other batches, contexts or warm-ups in one OUT keep their folders
             b1=(bench --backend opencl --preset "$p" --models "${B1_MODELS:-hgrn}" --batch "${B1_BATCH:-1}" --context "${B1_CONTEXT:-128}"
                 --decode-steps "${B1_STEPS:-100}" --warmup-steps "${B1_WARMUP:-8}" --prefill-repeats 1)
             for e in ${BATCH1_RUNS:-base - base -}; do
