@@ -6,7 +6,15 @@ public interface DeviceEvent extends AutoCloseable {
     void await();
 
     /** Device time from the command's start to its end, in nanoseconds (needs a profiling device). */
-    long elapsedNanos();
+    default long elapsedNanos() {
+        return endNanos() - startNanos();
+    }
+
+    /** The device's timer when the command started, in nanoseconds (waits for it; needs a profiling device). */
+    long startNanos();
+
+    /** The device's timer when the command ended, in nanoseconds (waits for it; needs a profiling device). */
+    long endNanos();
 
     @Override
     void close();

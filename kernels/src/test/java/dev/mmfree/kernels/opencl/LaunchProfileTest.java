@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@link LaunchProfile}: runs the launches it times (same result as enqueueing them) and counts them by kernel and size. */
@@ -55,6 +56,58 @@ class LaunchProfileTest {
                 long wg = ClTesting.tilings(device)[0].workGroup();
                 assertTrue(table.contains(kernel + " | [" + 4 * wg + "] | 4 |"), table);
                 assertTrue(table.contains(kernel + " | [" + 2 * wg + "] | 1 |"), table);
+            }
+        }
+    }
+
+    /** The timeline mode: launches queue without waits, and each step's span, busy time, idle time and gap come out. */
+    @Test
+    void timelineCountsLaunchesAndStepsWithoutWaiting() {
+        try (Device device = ClTesting.openOrSkip();
+             SwiGluOpenCl swiGlu = new SwiGluOpenCl(device, ClTesting.tilings(device)[0])) {
+            int i = 300;
+            float[] gu = ClTesting.gaussian(new Random(4), 4 * 2 * i, 1f);
+            float[] norm = new float[i];
+            Arrays.fill(norm, 1f);
+            try (DeviceBuffer guB = device.upload(MemoryCategory.WORKSPACE, "gu", gu);
+                 DeviceBuffer nB = device.upload(MemoryCategory.WEIGHTS, "norm", norm);
+                 QuantizedInput plain = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "plain", 1, 4, i);
+                 QuantizedInput timed = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "timed", 1, 4, i);
+                 Launch a = swiGlu.normQuant(guB, nB, 1e-5f, plain, 4);
+                 Launch b = swiGlu.normQuant(guB, nB, 1e-5f, timed, 4);
+                 Launch c = swiGlu.normQuant(guB, nB, 1e-5f, timed, 2)) {
+                a.enqueue(device);
+                LaunchProfile profile = new LaunchProfile(LaunchProfile.Mode.TIMELINE);
+                for (int k = 0; k < 5; k++) {
+                    profile.step();
+                    profile.run(c, device);
+                    profile.run(b, device);
+                }
+                profile.step();
+                profile.run(b, device);
+                byte[] want = new byte[4 * QuantizedInput.kPad(i)];
+                byte[] got = new byte[want.length];
+                device.read(plain.q(), want);
+                device.read(timed.q(), got);
+                assertArrayEquals(want, got, "a profiled launch computes what an enqueued one does");
+
+                ByteArrayOutputStream text = new ByteArrayOutputStream();
+                profile.print(new PrintStream(text, true, StandardCharsets.UTF_8), "test");
+                String table = text.toString(StandardCharsets.UTF_8);
+                String kernel = SwiGluOpenCl.NORM_QUANT;
+                long wg = ClTesting.tilings(device)[0].workGroup();
+                assertTrue(table.contains("(timeline)"), table);
+                assertTrue(table.contains(kernel + " | [" + 4 * wg + "] | 6 |"), table);
+                assertTrue(table.contains(kernel + " | [" + 2 * wg + "] | 5 |"), table);
+                String two = table.lines().filter(l -> l.startsWith("2 | ")).findFirst().orElseThrow(() -> new AssertionError(table));
+                String[] f = two.split(" \\| ");
+                assertEquals("5", f[1], "five steps of two launches: " + two);
+                double span = Double.parseDouble(f[2]);
+                double busy = Double.parseDouble(f[3]);
+                double idle = Double.parseDouble(f[4]);
+                assertTrue(busy > 0 && span >= busy && idle >= 0, two);
+                assertTrue(Double.parseDouble(f[5]) >= 0, "an in-order queue starts a step after the previous one ends: " + two);
+                assertTrue(table.lines().anyMatch(l -> l.startsWith("1 | 1 | ")), table);
             }
         }
     }

@@ -135,7 +135,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
-        this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile() : null;
+        this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile(LaunchProfile.requestedMode()) : null;
         this.layerGroups = layerGroups;
         try {
             Tiling tiling = Tiling.forDevice(device.info());
@@ -383,6 +383,9 @@ public final class HgrnBitOpenCl implements CausalLm {
             }
             plan = fused ? fusedPlan(s, head) : gemmPlan(s, n, head);
             s.plans.put(key, plan);
+        }
+        if (profile != null) {
+            profile.step();
         }
         for (Launch l : plan) {
             if (profile != null) {

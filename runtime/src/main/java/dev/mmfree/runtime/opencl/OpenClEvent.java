@@ -27,15 +27,21 @@ final class OpenClEvent implements DeviceEvent {
     }
 
     @Override
-    public long elapsedNanos() {
+    public long startNanos() {
+        return profilingInfo(CL.CL_PROFILING_COMMAND_START);
+    }
+
+    @Override
+    public long endNanos() {
+        return profilingInfo(CL.CL_PROFILING_COMMAND_END);
+    }
+
+    private long profilingInfo(int which) {
         await();
-        long[] start = new long[1];
-        long[] end = new long[1];
-        Cl.run("clGetEventProfilingInfo", what, () -> {
-            CL.clGetEventProfilingInfo(event, CL.CL_PROFILING_COMMAND_START, Sizeof.cl_ulong, Pointer.to(start), null);
-            CL.clGetEventProfilingInfo(event, CL.CL_PROFILING_COMMAND_END, Sizeof.cl_ulong, Pointer.to(end), null);
-        });
-        return end[0] - start[0];
+        long[] value = new long[1];
+        Cl.run("clGetEventProfilingInfo", what,
+                () -> CL.clGetEventProfilingInfo(event, which, Sizeof.cl_ulong, Pointer.to(value), null));
+        return value[0];
     }
 
     @Override
