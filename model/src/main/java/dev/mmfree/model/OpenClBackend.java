@@ -42,7 +42,7 @@ public final class OpenClBackend implements ModelBackend {
     @Override
     public CausalLm hgrnBit(HgrnBitWeights w) {
         boolean fused = !"0".equals(System.getenv("MMFREE_OPENCL_FUSED"));
-        return new HgrnBitOpenCl(w, OpenCl.open(null, LaunchProfile.requested()), fused);
+        return new HgrnBitOpenCl(w, OpenCl.open(null, LaunchProfile.needsProfilingDevice()), fused);
     }
 
     @Override

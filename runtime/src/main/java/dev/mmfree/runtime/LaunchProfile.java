@@ -23,13 +23,23 @@ import java.util.TreeMap;
  *   count, each step's device span from its first launch's start to its last launch's end, the time its launches
  *   ran, the idle time between them, and the gap from the previous step's end: whether a step waited on its
  *   kernels or on the host.</li>
+ *   <li>{@code host}, {@link Mode#HOST}: no events; the host's own time in each enqueue call, summed by kernel as
+ *   above, and by step: the time from one step's start to the next one's, and how much of it went to enqueueing.
+ *   What the host costs a step, with the least added to it.</li>
  * </ul>
  */
 public final class LaunchProfile {
     public static final String ENV = "MMFREE_OPENCL_PROFILE";
 
     /** How launches are timed. */
-    public enum Mode { SERIAL, TIMELINE }
+    public enum Mode {
+        SERIAL, TIMELINE, HOST;
+
+        /** Whether the mode reads profiling events (the device must be opened with profiling). */
+        public boolean events() {
+            return this != HOST;
+        }
+    }
 
     private record Key(String kernel, String global) {
     }
@@ -51,6 +61,9 @@ public final class LaunchProfile {
     private final Deque<List<Timed>> pending = new ArrayDeque<>();   // TIMELINE: the steps whose events are unread, oldest first
     private final List<StepTimes> steps = new ArrayList<>();
     private long lastEnd = -1;   // TIMELINE: the device time the last read step ended
+    private long stepStart = -1;   // HOST: System.nanoTime() at the current step's start
+    private int stepLaunches;      // HOST: the current step's launches and their enqueue time
+    private long stepEnqueue;
 
     /** A profile in {@link Mode#SERIAL}. */
     public LaunchProfile() {
@@ -61,9 +74,10 @@ public final class LaunchProfile {
         this.mode = mode;
     }
 
-    /** Whether {@value #ENV} asks for a profile (either mode). */
-    public static boolean requested() {
-        return requestedMode() != null;
+    /** Whether {@value #ENV} asks for a profile that reads profiling events. */
+    public static boolean needsProfilingDevice() {
+        Mode m = requestedMode();
+        return m != null && m.events();
     }
 
     /**
@@ -79,7 +93,8 @@ public final class LaunchProfile {
         return switch (v) {
             case "1" -> Mode.SERIAL;
             case "timeline" -> Mode.TIMELINE;
-            default -> throw new MmfreeException(ENV + " must be 1 (serial) or timeline, got '" + v + "'");
+            case "host" -> Mode.HOST;
+            default -> throw new MmfreeException(ENV + " must be 1 (serial), timeline or host, got '" + v + "'");
         };
     }
 
@@ -88,6 +103,16 @@ public final class LaunchProfile {
      * reads the events of the steps two or more before it (in a decode stream they have completed).
      */
     public void step() {
+        if (mode == Mode.HOST) {
+            long now = System.nanoTime();
+            if (stepStart >= 0) {
+                steps.add(new StepTimes(stepLaunches, now - stepStart, stepEnqueue, -1));
+            }
+            stepStart = now;
+            stepLaunches = 0;
+            stepEnqueue = 0;
+            return;
+        }
         if (mode != Mode.TIMELINE) {
             return;
         }
@@ -100,6 +125,15 @@ public final class LaunchProfile {
     /** Enqueues the launch and times it: in {@link Mode#SERIAL} it waits for it, in {@link Mode#TIMELINE} not. */
     public void run(Launch launch, Device device) {
         Key key = new Key(launch.kernel().name(), Arrays.toString(launch.global()));
+        if (mode == Mode.HOST) {
+            long t0 = System.nanoTime();
+            launch.enqueue(device);
+            long ns = System.nanoTime() - t0;
+            add(key, ns);
+            stepLaunches++;
+            stepEnqueue += ns;
+            return;
+        }
         if (mode == Mode.TIMELINE) {
             if (pending.isEmpty()) {
                 pending.addLast(new ArrayList<>());
@@ -153,23 +187,28 @@ public final class LaunchProfile {
             collect(pending.removeFirst());
         }
         long total = sums.values().stream().mapToLong(s -> s.nanos).sum();
-        out.printf(Locale.ROOT, "# launch profile (%s): %s, %.3f ms device time in all%n", mode == Mode.SERIAL ? "serial" : "timeline",
-                title, total / 1e6);
+        out.printf(Locale.ROOT, "# launch profile (%s): %s, %.3f ms %s in all%n", mode.name().toLowerCase(Locale.ROOT), title,
+                total / 1e6, mode == Mode.HOST ? "of the host's enqueue calls" : "device time");
         out.println("kernel | global | launches | total ms | us/launch | share %");
         sums.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue().nanos, a.getValue().nanos)).forEach(e -> {
             Sum s = e.getValue();
             out.printf(Locale.ROOT, "%s | %s | %d | %.3f | %.2f | %.1f%n", e.getKey().kernel(), e.getKey().global(), s.launches,
                     s.nanos / 1e6, s.nanos / 1e3 / s.launches, 100.0 * s.nanos / Math.max(1, total));
         });
-        if (mode != Mode.TIMELINE) {
+        if (mode == Mode.SERIAL) {
             return;
         }
         Map<Integer, List<StepTimes>> byLaunches = new TreeMap<>();
         for (StepTimes s : steps) {
             byLaunches.computeIfAbsent(s.launches(), k -> new ArrayList<>()).add(s);
         }
-        out.println("# steps by launch count, medians in us: span = first start to last end, busy = launches' own time, "
-                + "idle = span - busy, gap = from the previous step's end");
+        if (mode == Mode.HOST) {
+            out.println("# steps by launch count, medians in us (host clock): span = a step's start to the next one's, "
+                    + "busy = its enqueue calls, idle = span - busy (waits, copies, the caller)");
+        } else {
+            out.println("# steps by launch count, medians in us: span = first start to last end, busy = launches' own time, "
+                    + "idle = span - busy, gap = from the previous step's end");
+        }
         out.println("launches | steps | span us | busy us | idle us | gap us | span p10 | span p90");
         byLaunches.forEach((n, list) -> {
             long[] span = list.stream().mapToLong(StepTimes::span).sorted().toArray();

@@ -111,4 +111,40 @@ class LaunchProfileTest {
             }
         }
     }
+
+    /** The host mode: plain launches, their enqueue calls timed by the host's clock, each closed step counted. */
+    @Test
+    void hostModeTimesEnqueueCallsAndSteps() {
+        try (Device device = ClTesting.openOrSkip();
+             SwiGluOpenCl swiGlu = new SwiGluOpenCl(device, ClTesting.tilings(device)[0])) {
+            int i = 300;
+            float[] gu = ClTesting.gaussian(new Random(5), 4 * 2 * i, 1f);
+            float[] norm = new float[i];
+            Arrays.fill(norm, 1f);
+            try (DeviceBuffer guB = device.upload(MemoryCategory.WORKSPACE, "gu", gu);
+                 DeviceBuffer nB = device.upload(MemoryCategory.WEIGHTS, "norm", norm);
+                 QuantizedInput timed = QuantizedInput.allocate(device, MemoryCategory.WORKSPACE, "timed", 1, 4, i);
+                 Launch b = swiGlu.normQuant(guB, nB, 1e-5f, timed, 4)) {
+                LaunchProfile profile = new LaunchProfile(LaunchProfile.Mode.HOST);
+                for (int k = 0; k < 4; k++) {
+                    profile.step();
+                    profile.run(b, device);
+                    profile.run(b, device);
+                    profile.run(b, device);
+                }
+                profile.step();   // closes the fourth step
+                device.synchronize();
+                ByteArrayOutputStream text = new ByteArrayOutputStream();
+                profile.print(new PrintStream(text, true, StandardCharsets.UTF_8), "test");
+                String table = text.toString(StandardCharsets.UTF_8);
+                long wg = ClTesting.tilings(device)[0].workGroup();
+                assertTrue(table.contains("(host)"), table);
+                assertTrue(table.contains(SwiGluOpenCl.NORM_QUANT + " | [" + 4 * wg + "] | 12 |"), table);
+                String three = table.lines().filter(l -> l.startsWith("3 | ")).findFirst().orElseThrow(() -> new AssertionError(table));
+                String[] f = three.split(" \\| ");
+                assertEquals("4", f[1], "four closed steps of three launches: " + three);
+                assertTrue(Double.parseDouble(f[2]) >= Double.parseDouble(f[3]) && Double.parseDouble(f[3]) > 0, three);
+            }
+        }
+    }
 }

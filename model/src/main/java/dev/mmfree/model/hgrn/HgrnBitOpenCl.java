@@ -80,7 +80,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final HgrnBitConfig c;
     private final float eps;
     private final boolean fusedDecode;
-    private final LaunchProfile profile;   // null unless LaunchProfile.requested() and the device profiles
+    private final LaunchProfile profile;   // null unless LaunchProfile.requestedMode() and, for its events, the device profiles
     private final int layerGroups;   // > 0: a decode step runs each layer as one launch on this many work-groups
     private final BitLinearOpenCl bitLinear;
     private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
@@ -135,7 +135,8 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
-        this.profile = LaunchProfile.requested() && device.profiling() ? new LaunchProfile(LaunchProfile.requestedMode()) : null;
+        LaunchProfile.Mode profileMode = LaunchProfile.requestedMode();
+        this.profile = profileMode != null && (!profileMode.events() || device.profiling()) ? new LaunchProfile(profileMode) : null;
         this.layerGroups = layerGroups;
         try {
             Tiling tiling = Tiling.forDevice(device.info());
