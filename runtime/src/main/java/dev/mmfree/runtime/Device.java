@@ -20,6 +20,14 @@ public interface Device extends AutoCloseable {
     /** A new buffer of {@code bytes} (contents undefined); {@code role} names it in errors. */
     DeviceBuffer allocate(MemoryCategory category, long bytes, String role);
 
+    /**
+     * A view of bytes [offsetBytes, offsetBytes + bytes) of {@code parent}, which kernels and copies take as a
+     * buffer of its own (an OpenCL sub-buffer): how tensors stacked in one allocation are also handed out one by
+     * one. Not counted in {@link #memory()}, where the parent is. {@code offsetBytes} must be a multiple of
+     * {@link DeviceInfo#baseAlignBytes()}. Closing the view leaves the parent; either may be closed first.
+     */
+    DeviceBuffer slice(DeviceBuffer parent, long offsetBytes, long bytes, String role);
+
     /** Builds (or loads from a cache) a program from source; a build failure carries the build log. */
     DeviceProgram build(String label, String source, String options);
 

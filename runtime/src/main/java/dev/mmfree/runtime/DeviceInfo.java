@@ -13,7 +13,9 @@ package dev.mmfree.runtime;
  * @param globalMemBytes   device memory
  * @param maxAllocBytes    the largest single buffer
  * @param fp64             the device computes in double precision (kernels then sum norms in double)
+ * @param baseAlignBytes   the alignment of a buffer's start, and so of a {@link Device#slice}'s offset
  */
 public record DeviceInfo(String name, String vendor, String driverVersion, boolean gpu, int computeUnits,
-                         long maxWorkGroupSize, long localMemBytes, long globalMemBytes, long maxAllocBytes, boolean fp64) {
+                         long maxWorkGroupSize, long localMemBytes, long globalMemBytes, long maxAllocBytes, boolean fp64,
+                         long baseAlignBytes) {
 }

@@ -36,8 +36,9 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public static final String KERNEL = "bitlinear_fused_t2_f32";
     public static final String LAYER = "decode_layer_t2_f32";
     /**
-     * Env switch of the one-launch layer ({@link #layer}) on GPUs: on by default there, {@code 0} turns it off
-     * (four launches a layer); it is never used on other devices.
+     * Env switch of the one-launch decode on GPUs: by default ({@code 1}) all layers of a step in one launch
+     * ({@link #layers}), {@code layer} one launch a layer ({@link #layer}), {@code 0} four launches a layer; the
+     * one-launch kernels are never used on other devices.
      */
     public static final String PERSISTENT_ENV = "MMFREE_OPENCL_PERSISTENT";
     /**
@@ -84,16 +85,30 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * a layer) on other devices.
      */
     public static int defaultLayerGroups(DeviceInfo info) {
+        return persistentSetting() != '0' && info.gpu() ? info.computeUnits() : 0;
+    }
+
+    /**
+     * Whether a one-launch decode runs all layers in one launch ({@link #layers}, the default) or one launch a
+     * layer ({@link #layer}; {@value #PERSISTENT_ENV}{@code =layer}).
+     */
+    public static boolean allLayersInOneLaunch() {
+        return persistentSetting() != 'l';
+    }
+
+    /** {@value #PERSISTENT_ENV}: '1' (unset too), 'l' (layer) or '0'. */
+    private static char persistentSetting() {
         String env = System.getenv(PERSISTENT_ENV);
-        boolean on = true;
-        if (env != null && !env.isBlank()) {
-            on = switch (env.trim()) {
-                case "1" -> true;
-                case "0" -> false;
-                default -> throw new MmfreeException("env " + PERSISTENT_ENV + " must be 0 (four launches a layer) or 1, got '" + env + "'");
-            };
+        if (env == null || env.isBlank()) {
+            return '1';
         }
-        return on && info.gpu() ? info.computeUnits() : 0;
+        return switch (env.trim()) {
+            case "1" -> '1';
+            case "layer" -> 'l';
+            case "0" -> '0';
+            default -> throw new MmfreeException("env " + PERSISTENT_ENV + " must be 1 (all layers in one launch), layer (one launch a "
+                    + "layer) or 0 (four launches a layer), got '" + env + "'");
+        };
     }
 
     /** {@value #GROUPS_ENV} if set, else the compute units of a GPU, else 0 (one work-group a row block). */
@@ -219,6 +234,86 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     }
 
     /**
+     * The decode weights of {@code layers} layers, each kind stacked in one buffer: layer l's tensor starts l strides
+     * (in elements) past layer 0's, which {@code first} holds at the start of each buffer. What {@link #layers} takes
+     * to run them all in one launch.
+     *
+     * @param vec       floats from one layer's [d] vectors to the next: the attn, g, o, mlp and gate norms, the lower
+     *                  bound, and the MLGRU state buffers the launch takes
+     * @param ifgNorms  floats between the [3d] i|f|g norms
+     * @param downNorm  floats between the [I] down_proj norms
+     * @param scales    floats between the scales of every matrix (i|f|g's 3, o's 1, gate|up's 2, down's 1)
+     * @param ifgCodes  uint4 words between the i|f|g codes; oCodes, gateUpCodes, downCodes: the same for the others
+     */
+    public record LayerStack(LayerWeights first, int layers, int vec, int ifgNorms, int downNorm, int scales,
+                             int ifgCodes, int oCodes, int gateUpCodes, int downCodes) {
+        public LayerStack {
+            if (layers < 1) {
+                throw new MmfreeException(LAYER + ": a stack needs at least one layer, got " + layers);
+            }
+            if (layers > 1) {
+                int d = first.ifg().in();
+                int i = first.down().in();
+                long[][] strideAndSize = {{vec, d}, {ifgNorms, 3L * d}, {downNorm, i}, {scales, 3},
+                        {ifgCodes, words(first.ifg())}, {oCodes, words(first.o())}, {gateUpCodes, words(first.gateUp())},
+                        {downCodes, words(first.down())}};
+                String[] names = {"vec", "ifgNorms", "downNorm", "scales", "ifgCodes", "oCodes", "gateUpCodes", "downCodes"};
+                for (int k = 0; k < names.length; k++) {
+                    if (strideAndSize[k][0] < strideAndSize[k][1]) {
+                        throw new MmfreeException(LAYER + ": stride " + names[k] + " " + strideAndSize[k][0]
+                                + " is shorter than a layer's " + strideAndSize[k][1] + " elements");
+                    }
+                }
+            }
+        }
+
+        /** One layer, unstacked. */
+        public static LayerStack of(LayerWeights w) {
+            return new LayerStack(w, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        }
+
+        /** uint4 words of a matrix's codes. */
+        public static int words(DeviceTernaryMatrix w) {
+            return w.chunks() * w.rowsPad();
+        }
+
+        /** Checks that every stacked buffer holds all the layers. */
+        void checkSizes() {
+            LayerWeights w = first;
+            int d = w.ifg().in();
+            int i = w.down().in();
+            long more = layers - 1L;
+            for (DeviceBuffer b : new DeviceBuffer[]{w.attnNorm(), w.lowerBound(), w.gNorm(), w.oNorm(), w.mlpNorm(), w.gateNorm()}) {
+                need(b, 4L * (more * vec + d), "stacked [d] vector");
+            }
+            need(w.ifgNorms(), 4L * (more * ifgNorms + 3L * d), "stacked i|f|g norms");
+            need(w.downNorm(), 4L * (more * downNorm + i), "stacked down_proj norm");
+            DeviceTernaryMatrix[] ms = {w.ifg(), w.o(), w.gateUp(), w.down()};
+            int[] strides = {ifgCodes, oCodes, gateUpCodes, downCodes};
+            for (int k = 0; k < ms.length; k++) {
+                need(ms[k].codes(), 16L * (more * strides[k] + words(ms[k])), "stacked codes");
+                need(ms[k].scales(), 4L * (more * scales + ms[k].projections()), "stacked scales");
+            }
+        }
+    }
+
+    /**
+     * All layers of a stack in one launch ({@value #LAYER}), one after another with a grid barrier between them:
+     * {@link #layer} for each, but one enqueue a step instead of one a layer. The same co-scheduling rules and
+     * {@link #checkLayerSync} apply.
+     *
+     * @param stateIn, stateOut [layers][vec] the MLGRU states, at the stack's vec stride; x [d], g, gate [d], v [I] as in {@link #layer}
+     */
+    public Launch layers(int groups, LayerStack stack, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
+                         DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v) {
+        stack.checkSizes();
+        long stateBytes = 4L * ((stack.layers() - 1L) * stack.vec() + stack.first().ifg().in());
+        need(stateIn, stateBytes, "stateIn");
+        need(stateOut, stateBytes, "stateOut");
+        return layer(groups, stack, eps, eps2, x, stateIn, stateOut, g, gate, v, null);
+    }
+
+    /**
      * A whole layer of one decode step in one launch ({@value #LAYER}): {@link #mlgruStep}, {@link #gemv}
      * of o_proj, {@link #swiGluGateUp} and {@link #gemv} of down_proj as phases of one kernel separated
      * by grid-wide barriers, on {@code groups} work-groups that each take row blocks in turn. A grid
@@ -230,7 +325,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      */
     public Launch layer(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
                         DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v) {
-        return layer(groups, lw, eps, eps2, x, stateIn, stateOut, g, gate, v, null);
+        return layer(groups, LayerStack.of(lw), eps, eps2, x, stateIn, stateOut, g, gate, v, null);
     }
 
     /** Longs a {@link #layerTrace} launch of this many work-groups writes: 4 phases x groups x marks x 2. */
@@ -247,11 +342,12 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     public Launch layerTrace(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
                              DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v, DeviceBuffer trace) {
         need(trace, 8 * traceLongs(groups), "trace");
-        return layer(groups, lw, eps, eps2, x, stateIn, stateOut, g, gate, v, trace);
+        return layer(groups, LayerStack.of(lw), eps, eps2, x, stateIn, stateOut, g, gate, v, trace);
     }
 
-    private Launch layer(int groups, LayerWeights lw, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
+    private Launch layer(int groups, LayerStack stack, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
                          DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v, DeviceBuffer trace) {
+        LayerWeights lw = stack.first();
         int d = lw.ifg().in();
         int i = lw.down().in();
         if (lw.ifg().projections() != 3 || lw.ifg().out() != d || lw.o().in() != d || lw.o().out() != d
@@ -279,7 +375,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 + O_PROJ.source("phase_o", prefetch(chunksD), wordsPerItem(chunksD), true, blockRows)
                 + GATE_UP.source("phase_gu", prefetch(chunksD), wordsPerItem(chunksD), true, blockRows)
                 + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true, blockRows);
-        String traced = trace != null ? "#define MMFREE_TRACE 1\n" : "";
+        String traced = (trace != null ? "#define MMFREE_TRACE 1\n" : "") + (stack.layers() == 1 ? "#define LAYER_LOOP 0\n" : "");
         DeviceProgram program = programs.computeIfAbsent(traced + text, t -> ClPrograms.buildText(device, tiling, LAYER,
                 traced + ClPrograms.resource("bitlinear/decode_common.cl"), ClPrograms.resource("opencl/grid.cl"), text,
                 ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
@@ -288,8 +384,10 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 lw.attnNorm(), lw.ifgNorms(), lw.lowerBound(), lw.ifg().codes(), lw.ifg().scales(), lw.ifg().outPad(),
                 lw.gNorm(), lw.oNorm(), lw.o().codes(), lw.o().scales(), lw.o().rowsPad(),
                 lw.mlpNorm(), lw.gateNorm(), lw.gateUp().codes(), lw.gateUp().scales(), lw.gateUp().rowsPad(),
-                lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(), sync, barriers.error());
-        int local = 32;
+                lw.downNorm(), lw.down().codes(), lw.down().scales(), lw.down().rowsPad(), sync, barriers.error(),
+                stack.layers(), stack.vec(), stack.ifgNorms(), stack.downNorm(), stack.scales(), stack.ifgCodes(), stack.oCodes(),
+                stack.gateUpCodes(), stack.downCodes());
+        int local = 41;
         if (trace != null) {
             k.arg(local++, trace);
         }

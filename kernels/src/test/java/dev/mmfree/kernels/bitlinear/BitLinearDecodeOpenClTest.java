@@ -270,6 +270,86 @@ class BitLinearDecodeOpenClTest {
         }
     }
 
+    /**
+     * All layers in one launch from stacked weights, and each layer alone from its slices of the same stacks, against
+     * the reference layer applied in turn: x and every layer's state.
+     */
+    @Test
+    void stackedLayersMatchReferenceInOneLaunchAndSliceBySlice() {
+        Random r = new Random(46);
+        try (BitLinearDecodeOpenCl k = new BitLinearDecodeOpenCl(device, Tiling.narrowForDevice(device.info()))) {
+            for (int[] s : new int[][]{{67, 130, 3}, {256, 700, 2}}) {
+                for (int b : layouts(k)) {
+                    stackCase(k, r, s[0], s[1], s[2], 2, b);
+                }
+            }
+            try (DeviceLayerStack one = new DeviceLayerStack(device, MemoryCategory.WEIGHTS, "", 0, List.of(randomLayer(r, 67, 130)));
+                 DeviceBuffer small = device.allocate(MemoryCategory.STATE, 4L * 67, "state");
+                 DeviceBuffer x = device.allocate(MemoryCategory.WORKSPACE, 4L * 67, "x");
+                 DeviceBuffer v = device.allocate(MemoryCategory.WORKSPACE, 4L * 130, "v")) {
+                var two = new BitLinearDecodeOpenCl.LayerStack(one.stack().first(), 2, one.stack().vec(), one.stack().ifgNorms(),
+                        one.stack().downNorm(), one.stack().scales(), one.stack().ifgCodes(), one.stack().oCodes(),
+                        one.stack().gateUpCodes(), one.stack().downCodes());
+                MmfreeException e = assertThrows(MmfreeException.class, () -> k.layers(2, two, EPS_BLOCK, EPS_BL, x, small, small, x, x, v));
+                assertTrue(e.getMessage().contains("stacked"), "a stack that claims more layers than its buffers hold: " + e.getMessage());
+            }
+        }
+    }
+
+    private void stackCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int n, int groups, int blockRows) {
+        String what = "stack of " + n + layout(blockRows) + " d " + d + " I " + i + " groups " + groups;
+        List<DeviceLayerStack.Host> host = new ArrayList<>();
+        for (int l = 0; l < n; l++) {
+            host.add(randomLayer(r, d, i));
+        }
+        float[] x = ClTesting.gaussian(r, d, 3f);
+        float[][] state0 = new float[n][];
+        float[] refX = x.clone();
+        float[][] refState = new float[n][];
+        for (int l = 0; l < n; l++) {
+            state0[l] = ClTesting.gaussian(r, d, 1f);
+            refState[l] = state0[l].clone();
+            referenceLayer(host.get(l), refX, refState[l]);
+        }
+        try (DeviceLayerStack stack = new DeviceLayerStack(device, MemoryCategory.WEIGHTS, "", blockRows, host)) {
+            int vec = stack.stack().vec();
+            assertEquals(0, 4L * vec % device.info().baseAlignBytes(), what + ": the [d] stride keeps every layer aligned");
+            try (DeviceBuffer in = device.allocate(MemoryCategory.STATE, 4L * n * vec, "states in");
+                 DeviceBuffer out = ClTesting.poisoned(device, 4L * n * vec, "states out");
+                 DeviceBuffer xb = device.upload(MemoryCategory.WORKSPACE, "x", x);
+                 DeviceBuffer g = ClTesting.poisoned(device, 4L * d, "g");
+                 DeviceBuffer gate = ClTesting.poisoned(device, 4L * d, "gate");
+                 DeviceBuffer vb = ClTesting.poisoned(device, 4L * i, "v")) {
+                for (int l = 0; l < n; l++) {
+                    device.write(in, 4L * l * vec, state0[l], 0, d);
+                }
+                try (Launch all = k.layers(groups, stack.stack(), EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb)) {
+                    all.enqueue(device);
+                }
+                k.checkLayerSync();
+                ClTesting.assertFollowsReference(device, what + " x, one launch", refX, read(xb, d));
+                for (int l = 0; l < n; l++) {
+                    float[] got = new float[d];
+                    device.read(out, 4L * l * vec, got, 0, d);
+                    ClTesting.assertFollowsReference(device, what + " state of layer " + l + ", one launch", refState[l], got);
+                }
+
+                device.write(xb, x);
+                device.fill(out, Float.floatToRawIntBits(Float.NaN));
+                for (int l = 0; l < n; l++) {
+                    try (DeviceBuffer sIn = device.slice(in, 4L * l * vec, 4L * d, "state in " + l);
+                         DeviceBuffer sOut = device.slice(out, 4L * l * vec, 4L * d, "state out " + l);
+                         Launch one = k.layer(groups, stack.layer(l), EPS_BLOCK, EPS_BL, xb, sIn, sOut, g, gate, vb)) {
+                        one.enqueue(device);
+                        k.checkLayerSync();
+                        ClTesting.assertFollowsReference(device, what + " state of layer " + l + ", its slices", refState[l], read(sOut, d));
+                    }
+                }
+                ClTesting.assertFollowsReference(device, what + " x, layer by layer", refX, read(xb, d));
+            }
+        }
+    }
+
     @Test
     void layerWeightsOfMixedLayoutsAreRejected() {
         Random r = new Random(45);
@@ -281,43 +361,60 @@ class BitLinearDecodeOpenClTest {
         }
     }
 
-    private void layerCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int groups, boolean traced, int blockRows) {
-        String what = "layer " + k.tiling() + layout(blockRows) + " d " + d + " I " + i + " groups " + groups + (traced ? " traced" : "");
+    /** A random HGRNBit layer of d, I. */
+    private static DeviceLayerStack.Host randomLayer(Random r, int d, int i) {
         TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
-        TernaryMatrix o = ClTesting.randomTernary(r, d, d);
-        TernaryMatrix gateUp = ClTesting.randomTernary(r, 2 * i, d);
-        TernaryMatrix down = ClTesting.randomTernary(r, d, i);
-        float[] x = ClTesting.gaussian(r, d, 3f);
-        float[] state0 = ClTesting.gaussian(r, d, 1f);
-        float[] attnNorm = ClTesting.normWeights(r, d);
-        float[] ifgNorms = ClTesting.normWeights(r, 3 * d);
         float[] lb = new float[d];
         for (int j = 0; j < d; j++) {
             lb[j] = r.nextFloat() * 0.9f;
         }
-        float[] gNorm = ClTesting.normWeights(r, d);
-        float[] oNorm = ClTesting.normWeights(r, d);
-        float[] mlpNorm = ClTesting.normWeights(r, d);
-        float[] gateNorm = ClTesting.normWeights(r, d);
-        float[] downNorm = ClTesting.normWeights(r, i);
+        return new DeviceLayerStack.Host(ClTesting.normWeights(r, d), ifg, ClTesting.normWeights(r, 3 * d), ClTesting.normWeights(r, d),
+                lb, ClTesting.randomTernary(r, d, d), ClTesting.normWeights(r, d), ClTesting.normWeights(r, d),
+                ClTesting.randomTernary(r, 2 * i, d), ClTesting.normWeights(r, d), ClTesting.randomTernary(r, d, i),
+                ClTesting.normWeights(r, i));
+    }
 
+    /** The reference layer: x (the residual stream) and state (the MLGRU state) in and out. */
+    private static void referenceLayer(DeviceLayerStack.Host y, float[] x, float[] state) {
+        int d = x.length;
+        int i = y.downNorm().length;
         float[] h = new float[d];
-        RmsNormQuantReference.rmsNorm(x, 0, attnNorm, h, 0, d, EPS_BLOCK);
+        RmsNormQuantReference.rmsNorm(x, 0, y.attnNorm(), h, 0, d, EPS_BLOCK);
         float[][] v = new float[3][d];
         for (int p = 0; p < 3; p++) {
-            bitLinear(ifg[p], h, Arrays.copyOfRange(ifgNorms, p * d, (p + 1) * d), v[p], false);
+            bitLinear(y.ifg()[p], h, Arrays.copyOfRange(y.ifgNorms(), p * d, (p + 1) * d), v[p], false);
         }
-        float[] refState = state0.clone();
         float[] gated = new float[d];
-        MlgruReference.step(v[0], v[1], v[2], 0, lb, gNorm, EPS_BLOCK, refState, gated, d);
-        float[] refX = x.clone();
-        bitLinear(o, gated, oNorm, refX, true);
-        RmsNormQuantReference.rmsNorm(refX, 0, mlpNorm, h, 0, d, EPS_BLOCK);
+        MlgruReference.step(v[0], v[1], v[2], 0, y.lowerBound(), y.gNorm(), EPS_BLOCK, state, gated, d);
+        bitLinear(y.o(), gated, y.oNorm(), x, true);
+        RmsNormQuantReference.rmsNorm(x, 0, y.mlpNorm(), h, 0, d, EPS_BLOCK);
         float[] gu = new float[2 * i];
-        bitLinear(gateUp, h, gateNorm, gu, false);
+        bitLinear(y.gateUp(), h, y.gateNorm(), gu, false);
         float[] act = new float[i];
         SwiGluReference.apply(gu, 0, gu, i, act, 0, i);
-        bitLinear(down, act, downNorm, refX, true);
+        bitLinear(y.down(), act, y.downNorm(), x, true);
+    }
+
+    private void layerCase(BitLinearDecodeOpenCl k, Random r, int d, int i, int groups, boolean traced, int blockRows) {
+        String what = "layer " + k.tiling() + layout(blockRows) + " d " + d + " I " + i + " groups " + groups + (traced ? " traced" : "");
+        DeviceLayerStack.Host y = randomLayer(r, d, i);
+        TernaryMatrix[] ifg = y.ifg();
+        TernaryMatrix o = y.o();
+        TernaryMatrix gateUp = y.gateUp();
+        TernaryMatrix down = y.down();
+        float[] x = ClTesting.gaussian(r, d, 3f);
+        float[] state0 = ClTesting.gaussian(r, d, 1f);
+        float[] attnNorm = y.attnNorm();
+        float[] ifgNorms = y.ifgNorms();
+        float[] lb = y.lowerBound();
+        float[] gNorm = y.gNorm();
+        float[] oNorm = y.oNorm();
+        float[] mlpNorm = y.mlpNorm();
+        float[] gateNorm = y.gateNorm();
+        float[] downNorm = y.downNorm();
+        float[] refState = state0.clone();
+        float[] refX = x.clone();
+        referenceLayer(y, refX, refState);
 
         MemoryCategory wt = MemoryCategory.WEIGHTS;
         try (DeviceTernaryMatrix ifgW = DeviceTernaryMatrix.upload(device, wt, "ifg", blockRows, ifg);

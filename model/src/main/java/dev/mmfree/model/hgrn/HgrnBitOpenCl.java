@@ -1,6 +1,7 @@
 package dev.mmfree.model.hgrn;
 
 import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
+import dev.mmfree.kernels.bitlinear.DeviceLayerStack;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl.GemvSchedule;
 import dev.mmfree.kernels.bitlinear.MmaShape;
@@ -60,10 +61,13 @@ import java.util.random.RandomGenerator;
  *               v ─[down norm, quantize | GEMV down_proj | x +=]─ x
  *   x ─[norm, lm_head norm, quantize | GEMV lm_head]─ logits ─[argmax]─ ids
  * </pre>
- * 4L + 2 launches a token (+1 to sample). On a GPU (unless {@code MMFREE_OPENCL_PERSISTENT=0}) it is L + 2:
- * each layer one launch of the four as phases with grid-wide barriers on one work-group a compute unit
- * ({@link BitLinearDecodeOpenCl#layer}, checked after each step), 6-51% more tokens/s on the H200 at the
- * 2.7B, 1.3B and 370M shapes. Prefill and batched decoding (rows = b * t) run the GEMM
+ * 4L + 2 launches a token (+1 to sample). On a GPU (unless {@code MMFREE_OPENCL_PERSISTENT=0}) each layer is
+ * one launch of the four as phases with grid-wide barriers on one work-group a compute unit
+ * ({@link BitLinearDecodeOpenCl#layer}, checked after each step; 6-51% more tokens/s on the H200 at the 2.7B, 1.3B
+ * and 370M shapes than four launches), and all L layers run in that one launch, a grid barrier between them
+ * ({@link BitLinearDecodeOpenCl#layers}, from the weights stacked a kind to a buffer): 3 launches a token (+1 to
+ * sample; {@code MMFREE_OPENCL_PERSISTENT=layer} for L + 2). There the host's enqueue calls, 5-20 us each in
+ * NVIDIA's driver, had set the pace of a small model's step. Prefill and batched decoding (rows = b * t) run the GEMM
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
  * SwiGLU norm-quantize, GEMM down_proj (+x). A batched decode step (t = 1) runs the MLGRU step inside the gate
@@ -82,6 +86,7 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final boolean fusedDecode;
     private final LaunchProfile profile;   // null unless LaunchProfile.requestedMode() and, for its events, the device profiles
     private final int layerGroups;   // > 0: a decode step runs each layer as one launch on this many work-groups
+    private final boolean allLayers; // and all layers in one launch
     private final BitLinearOpenCl bitLinear;
     private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
     private final BitLinearDecodeOpenCl decodeNarrow;  // d outputs: i|f|g (3 rows a work-item), o_proj, down_proj
@@ -127,6 +132,24 @@ public final class HgrnBitOpenCl implements CausalLm {
      *                  (the default, {@value TernaryDeviceLayout#BLOCK_ENV} overrides it), else blocked by 16, 32 or 64 rows
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups, int blockRows) {
+        this(weights, device, fusedDecode, layerGroups, blockRows, allLayersOrClose(device));
+    }
+
+    private static boolean allLayersOrClose(Device device) {
+        try {
+            return BitLinearDecodeOpenCl.allLayersInOneLaunch();
+        } catch (RuntimeException e) {
+            device.close();
+            throw e;
+        }
+    }
+
+    /**
+     * @param allLayers with layerGroups > 0, true: all layers of a decode step in one launch, from the stacked weights
+     *                  (the default, {@link BitLinearDecodeOpenCl#allLayersInOneLaunch}); false: one launch a layer
+     */
+    public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups, int blockRows,
+                         boolean allLayers) {
         if (layerGroups < 0) {
             device.close();
             throw new MmfreeException("hgrn opencl: layerGroups must be >= 0, got " + layerGroups);
@@ -135,10 +158,11 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.c = weights.config();
         this.eps = (float) c.rmsNormEps();
         this.fusedDecode = fusedDecode;
-        LaunchProfile.Mode profileMode = LaunchProfile.requestedMode();
-        this.profile = profileMode != null && (!profileMode.events() || device.profiling()) ? new LaunchProfile(profileMode) : null;
         this.layerGroups = layerGroups;
+        this.allLayers = layerGroups > 0 && allLayers;
         try {
+            LaunchProfile.Mode profileMode = LaunchProfile.requestedMode();
+            this.profile = profileMode != null && (!profileMode.events() || device.profiling()) ? new LaunchProfile(profileMode) : null;
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
             bitLinear = new BitLinearOpenCl(device, tiling, MmaShape.forTiling(tiling), GemvSchedule.forDevice(device.info()), blockRows);
@@ -403,14 +427,21 @@ public final class HgrnBitOpenCl implements CausalLm {
         return layers;
     }
 
-    /** One token of one sequence: 4 fused launches a layer. */
+    /** One token of one sequence: 4 fused launches a layer, one a layer, or one for all layers (see layerGroups, allLayers). */
     private List<Launch> fusedPlan(State s, Head head) {
         Workspace ws = s.ws;
         int d = c.hidden();
         int p = s.parity;
         List<Launch> plan = new ArrayList<>();
         plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, 1));
-        for (int l = 0; l < c.layers(); l++) {
+        if (allLayers) {   // all layers in one launch, from the stacks
+            if (s.stateStride != w.stack.stack().vec()) {
+                throw new IllegalStateException("hgrn opencl: state stride " + s.stateStride + " != the stacks' " + w.stack.stack().vec());
+            }
+            plan.add(decodeNarrow.layers(layerGroups, w.stack.stack(), eps, BITLINEAR_EPS, ws.x, s.stateStacks[p], s.stateStacks[1 - p],
+                    ws.ifg, ws.gate, ws.gateUp));
+        }
+        for (int l = 0; l < c.layers() && !allLayers; l++) {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
             if (layerGroups > 0) {
                 plan.add(decodeNarrow.layer(layerGroups, y.decode(), eps, BITLINEAR_EPS, ws.x, s.state[l][p], s.state[l][1 - p],
@@ -552,10 +583,15 @@ public final class HgrnBitOpenCl implements CausalLm {
         }
     }
 
-    /** A batch: MLGRU states [L][2] x [b][d] f32 on the device, its workspace and its launch plans. */
+    /**
+     * A batch: MLGRU states [L][2] x [b][d] f32 on the device (per parity one buffer of all layers at stateStride
+     * floats, state[l][p] its slices), its workspace and its launch plans.
+     */
     private final class State implements Batch {
         final int size;
         final DeviceBuffer[][] state;
+        final DeviceBuffer[] stateStacks = new DeviceBuffer[2];
+        final int stateStride;
         final Map<String, List<Launch>> plans = new HashMap<>();
         Workspace ws;
         SamplingParams params = SamplingParams.greedy();
@@ -569,10 +605,12 @@ public final class HgrnBitOpenCl implements CausalLm {
         State(int size) {
             this.size = size;
             this.state = new DeviceBuffer[c.layers()][2];
-            for (int l = 0; l < c.layers(); l++) {
-                for (int p = 0; p < 2; p++) {
-                    state[l][p] = device.allocate(MemoryCategory.STATE, 4L * size * c.hidden(), "layer " + l + " state " + p);
-                    device.fill(state[l][p], 0);
+            this.stateStride = DeviceLayerStack.stride(device, size * c.hidden(), 4);
+            for (int p = 0; p < 2; p++) {
+                stateStacks[p] = device.allocate(MemoryCategory.STATE, 4L * c.layers() * stateStride, "states " + p + " of " + c.layers() + " layers");
+                device.fill(stateStacks[p], 0);
+                for (int l = 0; l < c.layers(); l++) {
+                    state[l][p] = device.slice(stateStacks[p], 4L * l * stateStride, 4L * size * c.hidden(), "layer " + l + " state " + p);
                 }
             }
             ensure(size);
@@ -657,6 +695,8 @@ public final class HgrnBitOpenCl implements CausalLm {
                 pair[0].close();
                 pair[1].close();
             }
+            stateStacks[0].close();
+            stateStacks[1].close();
         }
     }
 }

@@ -1,7 +1,9 @@
 package dev.mmfree.model.hgrn;
 
 import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
+import dev.mmfree.kernels.bitlinear.DeviceLayerStack;
 import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
+import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.MemoryCategory;
@@ -12,6 +14,8 @@ import java.util.List;
 /**
  * HGRNBit weights resident on an OpenCL device: ternary projections in the device layout (i, f and
  * g stacked as one [3, d, d] so one launch does all three), float32 norms, lower bounds and embeddings.
+ * The layers' tensors are stacked a kind to a buffer ({@link DeviceLayerStack}): one launch of a decode step
+ * runs all layers from the stacks, and every other kernel takes a layer's slices of them.
  * Every buffer is recorded as {@link MemoryCategory#WEIGHTS}.
  */
 final class HgrnBitOpenClWeights implements AutoCloseable {
@@ -28,7 +32,8 @@ final class HgrnBitOpenClWeights implements AutoCloseable {
     }
 
     final DeviceBuffer embeddings;   // [V, d] f32
-    final List<Layer> layers;
+    final List<Layer> layers;        // slices of stack
+    final DeviceLayerStack stack;
     final DeviceBuffer norm;         // [d]
     final DeviceTernaryMatrix lmHead; // [V, d]
     final DeviceBuffer lmHeadNorm;   // [d]
@@ -41,19 +46,20 @@ final class HgrnBitOpenClWeights implements AutoCloseable {
         this.blockRows = blockRows;
         try {
             embeddings = vector(device, "embeddings", w.embeddings());
-            List<Layer> list = new ArrayList<>();
+            List<DeviceLayerStack.Host> host = new ArrayList<>();
             for (int l = 0; l < w.layers().size(); l++) {
                 HgrnBitWeights.Layer y = w.layers().get(l);
-                String p = "layer " + l + " ";
-                list.add(new Layer(vector(device, p + "attn_norm", y.attnNorm()),
-                        matrix(device, p + "i/f/g_proj", y.iProj(), y.fProj(), y.gProj()),
-                        vector(device, p + "i/f/g_proj norms", concat(y.iNorm(), y.fNorm(), y.gNorm())),
-                        vector(device, p + "g_norm", y.outGateNorm()),
-                        vector(device, p + "lower bound", w.lowerBounds()[l]),
-                        matrix(device, p + "o_proj", y.oProj()), vector(device, p + "o_proj norm", y.oNorm()),
-                        vector(device, p + "mlp_norm", y.mlpNorm()),
-                        matrix(device, p + "gate_proj", y.gateProj()), vector(device, p + "gate_proj norm", y.gateNorm()),
-                        matrix(device, p + "down_proj", y.downProj()), vector(device, p + "down_proj norm", y.downNorm())));
+                host.add(new DeviceLayerStack.Host(y.attnNorm(), new TernaryMatrix[]{y.iProj(), y.fProj(), y.gProj()},
+                        concat(y.iNorm(), y.fNorm(), y.gNorm()), y.outGateNorm(), w.lowerBounds()[l], y.oProj(), y.oNorm(),
+                        y.mlpNorm(), y.gateProj(), y.gateNorm(), y.downProj(), y.downNorm()));
+            }
+            stack = new DeviceLayerStack(device, MemoryCategory.WEIGHTS, "", blockRows, host);
+            owned.add(stack);
+            List<Layer> list = new ArrayList<>();
+            for (int l = 0; l < stack.size(); l++) {
+                BitLinearDecodeOpenCl.LayerWeights y = stack.layer(l);
+                list.add(new Layer(y.attnNorm(), y.ifg(), y.ifgNorms(), y.gNorm(), y.lowerBound(), y.o(), y.oNorm(), y.mlpNorm(),
+                        y.gateUp(), y.gateNorm(), y.down(), y.downNorm()));
             }
             layers = List.copyOf(list);
             norm = vector(device, "norm", w.norm());
@@ -71,7 +77,7 @@ final class HgrnBitOpenClWeights implements AutoCloseable {
         return b;
     }
 
-    private DeviceTernaryMatrix matrix(Device device, String role, dev.mmfree.kernels.ternary.TernaryMatrix... stack) {
+    private DeviceTernaryMatrix matrix(Device device, String role, TernaryMatrix... stack) {
         DeviceTernaryMatrix m = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, role, blockRows, stack);
         owned.add(m);
         return m;

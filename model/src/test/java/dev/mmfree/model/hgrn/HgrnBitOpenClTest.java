@@ -7,6 +7,7 @@ import dev.mmfree.model.DecodeStream;
 import dev.mmfree.model.MemoryTensorSource;
 import dev.mmfree.model.OpenClBackend;
 import dev.mmfree.model.config.HgrnBitConfig;
+import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
 import dev.mmfree.runtime.opencl.OpenCl;
@@ -88,28 +89,32 @@ class HgrnBitOpenClTest {
     }
 
     /**
-     * One launch a layer (the default on a GPU) on 2 work-groups, which this test's device must run at once
-     * (PoCL does; a GPU always): token by token, logits and greedy ids, against the reference.
+     * All layers in one launch (the default on a GPU), and one launch a layer, on 2 work-groups, which this test's
+     * device must run at once (PoCL does; a GPU always): token by token, logits and greedy ids, against the reference
+     * and against four launches a layer.
      */
     @Test
-    void oneLaunchALayerMatchesReference() {
+    void oneLaunchForAllLayersAndOneALayerMatchReference() {
         HgrnBitWeights w = weights(ODD, 9);
         Random r = new Random(10);
         int[][] one = randomTokens(r, 1, 5, ODD.vocab());
-        try (CausalLm ref = new HgrnBitReference(w);
-             HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2);
-             CausalLm.Batch rb = ref.newBatch(1); CausalLm.Batch mb = m.newBatch(1)) {
-            for (int p = 0; p < one[0].length; p++) {
-                check("one launch a layer, pos " + p, ref.forward(rb, cols(one, p, p + 1), true), m.forward(mb, cols(one, p, p + 1), true));
+        for (boolean all : new boolean[]{true, false}) {
+            String what = all ? "one launch for all layers" : "one launch a layer";
+            try (CausalLm ref = new HgrnBitReference(w);
+                 HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2, 0, all);
+                 CausalLm.Batch rb = ref.newBatch(1); CausalLm.Batch mb = m.newBatch(1)) {
+                for (int p = 0; p < one[0].length; p++) {
+                    check(what + ", pos " + p, ref.forward(rb, cols(one, p, p + 1), true), m.forward(mb, cols(one, p, p + 1), true));
+                }
             }
-        }
-        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2);
-             HgrnBitOpenCl four = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 0);
-             CausalLm.Batch mb = m.newBatch(1); CausalLm.Batch fb = four.newBatch(1)) {
-            int[][] prompt = {{one[0][0]}};
-            assertArrayEquals(four.forwardGreedy(fb, prompt), m.forwardGreedy(mb, prompt), "greedy ids after the prompt");
-            for (int step = 0; step < 4; step++) {
-                assertArrayEquals(four.continueGreedy(fb), m.continueGreedy(mb), "greedy ids, one launch a layer against four, step " + step);
+            try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 2, 0, all);
+                 HgrnBitOpenCl four = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 0);
+                 CausalLm.Batch mb = m.newBatch(1); CausalLm.Batch fb = four.newBatch(1)) {
+                int[][] prompt = {{one[0][0]}};
+                assertArrayEquals(four.forwardGreedy(fb, prompt), m.forwardGreedy(mb, prompt), what + ": greedy ids after the prompt");
+                for (int step = 0; step < 4; step++) {
+                    assertArrayEquals(four.continueGreedy(fb), m.continueGreedy(mb), what + ": greedy ids against four launches a layer, step " + step);
+                }
             }
         }
     }
@@ -255,7 +260,12 @@ class HgrnBitOpenClTest {
         HgrnBitOpenCl m = (HgrnBitOpenCl) new OpenClBackend().hgrnBit(w);
         assertTrue(m.memory().bytes(MemoryCategory.WEIGHTS) > 0);
         CausalLm.Batch b = m.newBatch(2);
-        assertEquals(2L * 4 * 2 * ODD.layers() * ODD.hidden(), m.memory().bytes(MemoryCategory.STATE));
+        long align;
+        try (Device d = OpenCl.open(null, false)) {
+            align = d.info().baseAlignBytes();
+        }
+        long layerBytes = (4L * 2 * ODD.hidden() + align - 1) / align * align;   // each layer's [2][d] state starts aligned
+        assertEquals(2L * ODD.layers() * layerBytes, m.memory().bytes(MemoryCategory.STATE), "two parities of all layers' states");
         m.forward(b, new int[][]{{1, 2}, {3, 4}}, true);
         b.close();
         assertEquals(0, m.memory().bytes(MemoryCategory.STATE));

@@ -13,6 +13,7 @@ import dev.mmfree.runtime.MemoryLedger;
 import org.jocl.CL;
 import org.jocl.CLException;
 import org.jocl.Pointer;
+import org.jocl.cl_buffer_region;
 import org.jocl.cl_command_queue;
 import org.jocl.cl_context;
 import org.jocl.cl_device_id;
@@ -57,7 +58,8 @@ public final class OpenClDevice implements Device {
                 OpenCl.deviceLong(device, CL.CL_DEVICE_LOCAL_MEM_SIZE),
                 OpenCl.deviceLong(device, CL.CL_DEVICE_GLOBAL_MEM_SIZE),
                 OpenCl.deviceLong(device, CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE),
-                OpenCl.deviceString(device, CL.CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64"));
+                OpenCl.deviceString(device, CL.CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64"),
+                OpenCl.deviceInt(device, CL.CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8);
         this.context = Cl.call("clCreateContext", info.name(),
                 () -> CL.clCreateContext(null, 1, new cl_device_id[]{device}, null, null, null));
         this.queue = Cl.call("clCreateCommandQueue", info.name(),
@@ -93,6 +95,26 @@ public final class OpenClDevice implements Device {
                 () -> CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, bytes, null, null));
         OpenClBuffer b = new OpenClBuffer(this, mem, bytes, category, role);
         ledger.allocated(category, bytes);
+        open.add(b);
+        return b;
+    }
+
+    @Override
+    public DeviceBuffer slice(DeviceBuffer parent, long offsetBytes, long bytes, String role) {
+        checkOpen();
+        OpenClBuffer p = own(parent);
+        String what = "slice " + role + " of " + p + " at " + offsetBytes + ", " + bytes + " bytes";
+        if (offsetBytes < 0 || bytes <= 0 || offsetBytes + bytes > p.bytes()) {
+            throw new DeviceException(what + ": out of bounds");
+        }
+        if (offsetBytes % info.baseAlignBytes() != 0) {
+            throw new DeviceException(what + ": the offset is not a multiple of the device's base alignment, "
+                    + info.baseAlignBytes() + " bytes");
+        }
+        cl_buffer_region region = new cl_buffer_region(offsetBytes, bytes);
+        cl_mem mem = Cl.call("clCreateSubBuffer", what,
+                () -> CL.clCreateSubBuffer(p.mem, CL.CL_MEM_READ_WRITE, CL.CL_BUFFER_CREATE_TYPE_REGION, region, null));
+        OpenClBuffer b = new OpenClBuffer(this, mem, bytes, p.category(), role, false);
         open.add(b);
         return b;
     }
@@ -385,7 +407,7 @@ public final class OpenClDevice implements Device {
 
     void released(AutoCloseable resource) {
         open.remove(resource);
-        if (resource instanceof OpenClBuffer b) {
+        if (resource instanceof OpenClBuffer b && b.counted()) {
             ledger.released(b.category(), b.bytes());
         }
     }

@@ -236,4 +236,62 @@ class OpenClDeviceTest {
         assertTrue(e.getMessage().contains(first.name()), e.getMessage());
         assertThrows(DeviceException.class, () -> OpenCl.select("99"));
     }
+
+    /** A slice is a buffer of its own to kernels and copies, over the parent's bytes, and is not counted twice. */
+    @Test
+    void slicesViewTheirParentAndAreNotCounted() {
+        try (OpenClDevice d = OpenCl.open(null, false)) {
+            long align = d.info().baseAlignBytes();
+            assertTrue(align > 0 && Long.bitCount(align) == 1, "base alignment " + align);
+            int n = 37;
+            int stride = (int) (align / 4) * (1 + 4 * n / (int) align);   // floats from one slice's start to the next
+            DeviceBuffer parent = d.allocate(MemoryCategory.WEIGHTS, 4L * 3 * stride, "stack");
+            d.fill(parent, Float.floatToRawIntBits(Float.NaN));
+            assertEquals(12L * stride, d.memory().bytes(MemoryCategory.WEIGHTS));
+            DeviceBuffer[] slices = new DeviceBuffer[3];
+            for (int l = 0; l < 3; l++) {
+                slices[l] = d.slice(parent, 4L * l * stride, 4L * n, "layer " + l);
+            }
+            assertEquals(12L * stride, d.memory().bytes(MemoryCategory.WEIGHTS), "slices are not counted");
+            assertEquals(MemoryCategory.WEIGHTS, slices[1].category());
+            assertEquals(4L * n, slices[1].bytes());
+
+            Random r = new Random(2);
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = r.nextFloat();
+            }
+            DeviceBuffer xb = d.upload(MemoryCategory.WORKSPACE, "x", x);
+            DeviceProgram p = d.build("scale", SCALE, "");
+            DeviceKernel k = p.kernel("scale_f32").args(xb, slices[1], 2f, n);
+            d.launch(k, new long[]{64}, null);
+            d.write(slices[2], 0, new float[]{7f, 8f}, 0, 2);
+            float[] all = new float[3 * stride];
+            d.read(parent, all);
+            for (int i = 0; i < n; i++) {
+                assertTrue(Float.isNaN(all[i]), "slice 0 untouched at " + i);
+                assertEquals(2f * x[i], all[stride + i], "the kernel wrote slice 1's element " + i + " into the parent");
+            }
+            assertTrue(Float.isNaN(all[stride + n]), "nothing past slice 1's end");
+            assertEquals(7f, all[2 * stride]);
+            assertEquals(8f, all[2 * stride + 1]);
+            float[] back = new float[n];
+            d.read(slices[1], back);
+            assertEquals(2f * x[5], back[5], "a slice reads its own bytes");
+
+            DeviceException misaligned = assertThrows(DeviceException.class, () -> d.slice(parent, 4, 16, "odd"));
+            assertTrue(misaligned.getMessage().contains("odd") && misaligned.getMessage().contains("alignment"), misaligned.getMessage());
+            DeviceException past = assertThrows(DeviceException.class, () -> d.slice(parent, 0, 12L * stride + 4, "long"));
+            assertTrue(past.getMessage().contains("long") && past.getMessage().contains("out of bounds"), past.getMessage());
+
+            parent.close();   // the slices keep the memory until they are released too
+            assertEquals(0, d.memory().bytes(MemoryCategory.WEIGHTS));
+            d.read(slices[2], back);
+            assertEquals(7f, back[0], "a slice outlives its parent's close");
+            for (DeviceBuffer s : slices) {
+                s.close();
+            }
+            k.close();
+        }
+    }
 }
