@@ -19,6 +19,7 @@ import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
 import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.LaunchProfile;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MemoryLedger;
 import dev.mmfree.runtime.MmfreeException;
@@ -95,6 +96,8 @@ public final class LlamaOpenCl implements CausalLm {
     private final Set<Sequences> open = Collections.newSetFromMap(new IdentityHashMap<>());
     private Workspace ws;
     private boolean closed;
+    /** {@link LaunchProfile#ENV}: times the launches of batch-1 one-launch steps (embedding, layers, head), else null. */
+    private final LaunchProfile profile;
 
     /** fp16 matrices and KV cache on a device the caller owns (and closes after this model). */
     public LlamaOpenCl(Device device, LlamaWeights weights) {
@@ -117,7 +120,7 @@ public final class LlamaOpenCl implements CausalLm {
 
     /** On the default OpenCL device ({@link OpenCl#open} with no selector), which the model closes. */
     public static LlamaOpenCl onDefaultDevice(LlamaWeights weights, Storage storage) {
-        Device d = OpenCl.open(null, false);
+        Device d = OpenCl.open(null, LaunchProfile.needsProfilingDevice());
         try {
             return new LlamaOpenCl(d, weights, storage, true);
         } catch (RuntimeException e) {
@@ -132,6 +135,8 @@ public final class LlamaOpenCl implements CausalLm {
 
     /** layerGroups and layerWg -1: the device's defaults ({@link DenseLayerOpenCl#defaultGroups}), where the layer fits. */
     private LlamaOpenCl(Device device, LlamaWeights weights, Storage storage, boolean ownsDevice, int layerGroups, int layerWg) {
+        LaunchProfile.Mode profileMode = LaunchProfile.requestedMode();
+        this.profile = profileMode != null && (!profileMode.events() || device.profiling()) ? new LaunchProfile(profileMode) : null;
         this.device = device;
         this.ownsDevice = ownsDevice;
         this.c = weights.config();
@@ -496,7 +501,7 @@ public final class LlamaOpenCl implements CausalLm {
                 }
                 closeSamplers();
                 steps = new LlamaOpenClSteps(device, c, dense, attention, layer, w, space.meta, ids, space.x, space.q,
-                        space.attn, space.act, space.logits, space.part, space.split, keys, values, cap);
+                        space.attn, space.act, space.logits, space.part, space.split, keys, values, cap, profile);
                 boundTo = space;
             }
             return steps.oneLaunch(rows) ? layer.splits(position + tc) : attention.splits(rows, c.kvHeads(), position + tc);
@@ -674,6 +679,10 @@ public final class LlamaOpenCl implements CausalLm {
         if (ws != null) {
             ws.close();
             ws = null;
+        }
+        if (profile != null) {
+            profile.print(System.err, "llama, " + c.layers() + " layers, d " + c.hidden() + ", batch-1 one-launch steps, on "
+                    + device.info().name());
         }
         w.close();
         memory.released(MemoryCategory.WEIGHTS, w.bytes());

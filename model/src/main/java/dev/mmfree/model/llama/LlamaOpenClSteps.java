@@ -8,6 +8,7 @@ import dev.mmfree.model.config.LlamaConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
+import dev.mmfree.runtime.LaunchProfile;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +35,7 @@ final class LlamaOpenClSteps implements AutoCloseable {
     private final DeviceBuffer invFreq;
     private final DenseLayerOpenCl.Op[] layerOps;
     private final List<AutoCloseable> held = new ArrayList<>();
+    private final LaunchProfile profile;    // times one-launch steps, or null
 
     /**
      * @param meta   [4] int: pos0, tps, rows, splits
@@ -42,12 +44,14 @@ final class LlamaOpenClSteps implements AutoCloseable {
      * @param part   attention split results; split: the GEMMs' split-K scratch
      * @param keys   [L] caches [b, cap, KV*hd]; values likewise
      * @param layer  the one-launch layer for steps of one row (a batch of one), or null
+     * @param profile times the launches of one-launch steps (not the sampler's), or null
      */
     LlamaOpenClSteps(Device device, LlamaConfig c, GemvOpenCl dense, AttentionOpenCl attention, DenseLayerOpenCl layer,
                      LlamaDeviceWeights w, DeviceBuffer meta, DeviceBuffer ids, DeviceBuffer x, DeviceBuffer q,
                      DeviceBuffer attn, DeviceBuffer act, DeviceBuffer logits, DeviceBuffer part, DeviceBuffer split,
-                     DeviceBuffer[] keys, DeviceBuffer[] values, int cap) {
+                     DeviceBuffer[] keys, DeviceBuffer[] values, int cap, LaunchProfile profile) {
         this.device = device;
+        this.profile = profile;
         this.c = c;
         this.x = x;
         this.meta = meta;
@@ -115,6 +119,14 @@ final class LlamaOpenClSteps implements AutoCloseable {
      * agree); one launch a layer when {@link #oneLaunch}.
      */
     void layers(int rows, int splits) {
+        if (oneLaunch(rows) && profile != null) {
+            profile.step();
+            profile.run(embed.launch(rows), device);
+            for (Launch l : layerLaunches) {
+                profile.run(l, device);
+            }
+            return;
+        }
         embed.launch(rows).enqueue(device);
         if (oneLaunch(rows)) {
             for (Launch l : layerLaunches) {
@@ -137,6 +149,12 @@ final class LlamaOpenClSteps implements AutoCloseable {
     /** Final norm and head into logits: every row, or the last of each sequence's tps rows. */
     void head(int rows, int tps, boolean all) {
         int d = c.hidden();
+        if (oneLaunch(rows) && profile != null) {
+            for (Launch l : head.input(x, (tps - 1) * d, tps * d).launches(rows / tps)) {
+                profile.run(l, device);
+            }
+            return;
+        }
         if (all) {
             head.input(x, 0, d).enqueue(rows);
         } else {
