@@ -302,7 +302,8 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * {@link #layer} for each, but one enqueue a step instead of one a layer. The same co-scheduling rules and
      * {@link #checkLayerSync} apply.
      *
-     * @param stateIn, stateOut [layers][vec] the MLGRU states, at the stack's vec stride; x [d], g, gate [d], v [I] as in {@link #layer}
+     * @param stateIn  [layers][vec] the MLGRU states in, at the stack's vec stride (stateOut likewise); x [d], g, gate [d]
+     *                 and v [I] as in {@link #layer}
      */
     public Launch layers(int groups, LayerStack stack, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
                          DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v) {
