@@ -213,7 +213,7 @@ for step in $steps; do
         hgrn27)
             run hgrn27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1,64 --context 128 \
                 --decode-steps 100 --out "$out/hgrn-2.7B" ;;
-        persist27)   # the one-launch decode layer (MMFREE_OPENCL_PERSISTENT=1)
+        persist27)   # the one-launch decode (MMFREE_OPENCL_PERSISTENT=1: all layers in one launch; =layer for one a layer)
             MMFREE_OPENCL_PERSISTENT=1 run persist27 300 "${cli[@]}" bench --backend opencl --preset 2.7B --models hgrn --batch 1 \
                 --context 128 --decode-steps 100 --out "$out/persist-2.7B" ;;
         bench13)
