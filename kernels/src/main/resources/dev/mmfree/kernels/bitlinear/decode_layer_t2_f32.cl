@@ -5,7 +5,7 @@
 // `layers` layers run in turn, a grid barrier between them. Layer l's tensors sit at l times their stride
 // (in elements: floats, or uint4 words for codes) past the pointers given, as the host stacks them in one
 // buffer a kind; with layers = 1 the strides are unused. One launch for all layers is one enqueue a step
-// instead of one a layer, and an enqueue costs the host 5-20 us in NVIDIA's driver. The host builds the
+// instead of one a layer, and an enqueue costs the host 5-40 us in NVIDIA's driver. The host builds the
 // one-layer launches with LAYER_LOOP 0, which leaves the loop out: PoCL takes minutes to compile grid
 // barriers inside a loop.
 #ifndef LAYER_LOOP
