@@ -41,6 +41,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 
 /**
@@ -115,12 +116,13 @@ public final class HgrnBitOpenCl implements CausalLm {
      *                    for them; a barrier that waits too long fails the step with a DeviceException)
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups) {
-        this(weights, device, fusedDecode, layerGroups, blockRowsOrClose(device));
+        this(weights, device, fusedDecode, layerGroups, orClose(device, TernaryDeviceLayout::blockRowsFromEnv));
     }
 
-    private static int blockRowsOrClose(Device device) {
+    /** A setting read from the environment; a bad one closes the device the constructor was handed. */
+    private static <T> T orClose(Device device, Supplier<T> setting) {
         try {
-            return TernaryDeviceLayout.blockRowsFromEnv();
+            return setting.get();
         } catch (RuntimeException e) {
             device.close();
             throw e;
@@ -132,16 +134,7 @@ public final class HgrnBitOpenCl implements CausalLm {
      *                  (the default, {@value TernaryDeviceLayout#BLOCK_ENV} overrides it), else blocked by 16, 32 or 64 rows
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups, int blockRows) {
-        this(weights, device, fusedDecode, layerGroups, blockRows, allLayersOrClose(device));
-    }
-
-    private static boolean allLayersOrClose(Device device) {
-        try {
-            return BitLinearDecodeOpenCl.allLayersInOneLaunch();
-        } catch (RuntimeException e) {
-            device.close();
-            throw e;
-        }
+        this(weights, device, fusedDecode, layerGroups, blockRows, orClose(device, BitLinearDecodeOpenCl::allLayersInOneLaunch));
     }
 
     /**
