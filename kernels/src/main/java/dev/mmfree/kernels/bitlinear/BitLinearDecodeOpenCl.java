@@ -85,7 +85,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * a layer) on other devices.
      */
     public static int defaultLayerGroups(DeviceInfo info) {
-        return persistentSetting() != '0' && info.gpu() ? info.computeUnits() : 0;
+        return persistentSetting() != Persistent.OFF && info.gpu() ? info.computeUnits() : 0;
     }
 
     /**
@@ -93,19 +93,21 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * layer ({@link #layer}; {@value #PERSISTENT_ENV}{@code =layer}).
      */
     public static boolean allLayersInOneLaunch() {
-        return persistentSetting() != 'l';
+        return persistentSetting() != Persistent.LAYER;
     }
 
-    /** {@value #PERSISTENT_ENV}: '1' (unset too), 'l' (layer) or '0'. */
-    private static char persistentSetting() {
+    /** The values of {@value #PERSISTENT_ENV}: {@code 1} (or unset), {@code layer}, {@code 0}. */
+    private enum Persistent { ALL, LAYER, OFF }
+
+    private static Persistent persistentSetting() {
         String env = System.getenv(PERSISTENT_ENV);
         if (env == null || env.isBlank()) {
-            return '1';
+            return Persistent.ALL;
         }
         return switch (env.trim()) {
-            case "1" -> '1';
-            case "layer" -> 'l';
-            case "0" -> '0';
+            case "1" -> Persistent.ALL;
+            case "layer" -> Persistent.LAYER;
+            case "0" -> Persistent.OFF;
             default -> throw new MmfreeException("env " + PERSISTENT_ENV + " must be 1 (all layers in one launch), layer (one launch a "
                     + "layer) or 0 (four launches a layer), got '" + env + "'");
         };
@@ -242,7 +244,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      *                  bound, and the MLGRU state buffers the launch takes
      * @param ifgNorms  floats between the [3d] i|f|g norms
      * @param downNorm  floats between the [I] down_proj norms
-     * @param scales    floats between the scales of every matrix (i|f|g's 3, o's 1, gate|up's 2, down's 1)
+     * @param scales    floats between the scales of every matrix (i|f|g's 3, one for each of the others)
      * @param ifgCodes  uint4 words between the i|f|g codes; oCodes, gateUpCodes, downCodes: the same for the others
      */
     public record LayerStack(LayerWeights first, int layers, int vec, int ifgNorms, int downNorm, int scales,
