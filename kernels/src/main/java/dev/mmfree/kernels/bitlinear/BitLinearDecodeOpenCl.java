@@ -406,6 +406,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
         barriers.check();
     }
 
+    /** The state of the one-launch layers' grid barriers ({@link #checkLayerSync} and its kin read its flag). */
+    public GridBarriers barriers() {
+        return barriers;
+    }
+
     /**
      * {@link #checkLayerSync} without the wait: queues a read of the grid barriers' flag, behind the launches
      * queued so far, into {@code into} (4 bytes of page-locked memory, see {@link Device#allocateHost}).

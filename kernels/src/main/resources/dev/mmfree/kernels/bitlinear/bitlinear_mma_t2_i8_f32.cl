@@ -114,29 +114,32 @@ MMA_UNROLL
 // where accumulator e of tile (mt, j) of this lane of run kp (>= 1) meets the first run's
 #define K_PART_AT(kp) (((((kp) - 1) * MMA_WARPS + warp) * MMA_ACC + (mt * MMA_NT + j) * 4 + e) * 32 + lane)
 
-__kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS * MMA_KSPLIT, 1, 1)))
-void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
-                             __global const uint4* w, __global const float* wscale,
-                             const int rows, const int out, const int outPad, const int chunks,
-                             __global float* y, const int accumulate) {
-    MMA_SCRATCH
-#if MMA_KSPLIT > 1
-    __local int kParts[(MMA_KSPLIT - 1) * MMA_WARPS * MMA_ACC * 32];
+#ifndef MMA_VOL
+#define MMA_VOL   // volatile where another work-group of the same launch wrote the inputs (decode_batch_layer_t2_f32.cl)
 #endif
+
+// One work-group's tile: weight rows from (gx * MMA_ROWS * MMA_WARPS) of rowsPad, tokens from gy * MMA_TOKENS
+// (the kernel: gx, gy = its group ids). kParts: the input split's sums ((MMA_KSPLIT - 1) * MMA_WARPS * MMA_ACC * 32
+// ints); mmaFrag: the emulated mma's fragments (without MMFREE_PTX: 192 * MMA_WARPS * MMA_KSPLIT ints). Ends with
+// a barrier when MMA_KSPLIT > 1, so that a work-group can take its next tile at once.
+inline void mma_tile(MMA_VOL __global const int4* q, MMA_VOL __global const float* factor, MMA_VOL __global const int* qsum,
+                     __global const uint4* w, __global const float* wscale,
+                     const int rows, const int out, const int outPad, const int chunks,
+                     MMA_VOL __global float* y, const int accumulate, const int gx, const int rowsPad, const int gy,
+                     __local int* kParts, __local int* mmaFrag) {
     int lane = get_local_id(0) & 31;
     int warp = (get_local_id(0) >> 5) % MMA_WARPS;
     int kPart = (get_local_id(0) >> 5) / MMA_WARPS;
     int g = lane >> 2;
     int t = lane & 3;
-    int rowsPad = (int) (get_num_groups(0) * MMA_ROWS * MMA_WARPS);
-    int groupRow0 = get_group_id(0) * MMA_ROWS * MMA_WARPS;
+    int groupRow0 = gx * MMA_ROWS * MMA_WARPS;
     int p = groupRow0 / outPad;
     int projections = rowsPad / outPad;
     int row0 = groupRow0 + warp * MMA_ROWS;
-    int t0 = get_group_id(1) * MMA_TOKENS;
+    int t0 = gy * MMA_TOKENS;
     size_t qRow = (size_t) chunks * 4;
     // this lane's token of each n-tile (a clamped duplicate past the last row; its results are dropped)
-    __global const int4* qt[MMA_NT];
+    MMA_VOL __global const int4* qt[MMA_NT];
 MMA_UNROLL
     for (int j = 0; j < MMA_NT; j++) {
         int tok = min(t0 + 8 * j + g, rows - 1);
@@ -229,44 +232,68 @@ MMA_UNROLL
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (kPart > 0) {
-        return;
-    }
-    for (int kp = 1; kp < MMA_KSPLIT; kp++) {
+    if (kPart == 0) {
+        for (int kp = 1; kp < MMA_KSPLIT; kp++) {
 MMA_UNROLL
-        for (int mt = 0; mt < MMA_MT; mt++) {
+            for (int mt = 0; mt < MMA_MT; mt++) {
 MMA_UNROLL
-            for (int j = 0; j < MMA_NT; j++) {
+                for (int j = 0; j < MMA_NT; j++) {
 MMA_UNROLL
-                for (int e = 0; e < 4; e++) {
-                    acc[mt][j][e] += kParts[K_PART_AT(kp)];
-                }
-            }
-        }
-    }
-#endif
-    float ws = wscale[p];
-MMA_UNROLL
-    for (int mt = 0; mt < MMA_MT; mt++) {
-MMA_UNROLL
-        for (int hi8 = 0; hi8 < 2; hi8++) {
-            int r = row0 + 16 * mt + g + 8 * hi8 - p * outPad;
-            if (r >= out) {
-                continue;
-            }
-MMA_UNROLL
-            for (int j = 0; j < MMA_NT; j++) {
-MMA_UNROLL
-                for (int e = 0; e < 2; e++) {
-                    int tok = t0 + 8 * j + 2 * t + e;
-                    if (tok < rows) {
-                        int dot = acc[mt][j][2 * hi8 + e] - qsum[p * rows + tok];
-                        float v = (float) dot * (ws * factor[p * rows + tok]);
-                        size_t at = (size_t) tok * projections * out + (size_t) p * out + r;
-                        y[at] = accumulate ? y[at] + v : v;
+                    for (int e = 0; e < 4; e++) {
+                        acc[mt][j][e] += kParts[K_PART_AT(kp)];
                     }
                 }
             }
         }
     }
+#endif
+    if (kPart == 0) {   // the first run's warps hold the sums and write
+        float ws = wscale[p];
+MMA_UNROLL
+        for (int mt = 0; mt < MMA_MT; mt++) {
+MMA_UNROLL
+            for (int hi8 = 0; hi8 < 2; hi8++) {
+                int r = row0 + 16 * mt + g + 8 * hi8 - p * outPad;
+                if (r >= out) {
+                    continue;
+                }
+MMA_UNROLL
+                for (int j = 0; j < MMA_NT; j++) {
+MMA_UNROLL
+                    for (int e = 0; e < 2; e++) {
+                        int tok = t0 + 8 * j + 2 * t + e;
+                        if (tok < rows) {
+                            int dot = acc[mt][j][2 * hi8 + e] - qsum[p * rows + tok];
+                            float v = (float) dot * (ws * factor[p * rows + tok]);
+                            size_t at = (size_t) tok * projections * out + (size_t) p * out + r;
+                            y[at] = accumulate ? y[at] + v : v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+#if MMA_KSPLIT > 1
+    barrier(CLK_LOCAL_MEM_FENCE);   // kParts free for the work-group's next tile
+#endif
+}
+
+__kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS * MMA_KSPLIT, 1, 1)))
+void bitlinear_mma_t2_i8_f32(__global const int4* q, __global const float* factor, __global const int* qsum,
+                             __global const uint4* w, __global const float* wscale,
+                             const int rows, const int out, const int outPad, const int chunks,
+                             __global float* y, const int accumulate) {
+    MMA_SCRATCH
+#if MMA_KSPLIT > 1
+    __local int kParts[(MMA_KSPLIT - 1) * MMA_WARPS * MMA_ACC * 32];
+#else
+    __local int* kParts = 0;
+#endif
+#ifndef MMFREE_PTX
+    __local int* frag = mmaFrag;
+#else
+    __local int* frag = 0;
+#endif
+    mma_tile(q, factor, qsum, w, wscale, rows, out, outPad, chunks, y, accumulate, get_group_id(0),
+             (int) (get_num_groups(0) * MMA_ROWS * MMA_WARPS), get_group_id(1), kParts, frag);
 }

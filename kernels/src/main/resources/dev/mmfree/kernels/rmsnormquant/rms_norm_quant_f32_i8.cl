@@ -13,22 +13,26 @@
 // operations in the same order as the two kernels: the same bits.
 // ifg: [rows][3K] (i | fPre | g); lb: [K]; stateIn, stateOut: [rows][K] (distinct); P = 1.
 
-// One row t = get_group_id(0) and projection p = get_group_id(1) of either kernel. With step, the multiplier is
-// silu of the MLGRU state stepped from stateIn with i (at the start of x's row t) and fPre (K floats further).
-inline void norm_quant_row(const int step, __global const float* x, const int xStride, const int xOffset,
-                           __global const float* mult, const int hasMult,
+// NQ_VOL qualifies the inputs: empty, or volatile where another work-group of the same launch wrote them
+// (decode_batch_layer_t2_f32.cl: loads then bypass the non-coherent L1).
+#ifndef NQ_VOL
+#define NQ_VOL
+#endif
+
+// Row t of rows and projection p of either kernel (the kernels: t = get_group_id(0), p = get_group_id(1)). With
+// step, the multiplier is silu of the MLGRU state stepped from stateIn with i (at the start of x's row t) and fPre
+// (K floats further).
+inline void norm_quant_row(const int step, NQ_VOL __global const float* x, const int xStride, const int xOffset,
+                           NQ_VOL __global const float* mult, const int hasMult,
                            __global const float* lb, __global const float* stateIn, __global float* stateOut,
                            __global const float* norm1, const int hasNorm1, const float eps1,
                            __global const float* norm2, const float eps2, const int K, const int chunks,
                            __global int* q, __global float* factor, __global int* qsum,
-                           __local float* z, __local acc_t* scratch) {
+                           __local float* z, __local acc_t* scratch, const int t, const int p, const int rows) {
     int l = get_local_id(0);
-    int t = get_group_id(0);
-    int p = get_group_id(1);
-    int rows = get_num_groups(0);
     int kPad = chunks * 64;
-    __global const float* xr = x + (size_t) t * xStride + xOffset;
-    __global const float* mr = mult + (size_t) t * K;
+    NQ_VOL __global const float* xr = x + (size_t) t * xStride + xOffset;
+    NQ_VOL __global const float* mr = mult + (size_t) t * K;
     acc_t ss = 0;
     for (int j = l; j < kPad; j += WG) {
         float v = j < K ? xr[j] : 0.0f;
@@ -42,7 +46,7 @@ inline void norm_quant_row(const int step, __global const float* x, const int xS
         }
     }
     if (step) {
-        __global const float* ir = x + (size_t) t * xStride;
+        NQ_VOL __global const float* ir = x + (size_t) t * xStride;
         for (int j = l; j < K; j += WG) {
             float s = stateIn[(size_t) t * K + j];
             float f = lb[j] + (1.0f - lb[j]) * sigmoid_f(ir[K + j]);
@@ -71,7 +75,7 @@ __kernel void rms_norm_quant_f32_i8(__global const float* x, const int xStride, 
                                     __global int* q, __global float* factor, __global int* qsum,
                                     __local float* z, __local acc_t* scratch) {
     norm_quant_row(0, x, xStride, xOffset, mult, hasMult, 0, 0, 0, norm1, hasNorm1, eps1, norm2, eps2, K, chunks,
-                   q, factor, qsum, z, scratch);
+                   q, factor, qsum, z, scratch, get_group_id(0), get_group_id(1), get_num_groups(0));
 }
 
 __kernel void mlgru_norm_quant_f32_i8(__global const float* ifg, __global const float* lb, __global const float* stateIn,
@@ -80,5 +84,5 @@ __kernel void mlgru_norm_quant_f32_i8(__global const float* ifg, __global const 
                                       __global int* q, __global float* factor, __global int* qsum,
                                       __local float* z, __local acc_t* scratch) {
     norm_quant_row(1, ifg, 3 * K, 2 * K, ifg, 0, lb, stateIn, stateOut, gNorm, 1, eps1, norm2, eps2, K, chunks,
-                   q, factor, qsum, z, scratch);
+                   q, factor, qsum, z, scratch, get_group_id(0), 0, get_num_groups(0));
 }

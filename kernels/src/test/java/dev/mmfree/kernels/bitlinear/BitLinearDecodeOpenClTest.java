@@ -37,8 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * work-item every chunk of its row, more than it prefetches from 1025 columns on (3100 and 1100 here).
  */
 class BitLinearDecodeOpenClTest {
-    private static final float EPS_BLOCK = 1e-5f;
-    private static final float EPS_BL = RmsNormQuantReference.EPS;
+    static final float EPS_BLOCK = 1e-5f;
+    static final float EPS_BL = RmsNormQuantReference.EPS;
     /** The capped launches' work-groups: fewer than the row blocks of every shape but the smallest. */
     private static final int FEW_GROUPS = 3;
 
@@ -362,7 +362,7 @@ class BitLinearDecodeOpenClTest {
     }
 
     /** A random HGRNBit layer of d, I. */
-    private static DeviceLayerStack.Host randomLayer(Random r, int d, int i) {
+    static DeviceLayerStack.Host randomLayer(Random r, int d, int i) {
         TernaryMatrix[] ifg = {ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d), ClTesting.randomTernary(r, d, d)};
         float[] lb = new float[d];
         for (int j = 0; j < d; j++) {
@@ -375,7 +375,7 @@ class BitLinearDecodeOpenClTest {
     }
 
     /** The reference layer: x (the residual stream) and state (the MLGRU state) in and out. */
-    private static void referenceLayer(DeviceLayerStack.Host y, float[] x, float[] state) {
+    static void referenceLayer(DeviceLayerStack.Host y, float[] x, float[] state) {
         int d = x.length;
         int i = y.downNorm().length;
         float[] h = new float[d];

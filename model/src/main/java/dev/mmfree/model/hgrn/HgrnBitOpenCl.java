@@ -1,6 +1,7 @@
 package dev.mmfree.model.hgrn;
 
 import dev.mmfree.kernels.bitlinear.BitLinearDecodeOpenCl;
+import dev.mmfree.kernels.bitlinear.DecodeBatchLayerOpenCl;
 import dev.mmfree.kernels.bitlinear.DeviceLayerStack;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl;
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl.GemvSchedule;
@@ -9,6 +10,7 @@ import dev.mmfree.kernels.bitlinear.TernaryDeviceLayout;
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
 import dev.mmfree.kernels.embedding.EmbeddingOpenCl;
 import dev.mmfree.kernels.mlgru.MlgruOpenCl;
+import dev.mmfree.kernels.opencl.GridBarriers;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
@@ -72,8 +74,9 @@ import java.util.random.RandomGenerator;
  * path instead, 9 launches a layer that read each weight once for all rows: norm-quantize, GEMM
  * i/f/g, MLGRU scan over t, gate norm-quantize, GEMM o_proj (+x), norm-quantize, GEMM gate_proj,
  * SwiGLU norm-quantize, GEMM down_proj (+x). A batched decode step (t = 1) runs the MLGRU step inside the gate
- * norm-quantize ({@code RmsNormQuantOpenCl#mlgruNormQuant}): 8 launches a layer. Long prompts go through in chunks of
- * {@value #MAX_ROWS} rows.
+ * norm-quantize ({@code RmsNormQuantOpenCl#mlgruNormQuant}): 8 launches a layer. {@code MMFREE_OPENCL_BATCH_LAYER=1}
+ * runs those 8 as phases of one launch a layer ({@link DecodeBatchLayerOpenCl}); slower on the H200, so off by
+ * default. Long prompts go through in chunks of {@value #MAX_ROWS} rows.
  */
 public final class HgrnBitOpenCl implements CausalLm {
     public static final String BACKEND = "opencl";
@@ -88,7 +91,9 @@ public final class HgrnBitOpenCl implements CausalLm {
     private final LaunchProfile profile;   // null unless LaunchProfile.requestedMode() and, for its events, the device profiles
     private final int layerGroups;   // > 0: a decode step runs each layer as one launch on this many work-groups
     private final boolean allLayers; // and all layers in one launch
+    private final int batchGroups;   // > 0: a batched decode step runs each layer as one launch on this many work-groups
     private final BitLinearOpenCl bitLinear;
+    private final DecodeBatchLayerOpenCl batchLayer;   // null unless batchGroups > 0
     private final BitLinearDecodeOpenCl decode;        // wide outputs: gate|up, lm_head
     private final BitLinearDecodeOpenCl decodeNarrow;  // d outputs: i|f|g (3 rows a work-item), o_proj, down_proj
     private final MlgruOpenCl mlgru;
@@ -143,9 +148,22 @@ public final class HgrnBitOpenCl implements CausalLm {
      */
     public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups, int blockRows,
                          boolean allLayers) {
-        if (layerGroups < 0) {
+        this(weights, device, fusedDecode, layerGroups, blockRows, allLayers, orClose(device, () -> DecodeBatchLayerOpenCl.defaultGroups(
+                device.info(), MmaShape.forTiling(Tiling.forDevice(device.info())).isPresent())));
+    }
+
+    /**
+     * @param batchGroups 0: a batched decode step (several sequences, one token each) runs the GEMM path's 8 launches a
+     *                    layer; n > 0: one launch a layer on n work-groups ({@link DecodeBatchLayerOpenCl}, in its
+     *                    shape {@link DecodeBatchLayerOpenCl#defaultShape}; the default, by
+     *                    {@link DecodeBatchLayerOpenCl#defaultGroups}, is 0: eight launches measured faster)
+     */
+    public HgrnBitOpenCl(HgrnBitWeights weights, Device device, boolean fusedDecode, int layerGroups, int blockRows,
+                         boolean allLayers, int batchGroups) {
+        if (layerGroups < 0 || batchGroups < 0) {
             device.close();
-            throw new MmfreeException("hgrn opencl: layerGroups must be >= 0, got " + layerGroups);
+            throw new MmfreeException("hgrn opencl: layerGroups and batchGroups must be >= 0, got " + layerGroups + " and "
+                    + batchGroups);
         }
         this.device = device;
         this.c = weights.config();
@@ -153,12 +171,15 @@ public final class HgrnBitOpenCl implements CausalLm {
         this.fusedDecode = fusedDecode;
         this.layerGroups = layerGroups;
         this.allLayers = layerGroups > 0 && allLayers;
+        this.batchGroups = batchGroups;
         try {
             LaunchProfile.Mode profileMode = LaunchProfile.requestedMode();
             this.profile = profileMode != null && (!profileMode.events() || device.profiling()) ? new LaunchProfile(profileMode) : null;
             Tiling tiling = Tiling.forDevice(device.info());
             Tiling narrow = Tiling.narrowForDevice(device.info());
             bitLinear = new BitLinearOpenCl(device, tiling, MmaShape.forTiling(tiling), GemvSchedule.forDevice(device.info()), blockRows);
+            batchLayer = batchGroups > 0 ? new DecodeBatchLayerOpenCl(device, DecodeBatchLayerOpenCl.defaultShape(), tiling.ptx(), blockRows)
+                    : null;
             decode = new BitLinearDecodeOpenCl(device, Tiling.decodeForDevice(device.info()));
             decodeNarrow = new BitLinearDecodeOpenCl(device, narrow);
             mlgru = new MlgruOpenCl(device, narrow);
@@ -288,7 +309,7 @@ public final class HgrnBitOpenCl implements CausalLm {
         private final State s;
         private final SamplingParams params;
         private final HostBuffer[] flags = new HostBuffer[2];   // a slot's copy of the grid barriers' flag
-        private final boolean[] flagged = new boolean[2];
+        private final GridBarriers[] flagged = new GridBarriers[2];   // a slot's step's grid barriers, if it had any
 
         Stream(State s, int[] last, SamplingParams params, RandomGenerator uniforms) {
             super(device, s.ensured().ws.ids, last, params, uniforms);
@@ -316,8 +337,8 @@ public final class HgrnBitOpenCl implements CausalLm {
             }
             s.params = params;
             flagged[slot] = pass(s, 1, Head.SAMPLE, false);
-            if (flagged[slot]) {
-                DeviceEvent read = decodeNarrow.readLayerSync(flags[slot].bytes());
+            if (flagged[slot] != null) {
+                DeviceEvent read = flagged[slot].readAsync(flags[slot].bytes());
                 if (read != null) {
                     events.add(read);
                 }
@@ -328,8 +349,8 @@ public final class HgrnBitOpenCl implements CausalLm {
 
         @Override
         protected void checkStep(int slot) {
-            if (flagged[slot]) {
-                decodeNarrow.checkLayerSync(flags[slot].bytes());
+            if (flagged[slot] != null) {
+                flagged[slot].check(flags[slot].bytes());
             }
         }
 
@@ -387,10 +408,10 @@ public final class HgrnBitOpenCl implements CausalLm {
 
     /**
      * One pass of n tokens a sequence whose ids are in ws.ids: enqueues its plan and flips the state parity.
-     * Returns whether the pass ran one launch a layer, whose grid barriers' flag it checks (waiting for the
-     * pass) only with checkSync; a stream reads the flag back with the step's ids instead.
+     * Returns the grid barriers of its one-launch layers, or null when it ran none; it checks their flag (waiting
+     * for the pass) only with checkSync; a stream reads the flag back with the step's ids instead.
      */
-    private boolean pass(State s, int n, Head head, boolean checkSync) {
+    private GridBarriers pass(State s, int n, Head head, boolean checkSync) {
         s.ensure(s.size * n);
         boolean fused = s.size == 1 && n == 1 && fusedDecode;
         String key = s.parity + ":" + n + ":" + head + (head == Head.SAMPLE ? ":" + s.params : "");
@@ -412,12 +433,13 @@ public final class HgrnBitOpenCl implements CausalLm {
                 l.enqueue(device);
             }
         }
-        boolean layers = fused && layerGroups > 0;
-        if (layers && checkSync) {
-            decodeNarrow.checkLayerSync();
+        GridBarriers barriers = fused && layerGroups > 0 ? decodeNarrow.barriers()
+                : !fused && n == 1 && batchLayer != null ? batchLayer.barriers() : null;
+        if (barriers != null && checkSync) {
+            barriers.check();
         }
         s.parity ^= 1;
-        return layers;
+        return barriers;
     }
 
     /** One token of one sequence: 4 fused launches a layer, one a layer, or one for all layers (see layerGroups, allLayers). */
@@ -467,6 +489,11 @@ public final class HgrnBitOpenCl implements CausalLm {
         plan.add(embedding.gather(ws.ids, w.embeddings, ws.x, d, rows));
         for (int l = 0; l < c.layers(); l++) {
             HgrnBitOpenClWeights.Layer y = w.layers.get(l);
+            if (n == 1 && batchLayer != null) {   // a decode step: the layer's eight launches as one
+                plan.add(batchLayer.layer(batchGroups, y.decode(), eps, BITLINEAR_EPS, rows, ws.x, s.state[l][p], s.state[l][1 - p],
+                        ws.qIfg, ws.qD, ws.qI, ws.ifg, ws.gateUp));
+                continue;
+            }
             plan.add(normQuant.normQuant(ws.x, d, 0, null, y.attnNorm(), eps, y.ifgNorms(), BITLINEAR_EPS, ws.qIfg, rows));
             plan.add(bitLinear.gemm(y.ifg(), ws.qIfg, rows, ws.ifg, false));
             if (n == 1) {   // a decode step: the MLGRU step inside the output gate's norm-quantize
@@ -525,7 +552,11 @@ public final class HgrnBitOpenCl implements CausalLm {
             profile.print(System.err, c.layers() + " layers, d " + c.hidden() + ", on " + device.info().name());
         }
         w.close();
-        for (AutoCloseable k : List.of(bitLinear, decode, decodeNarrow, mlgru, swiglu, normQuant, embedding, sampler)) {
+        List<AutoCloseable> kernels = new ArrayList<>(List.of(bitLinear, decode, decodeNarrow, mlgru, swiglu, normQuant, embedding, sampler));
+        if (batchLayer != null) {
+            kernels.add(batchLayer);
+        }
+        for (AutoCloseable k : kernels) {
             try {
                 k.close();
             } catch (Exception e) {

@@ -120,6 +120,35 @@ class HgrnBitOpenClTest {
     }
 
     /**
+     * A batched decode step with each layer in one launch ({@code DecodeBatchLayerOpenCl}) on 2 work-groups, which
+     * this test's device must run at once: a batch of 4 (prefill, then decode steps) against the reference, and its
+     * greedy ids against the GEMM path's eight launches a layer.
+     */
+    @Test
+    void batchedDecodeInOneLaunchALayerMatchesReference() {
+        HgrnBitWeights w = weights(ODD, 21);
+        int[][] tokens = randomTokens(new Random(22), 4, 6, ODD.vocab());
+        try (CausalLm ref = new HgrnBitReference(w);
+             HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 0, 0, false, 2);
+             CausalLm.Batch rb = ref.newBatch(4); CausalLm.Batch mb = m.newBatch(4)) {
+            check("b4 prefill", ref.forward(rb, cols(tokens, 0, 3), true), m.forward(mb, cols(tokens, 0, 3), true));
+            for (int p = 3; p < 6; p++) {
+                check("b4 decode, one launch a layer, pos " + p, ref.forward(rb, cols(tokens, p, p + 1), true),
+                        m.forward(mb, cols(tokens, p, p + 1), true));
+            }
+        }
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 0, 0, false, 2);
+             HgrnBitOpenCl eight = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, 0, 0, false, 0);
+             CausalLm.Batch mb = m.newBatch(4); CausalLm.Batch eb = eight.newBatch(4)) {
+            int[][] prompt = cols(tokens, 0, 2);
+            assertArrayEquals(eight.forwardGreedy(eb, prompt), m.forwardGreedy(mb, prompt), "greedy ids after the prompt");
+            for (int step = 0; step < 4; step++) {
+                assertArrayEquals(eight.continueGreedy(eb), m.continueGreedy(mb), "greedy ids against eight launches a layer, step " + step);
+            }
+        }
+    }
+
+    /**
      * Weights uploaded blocked by 64 rows ({@code MMFREE_OPENCL_WEIGHT_BLOCK=64}): a batch of 2 through the GEMM,
      * then one sequence through the one-launch layer, against the reference.
      */
@@ -203,21 +232,23 @@ class HgrnBitOpenClTest {
      * A decode stream runs a step ahead: its ids must be those of continueSample step by step with the
      * same uniforms, and closing it must undo the queued step, so that the batch continues (logits and
      * position) exactly as the step-by-step batch does. Batch 1 takes the fused decode (four launches a layer,
-     * and one on 2 work-groups, whose grid-barrier flag comes back with each step's ids), batch 3 the GEMM path.
+     * and one on 2 work-groups, whose grid-barrier flag comes back with each step's ids), batch 3 the GEMM path
+     * (eight launches a layer, and one on 2 work-groups, its flag likewise).
      */
     @Test
     void decodeStreamMatchesStepByStepAndUndoesItsQueuedStep() {
         HgrnBitWeights w = weights(ODD, 15);
         for (int layerGroups : new int[]{0, 2}) {
-            decodeStreamCase(w, layerGroups);
+            decodeStreamCase(w, layerGroups, 0);
         }
+        decodeStreamCase(w, 0, 2);
     }
 
-    private void decodeStreamCase(HgrnBitWeights w, int layerGroups) {
-        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, layerGroups)) {
-            for (int b : layerGroups > 0 ? new int[]{1} : new int[]{1, 3}) {
+    private void decodeStreamCase(HgrnBitWeights w, int layerGroups, int batchGroups) {
+        try (HgrnBitOpenCl m = new HgrnBitOpenCl(w, OpenCl.open(null, false), true, layerGroups, 0, true, batchGroups)) {
+            for (int b : layerGroups > 0 ? new int[]{1} : batchGroups > 0 ? new int[]{3} : new int[]{1, 3}) {
                 for (SamplingParams params : new SamplingParams[]{SamplingParams.greedy(), new SamplingParams(1.1, 0, 0.95, 3)}) {
-                    String what = "batch " + b + ", layer groups " + layerGroups + ", " + params;
+                    String what = "batch " + b + ", layer groups " + layerGroups + ", batch groups " + batchGroups + ", " + params;
                     int[][] prompt = randomTokens(new Random(16 + b), b, 4, ODD.vocab());
                     int steps = 5;
                     double[][] u = new double[steps + 2][b];
