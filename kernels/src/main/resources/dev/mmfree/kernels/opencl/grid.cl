@@ -9,6 +9,10 @@
 // sync: 8 bytes, zero at first ([2] int arrivals and generation, or one ulong ticket count), left ready for
 // the next launch of the same work-group count.
 #define SPIN_LIMIT (1 << 26)
+// Once one barrier has given up, the launch's results are invalid: a waiter that sees the flag (every 1024 polls,
+// off the path of a barrier that completes) stops too, so the launch ends after one SPIN_LIMIT instead of one a
+// barrier and work-group wave (minutes on a GPU, where a poll is an L2 round trip).
+#define GAVE_UP(spins, error) (((spins) & 1023) == 0 && *(error) != 0)
 
 // With 64-bit atomics the barrier is a ticket count that never resets: sync, read as one ulong, counts
 // every arrival of every launch, the k-th barrier's arrivals draw tickets [k G, (k + 1) G), and a work-group
@@ -43,7 +47,7 @@ inline void grid_sync(volatile __global int* sync, volatile __global int* error)
         ulong target = (ticket / (ulong) groups + 1) * (ulong) groups;
         int spins = 0;
         while (ticket + 1 < target && *count < target) {   // volatile loads, as below
-            if (++spins > SPIN_LIMIT) {
+            if (++spins > SPIN_LIMIT || GAVE_UP(spins, error)) {
                 atomic_xchg(error, 1);
                 break;
             }
@@ -57,7 +61,7 @@ inline void grid_sync(volatile __global int* sync, volatile __global int* error)
         } else {
             int spins = 0;
             while (sync[1] == gen) {   // a plain volatile load: polling by atomics would queue behind the arrivals
-                if (++spins > SPIN_LIMIT) {
+                if (++spins > SPIN_LIMIT || GAVE_UP(spins, error)) {
                     atomic_xchg(error, 1);
                     break;
                 }

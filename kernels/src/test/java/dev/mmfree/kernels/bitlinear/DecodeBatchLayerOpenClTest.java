@@ -7,6 +7,7 @@ import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
 import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
@@ -22,6 +23,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * {@link DecodeBatchLayerOpenCl}, one launch a layer of a batched decode step, against the reference layer
@@ -61,6 +63,28 @@ class DecodeBatchLayerOpenClTest {
                 layerCase(k, r, 64, 200, 2);
                 layerCase(k, r, 130, 70, 19);
             }
+        }
+    }
+
+    /**
+     * More work-groups than the device runs at once (PoCL runs one a compute unit at a time): the grid barriers give up,
+     * the check fails with a DeviceException instead of the launch hanging, and the next launch on a count that fits
+     * computes the layer again. Not on a GPU, where a barrier polls for about a minute before it gives up.
+     */
+    @Test
+    void moreWorkGroupsThanRunAtOnceFailLoudlyAndRecover() {
+        assumeFalse(device.info().gpu(), "a GPU's barrier waits about a minute before it gives up");
+        Random r = new Random(9);
+        try (DecodeBatchLayerOpenCl k = new DecodeBatchLayerOpenCl(device, new MmaShape(1, 1, 1, 2), ClPrograms.ptx(device.info()), 0)) {
+            try (Layer y = new Layer(BitLinearDecodeOpenClTest.randomLayer(r, 64, 96), 4)) {
+                y.upload(ClTesting.gaussian(r, 4 * 64, 3f), ClTesting.gaussian(r, 4 * 64, 1f));
+                try (Launch l = y.launch(k, 2 * device.info().computeUnits() + 1)) {
+                    l.enqueue(device);
+                }
+                DeviceException e = assertThrows(DeviceException.class, () -> k.barriers().check());
+                assertTrue(e.getMessage().contains("grid barrier timed out"), e.getMessage());
+            }
+            layerCase(k, r, 64, 96, 4);
         }
     }
 
