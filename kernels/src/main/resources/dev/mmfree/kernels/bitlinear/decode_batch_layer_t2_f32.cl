@@ -24,6 +24,15 @@
 #error "decode_batch_layer_t2_f32: WG must be the mma shape's work-group"
 #endif
 #define MMA_KPART_INTS ((MMA_KSPLIT - 1) * MMA_WARPS * MMA_ACC * 32)
+// A diagnostic: -DBATCH_LAYER_STOP=k (1..7, through MMFREE_OPENCL_BUILD_OPTIONS) ends the launch after phase k, so
+// that the differences of tokens/s between k and k - 1 give each phase's time (the results are then wrong).
+#ifndef BATCH_LAYER_STOP
+#define BATCH_LAYER_STOP 8
+#endif
+#define STOP_AFTER(k)              \
+    if (BATCH_LAYER_STOP == (k)) { \
+        return;                    \
+    }
 
 #ifndef MMFREE_PTX
 // Without inline PTX (PoCL in the tests) a tile's dot products are plain integer sums, one (row, token) of the tile
@@ -112,30 +121,37 @@ void decode_batch_layer_t2_f32(volatile __global float* x, const int rows, const
                        item % rows, item / rows, rows);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    STOP_AFTER(1)
     grid_sync(sync, error);
     gemm_phase(qIfg, fIfg, sumIfg, wIfg, sIfg, rows, d, ifgOutPad, 3, chunksD, ifg, 0, lmem, group, groups);
+    STOP_AFTER(2)
     grid_sync(sync, error);
     for (int t = group; t < rows; t += groups) {
         norm_quant_row(1, ifg, 3 * d, 2 * d, ifg, 0, lb, stateIn, stateOut, gNorm, 1, eps, oNorm, eps2, d, chunksD,
                        (__global int*) qD, (__global float*) fD, (__global int*) sumD, z, scratchD, t, 0, rows);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    STOP_AFTER(3)
     grid_sync(sync, error);
     gemm_phase(qD, fD, sumD, wO, sO, rows, d, oOutPad, 1, chunksD, x, 1, lmem, group, groups);
+    STOP_AFTER(4)
     grid_sync(sync, error);
     for (int t = group; t < rows; t += groups) {
         norm_quant_row(0, x, d, 0, x, 0, 0, 0, 0, mlpNorm, 1, eps, gateNorm, eps2, d, chunksD,
                        (__global int*) qD, (__global float*) fD, (__global int*) sumD, z, scratchD, t, 0, rows);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    STOP_AFTER(5)
     grid_sync(sync, error);
     gemm_phase(qD, fD, sumD, wGu, sGu, rows, 2 * I, guOutPad, 1, chunksD, gu, 0, lmem, group, groups);
+    STOP_AFTER(6)
     grid_sync(sync, error);
     for (int t = group; t < rows; t += groups) {
         swiglu_norm_quant_row(gu, downNorm, eps2, I, chunksI, (__global int*) qI, (__global float*) fI,
                               (__global int*) sumI, z, scratchI, t);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    STOP_AFTER(7)
     grid_sync(sync, error);
     gemm_phase(qI, fI, sumI, wDown, sDown, rows, d, downOutPad, 1, chunksI, x, 1, lmem, group, groups);
 }
