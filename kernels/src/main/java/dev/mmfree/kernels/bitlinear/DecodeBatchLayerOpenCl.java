@@ -77,7 +77,11 @@ public final class DecodeBatchLayerOpenCl implements AutoCloseable {
      * on the H200 two a compute unit were not all resident at once, and the launch waited on its grid barriers.
      */
     public static int defaultGroups(DeviceInfo info, boolean mma) {
-        String env = System.getenv(ENV);
+        return groups(System.getenv(ENV), info, mma);
+    }
+
+    /** {@link #defaultGroups} for a value of {@value #ENV} (null: unset). */
+    static int groups(String env, DeviceInfo info, boolean mma) {
         if (env == null || env.isBlank() || env.trim().equals("0")) {
             return 0;
         }
