@@ -5,13 +5,11 @@ import dev.mmfree.kernels.opencl.GridBarriers;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
-import dev.mmfree.runtime.DeviceEvent;
 import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MmfreeException;
 
-import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -220,7 +218,11 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 v, v, false, x, x, v);
     }
 
-    /** One HGRNBit layer's decode weights, as {@link #layer} takes them. */
+    /**
+     * One HGRNBit layer's decode weights, as {@link #layer} and {@link DecodeBatchLayerOpenCl#layer} take them: one
+     * layout for the four matrices, and their shapes those of a layer of d = ifg's inputs and I = down's inputs
+     * (i|f|g 3 x [d, d], o [d, d], gate|up one [2I, d], down [d, I]).
+     */
     public record LayerWeights(DeviceBuffer attnNorm, DeviceBuffer ifgNorms, DeviceBuffer lowerBound, DeviceTernaryMatrix ifg,
                                DeviceBuffer gNorm, DeviceBuffer oNorm, DeviceTernaryMatrix o,
                                DeviceBuffer mlpNorm, DeviceBuffer gateNorm, DeviceTernaryMatrix gateUp,
@@ -232,6 +234,26 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                             + ifg.blockRows() + " and " + w.blockRows() + " rows (0: chunk-major)");
                 }
             }
+            int d = ifg.in();
+            int i = down.in();
+            if (ifg.projections() != 3 || ifg.out() != d || o.projections() != 1 || o.in() != d || o.out() != d
+                    || gateUp.projections() != 1 || gateUp.in() != d || gateUp.out() != 2 * i
+                    || down.projections() != 1 || down.out() != d) {
+                throw new MmfreeException(LAYER + ": shapes do not make an HGRNBit layer: i|f|g " + ifg.projections() + " x ["
+                        + ifg.out() + ", " + d + "], o " + o.projections() + " x [" + o.out() + ", " + o.in() + "], gate|up "
+                        + gateUp.projections() + " x [" + gateUp.out() + ", " + gateUp.in() + "], down " + down.projections()
+                        + " x [" + down.out() + ", " + i + "]");
+            }
+        }
+
+        /** The layer's width d. */
+        public int d() {
+            return ifg.in();
+        }
+
+        /** The MLP's width I. */
+        public int intermediate() {
+            return down.in();
         }
     }
 
@@ -302,7 +324,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     /**
      * All layers of a stack in one launch ({@value #LAYER}), one after another with a grid barrier between them:
      * {@link #layer} for each, but one enqueue a step instead of one a layer. The same co-scheduling rules and
-     * {@link #checkLayerSync} apply.
+     * {@link #barriers} apply.
      *
      * @param stateIn  [layers][vec] the MLGRU states in, at the stack's vec stride (stateOut likewise); x [d], g, gate [d]
      *                 and v [I] as in {@link #layer}
@@ -321,7 +343,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
      * of o_proj, {@link #swiGluGateUp} and {@link #gemv} of down_proj as phases of one kernel separated
      * by grid-wide barriers, on {@code groups} work-groups that each take row blocks in turn. A grid
      * barrier needs every work-group running at once, which OpenCL does not promise: give at most one
-     * work-group per compute unit of a device running nothing else, and call {@link #checkLayerSync}
+     * work-group per compute unit of a device running nothing else, and check {@link #barriers}
      * after the step (a barrier that waited too long gives up and flags it, so results are then wrong).
      *
      * @param x [d] the residual stream (in and out); stateIn, stateOut [d]; g, gate [d] and v [I] scratch
@@ -351,14 +373,8 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     private Launch layer(int groups, LayerStack stack, float eps, float eps2, DeviceBuffer x, DeviceBuffer stateIn,
                          DeviceBuffer stateOut, DeviceBuffer g, DeviceBuffer gate, DeviceBuffer v, DeviceBuffer trace) {
         LayerWeights lw = stack.first();
-        int d = lw.ifg().in();
-        int i = lw.down().in();
-        if (lw.ifg().projections() != 3 || lw.ifg().out() != d || lw.o().in() != d || lw.o().out() != d
-                || lw.gateUp().in() != d || lw.gateUp().out() != 2 * i || lw.down().out() != d) {
-            throw new MmfreeException(LAYER + ": shapes do not make an HGRNBit layer: i|f|g " + lw.ifg().projections() + " x ["
-                    + lw.ifg().out() + ", " + d + "], o [" + lw.o().out() + ", " + lw.o().in() + "], gate|up ["
-                    + lw.gateUp().out() + ", " + lw.gateUp().in() + "], down [" + lw.down().out() + ", " + i + "]");
-        }
+        int d = lw.d();
+        int i = lw.intermediate();
         if (groups < 1) {
             throw new MmfreeException(LAYER + ": groups must be >= 1, got " + groups);
         }
@@ -399,31 +415,12 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
     }
 
     /**
-     * After {@link #layer} launches: fails (and clears the flag) when one of their grid barriers gave up.
-     * It reads the flag back and so waits for the launches; a stream of steps takes {@link #readLayerSync}.
+     * The state of the one-launch layers' grid barriers: after {@link #layer} launches, {@link GridBarriers#check()}
+     * fails (and clears the flag) when one of them gave up, waiting for the launches; a stream of steps queues a read
+     * of the flag with {@link GridBarriers#readAsync} instead and checks the copy.
      */
-    public void checkLayerSync() {
-        barriers.check();
-    }
-
-    /** The state of the one-launch layers' grid barriers ({@link #checkLayerSync} and its kin read its flag). */
     public GridBarriers barriers() {
         return barriers;
-    }
-
-    /**
-     * {@link #checkLayerSync} without the wait: queues a read of the grid barriers' flag, behind the launches
-     * queued so far, into {@code into} (4 bytes of page-locked memory, see {@link Device#allocateHost}).
-     * Once the returned event has completed, {@link #checkLayerSync(ByteBuffer)} checks the copy. Null, with
-     * a clear flag in {@code into}, while no {@link #layer} launch exists.
-     */
-    public DeviceEvent readLayerSync(ByteBuffer into) {
-        return barriers.readAsync(into);
-    }
-
-    /** {@link #checkLayerSync} on the flag that a completed {@link #readLayerSync} copied into {@code flag}. */
-    public void checkLayerSync(ByteBuffer flag) {
-        barriers.check(flag);
     }
 
     private Launch launch(Phase phase, DeviceTernaryMatrix w, int rows, int rowStride,

@@ -921,13 +921,13 @@ public final class BitLinearOpenClBench {
             double cold = layerWall(layers);
             record("layer-4-launches cold (wall)", "d " + d + " I " + i + " x" + layers.size(), cold, bytes, cold);
             double[] one = time(oneLaunch.get(0));
-            narrow.checkLayerSync();
+            narrow.barriers().check();
             record("layer-1-launch hot", "d " + d + " I " + i + " groups " + device.info().computeUnits(), one[0], bytes, one[1]);
             double oneCold = layerWall(oneLaunch);
-            narrow.checkLayerSync();
+            narrow.barriers().check();
             record("layer-1-launch cold (wall)", "d " + d + " I " + i + " x" + oneLaunch.size(), oneCold, bytes, oneCold);
             double withReads = layerWallWithReads(oneLaunch, x, owned);
-            narrow.checkLayerSync();
+            narrow.barriers().check();
             record("layer-1-launch cold + id read every " + STEP_LAYERS + " (wall)", "d " + d + " I " + i + " x" + oneLaunch.size(),
                     withReads, bytes, withReads);
             if (narrow.tiling().ptx()) {   // the clocks are read through inline PTX
@@ -967,7 +967,7 @@ public final class BitLinearOpenClBench {
                 report.add(raw);
             }
         }
-        narrow.checkLayerSync();
+        narrow.barriers().check();
         System.out.println("# traced persistent layer, " + groups + " work-groups, cold layers in turn:");
         report.lines().forEach(line -> System.out.println("# " + line));
     }

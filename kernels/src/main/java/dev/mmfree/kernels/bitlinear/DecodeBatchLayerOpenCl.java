@@ -63,7 +63,7 @@ public final class DecodeBatchLayerOpenCl implements AutoCloseable {
         this.ptx = ptx;
         Tiling tiling = new Tiling(32, wg / 32, 8, ptx);
         this.program = ClPrograms.buildText(device, tiling, KERNEL + " " + shape + " WBLOCK " + blockRows,
-                "#ifndef NQ_VOL\n#define NQ_VOL volatile\n#endif\n#ifndef MMA_VOL\n#define MMA_VOL volatile\n#endif\n#define WBLOCK " + blockRows + "\n" + shape.defines(),
+                "#define NQ_VOL volatile\n#define MMA_VOL volatile\n#define WBLOCK " + blockRows + "\n" + shape.defines(),
                 ClPrograms.resource("opencl/grid.cl"), ClPrograms.resource("rmsnormquant/rms_norm_quant_f32_i8.cl"),
                 ClPrograms.resource("swiglu/swiglu_norm_quant_f32_i8.cl"),
                 ClPrograms.resource("bitlinear/" + BitLinearOpenCl.MMA + ".cl"),
@@ -123,16 +123,8 @@ public final class DecodeBatchLayerOpenCl implements AutoCloseable {
     public Launch layer(int groups, BitLinearDecodeOpenCl.LayerWeights lw, float eps, float eps2, int rows, DeviceBuffer x,
                         DeviceBuffer stateIn, DeviceBuffer stateOut, QuantizedInput qIfg, QuantizedInput qD, QuantizedInput qI,
                         DeviceBuffer ifg, DeviceBuffer gu) {
-        int d = lw.ifg().in();
-        int i = lw.down().in();
-        if (lw.ifg().projections() != 3 || lw.ifg().out() != d || lw.o().in() != d || lw.o().out() != d
-                || lw.gateUp().in() != d || lw.gateUp().out() != 2 * i || lw.down().out() != d
-                || lw.o().projections() != 1 || lw.gateUp().projections() != 1 || lw.down().projections() != 1) {
-            throw new MmfreeException(KERNEL + ": shapes do not make an HGRNBit layer: i|f|g " + lw.ifg().projections() + " x ["
-                    + lw.ifg().out() + ", " + d + "], o " + lw.o().projections() + " x [" + lw.o().out() + ", " + lw.o().in()
-                    + "], gate|up " + lw.gateUp().projections() + " x [" + lw.gateUp().out() + ", " + lw.gateUp().in()
-                    + "], down " + lw.down().projections() + " x [" + lw.down().out() + ", " + i + "]");
-        }
+        int d = lw.d();
+        int i = lw.intermediate();
         if (lw.ifg().blockRows() != blockRows) {
             throw new MmfreeException(KERNEL + ": built for weights blocked by " + blockRows + " rows, got blocks of "
                     + lw.ifg().blockRows() + " (0: chunk-major)");

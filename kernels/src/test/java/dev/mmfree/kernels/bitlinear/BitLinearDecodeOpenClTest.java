@@ -326,7 +326,7 @@ class BitLinearDecodeOpenClTest {
                 try (Launch all = k.layers(groups, stack.stack(), EPS_BLOCK, EPS_BL, xb, in, out, g, gate, vb)) {
                     all.enqueue(device);
                 }
-                k.checkLayerSync();
+                k.barriers().check();
                 ClTesting.assertFollowsReference(device, what + " x, one launch", refX, read(xb, d));
                 for (int l = 0; l < n; l++) {
                     float[] got = new float[d];
@@ -341,7 +341,7 @@ class BitLinearDecodeOpenClTest {
                          DeviceBuffer sOut = device.slice(out, 4L * l * vec, 4L * d, "state out " + l);
                          Launch one = k.layer(groups, stack.layer(l), EPS_BLOCK, EPS_BL, xb, sIn, sOut, g, gate, vb)) {
                         one.enqueue(device);
-                        k.checkLayerSync();
+                        k.barriers().check();
                         ClTesting.assertFollowsReference(device, what + " state of layer " + l + ", its slices", refState[l], read(sOut, d));
                     }
                 }
@@ -351,13 +351,16 @@ class BitLinearDecodeOpenClTest {
     }
 
     @Test
-    void layerWeightsOfMixedLayoutsAreRejected() {
+    void layerWeightsOfMixedLayoutsOrOtherShapesAreRejected() {
         Random r = new Random(45);
         try (DeviceTernaryMatrix plain = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "plain", ClTesting.randomTernary(r, 5, 7));
              DeviceTernaryMatrix blocked = DeviceTernaryMatrix.upload(device, MemoryCategory.WEIGHTS, "blocked", 64, ClTesting.randomTernary(r, 5, 7))) {
             MmfreeException e = assertThrows(MmfreeException.class, () -> new BitLinearDecodeOpenCl.LayerWeights(null, null, null, plain,
                     null, null, plain, null, null, blocked, null, plain));
             assertTrue(e.getMessage().contains("one layout"), e.getMessage());
+            e = assertThrows(MmfreeException.class, () -> new BitLinearDecodeOpenCl.LayerWeights(null, null, null, plain,
+                    null, null, plain, null, null, plain, null, plain));
+            assertTrue(e.getMessage().contains("shapes do not make an HGRNBit layer"), e.getMessage());
         }
     }
 
@@ -444,15 +447,15 @@ class BitLinearDecodeOpenClTest {
             // the grid barriers' flag, read back asynchronously as a decode stream does, then the failure path
             try (HostBuffer flag = device.allocateHost(4, "flag")) {
                 flag.bytes().putInt(0, -1);
-                DeviceEvent read = k.readLayerSync(flag.bytes());
+                DeviceEvent read = k.barriers().readAsync(flag.bytes());
                 read.await();
                 read.close();
-                k.checkLayerSync(flag.bytes());
+                k.barriers().check(flag.bytes());
                 assertEquals(0, flag.bytes().getInt(0), what + ": the flag after a layer");
                 flag.bytes().putInt(0, 1);   // as a barrier that gave up leaves it
-                assertThrows(DeviceException.class, () -> k.checkLayerSync(flag.bytes()), what + ": a set flag");
+                assertThrows(DeviceException.class, () -> k.barriers().check(flag.bytes()), what + ": a set flag");
             }
-            k.checkLayerSync();
+            k.barriers().check();
             ClTesting.assertFollowsReference(device, what + " state", refState, read(out, d));
             ClTesting.assertFollowsReference(device, what + " x", refX, read(xb, d));
             ClTesting.assertExact(what + " state in (must stay untouched)", state0, read(in, d));
