@@ -396,7 +396,7 @@ public final class BitLinearDecodeOpenCl implements AutoCloseable {
                 + DOWN.source("phase_down", prefetch(chunksI), wordsPerItem(chunksI), true, blockRows);
         String traced = (trace != null ? "#define MMFREE_TRACE 1\n" : "") + (stack.layers() == 1 ? "#define LAYER_LOOP 0\n" : "");
         DeviceProgram program = programs.computeIfAbsent(traced + text, t -> ClPrograms.buildText(device, tiling, LAYER,
-                traced + ClPrograms.resource("bitlinear/decode_common.cl"), ClPrograms.resource("opencl/grid.cl"), text,
+                traced + ClPrograms.resource("bitlinear/decode_common.cl"), GridBarriers.source(device.info()), text,
                 ClPrograms.resource("bitlinear/" + LAYER + ".cl")));
         DeviceBuffer sync = barriers.sync(groups);
         var k = program.kernel(LAYER).args(x, stateIn, stateOut, g, gate, v, eps, eps2, d, i,

@@ -64,7 +64,7 @@ public final class DecodeBatchLayerOpenCl implements AutoCloseable {
         Tiling tiling = new Tiling(32, wg / 32, 8, ptx);
         this.program = ClPrograms.buildText(device, tiling, KERNEL + " " + shape + " WBLOCK " + blockRows,
                 "#define NQ_VOL volatile\n#define MMA_VOL volatile\n#define WBLOCK " + blockRows + "\n" + shape.defines(),
-                ClPrograms.resource("opencl/grid.cl"), ClPrograms.resource("rmsnormquant/rms_norm_quant_f32_i8.cl"),
+                GridBarriers.source(device.info()), ClPrograms.resource("rmsnormquant/rms_norm_quant_f32_i8.cl"),
                 ClPrograms.resource("swiglu/swiglu_norm_quant_f32_i8.cl"),
                 ClPrograms.resource("bitlinear/" + BitLinearOpenCl.MMA + ".cl"),
                 ClPrograms.resource("bitlinear/" + KERNEL + ".cl"));

@@ -166,7 +166,7 @@ public final class DenseLayerOpenCl implements AutoCloseable {
                 + " -DATTN_FRESH=1" + (ptx ? " -DMMFREE_PTX=1" : "") + (traced ? " -DMMFREE_TRACE=1" : "");
         String source = String.join("\n", ClPrograms.resource("opencl/clocks.cl"), ClPrograms.resource("opencl/half8.cl"),
                 ClPrograms.resource("gemv/dense_common.cl"),
-                ClPrograms.resource("attention/attention_common.cl"), ClPrograms.resource("opencl/grid.cl"),
+                ClPrograms.resource("attention/attention_common.cl"), GridBarriers.source(device.info()),
                 ClPrograms.resource("gemv/decode_layer_dense.cl"));
         this.program = device.build("dense layer " + storage.suffix() + " " + groups + "x" + wg + (traced ? " traced" : ""),
                 source, options);

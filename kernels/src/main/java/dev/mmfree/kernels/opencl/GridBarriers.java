@@ -3,6 +3,7 @@ package dev.mmfree.kernels.opencl;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
+import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
@@ -20,6 +21,15 @@ import java.util.Map;
  * {@link DeviceException} that names the kernel and the fallback without barriers, and leaves the state ready again.
  */
 public final class GridBarriers implements AutoCloseable {
+    /** Polls before a barrier gives up on a GPU: about a minute on the H200, where a poll is an L2 round trip. */
+    public static final long GPU_SPIN_LIMIT = 1L << 26;
+    /**
+     * Polls before a barrier gives up on a CPU: about 2 s under PoCL (0.5 ns a poll). The GPU's count would be 30 ms
+     * there, shorter than the time slices a loaded two-core host can take from the thread of a work-group that is
+     * still on its way to the barrier: a correct launch then failed as if its work-groups were not co-resident.
+     */
+    public static final long CPU_SPIN_LIMIT = 1L << 32;
+
     private final Device device;
     private final String kernel;
     private final String fallback;
@@ -34,6 +44,16 @@ public final class GridBarriers implements AutoCloseable {
         this.device = device;
         this.kernel = kernel;
         this.fallback = fallback;
+    }
+
+    /** {@code opencl/grid.cl} with its {@code SPIN_LIMIT} for {@code info}'s device (a build option may override it). */
+    public static String source(DeviceInfo info) {
+        return "#ifndef SPIN_LIMIT\n#define SPIN_LIMIT " + spinLimit(info) + "L\n#endif\n" + ClPrograms.resource("opencl/grid.cl");
+    }
+
+    /** {@link #GPU_SPIN_LIMIT} on a GPU, else {@link #CPU_SPIN_LIMIT}. */
+    public static long spinLimit(DeviceInfo info) {
+        return info.gpu() ? GPU_SPIN_LIMIT : CPU_SPIN_LIMIT;
     }
 
     /** The sync word of launches of {@code groups} work-groups, allocated and zeroed at first use. */

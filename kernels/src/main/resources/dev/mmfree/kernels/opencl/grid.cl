@@ -5,10 +5,14 @@
 // OpenCL 1.2 does not promise that all work-groups of a launch run at once, which a grid barrier needs: the
 // hosts launch at most one work-group per compute unit of a GPU with nothing else running, and a barrier
 // that waits longer than SPIN_LIMIT polls gives up and sets *error (read by the host after the step), so a
-// device that does not co-schedule them fails loudly instead of hanging.
+// device that does not co-schedule them fails loudly instead of hanging. GridBarriers.source defines SPIN_LIMIT
+// for the device: a poll is an L2 round trip on a GPU and half a nanosecond on a CPU (PoCL), where the limit must
+// also outlast the time slices a busy host takes from the thread of a work-group that has not arrived yet.
 // sync: 8 bytes, zero at first ([2] int arrivals and generation, or one ulong ticket count), left ready for
 // the next launch of the same work-group count.
-#define SPIN_LIMIT (1 << 26)
+#ifndef SPIN_LIMIT
+#error "SPIN_LIMIT undefined: build grid.cl from GridBarriers.source"
+#endif
 // Once one barrier has given up, the launch's results are invalid: a waiter that sees the flag (every 1024 polls,
 // off the path of a barrier that completes) stops too, so the launch ends after one SPIN_LIMIT instead of one a
 // barrier and work-group wave (minutes on a GPU, where a poll is an L2 round trip).
@@ -45,7 +49,7 @@ inline void grid_sync(volatile __global int* sync, volatile __global int* error)
         ticket = (ulong) atom_inc((volatile __global long*) count);
 #endif
         ulong target = (ticket / (ulong) groups + 1) * (ulong) groups;
-        int spins = 0;
+        long spins = 0;
         while (ticket + 1 < target && *count < target) {   // volatile loads, as below
             if (++spins > SPIN_LIMIT || GAVE_UP(spins, error)) {
                 atomic_xchg(error, 1);
@@ -59,7 +63,7 @@ inline void grid_sync(volatile __global int* sync, volatile __global int* error)
             mem_fence(CLK_GLOBAL_MEM_FENCE);
             atomic_inc(&sync[1]);
         } else {
-            int spins = 0;
+            long spins = 0;
             while (sync[1] == gen) {   // a plain volatile load: polling by atomics would queue behind the arrivals
                 if (++spins > SPIN_LIMIT || GAVE_UP(spins, error)) {
                     atomic_xchg(error, 1);
