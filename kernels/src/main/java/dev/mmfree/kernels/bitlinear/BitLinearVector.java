@@ -37,19 +37,20 @@ import java.util.concurrent.atomic.AtomicLong;
  *   codes: tiles of short[words, L]: lane j of word w of tile t holds, for row L*t + j, the indices of
  *          groups PER_WORD*w + m in bits IDX*m .. IDX*m + IDX-1 (G = 3: IDX 5, 3 a word, 9 weights in
  *          16 bits; G = 2: IDX 4, 4 a word); padding columns and rows have index 0 (weight 0).
- *          Tiles go in groups of TILES_PER_TASK, and SPAN groups share a region ordered
+ *          Tiles go in groups of TILES_PER_TASK, and the groups of a span share a region ordered
  *          [tile of the group][group][words][L]: tile k of one group is followed by tile k of the next
  *   tables: short[parts, tokens, words * PER_WORD, L], lane i of table g = the sum for index i (lanes >= 3^G are 0)
  * </pre>
  * Short lanes hold at most {@value #FLUSH_LIMIT} before they are widened to int.
  *
- * <p>Schedule: tokens run in passes of {@value #TOKENS_PER_PASS}; within a pass, spans of
- * {@value #SPAN} groups of {@value #TILES_PER_TASK} row tiles run in parallel on {@link CpuPool}, one
- * span a chunk (so the thread that finishes first waits at most one span for the other), each group
- * reusing its codes for every token of the pass. A span's groups run in order, so its four code
- * streams run on from one group into the next, twice as long as one group's: 15-21% more GB/s than
- * groups laid out and handed out one by one, for every 2.7B shape except down_proj, whose streams
- * are already long (+6%) ({@code bench/results/cpu-amd-epyc-2c/2026-11-28/span-layout/}). Each
+ * <p>Schedule: tokens run in passes of {@value #TOKENS_PER_PASS}; within a pass, spans of groups of
+ * {@value #TILES_PER_TASK} row tiles run in parallel on {@link CpuPool}, one span a chunk (so the thread
+ * that finishes first waits at most one span for the other), each group reusing its codes for every
+ * token of the pass. A span's groups run in order, so its four code streams run on from one group into
+ * the next. Two groups a span gave 15-21% more GB/s than groups laid out and handed out one by one, for
+ * every 2.7B shape except down_proj, whose streams are already long (+6%)
+ * ({@code bench/results/cpu-amd-epyc-2c/2026-11-28/span-layout/}). Where rows are short the spans are
+ * longer, so that a stream runs on about as far, {@value #STREAM_WORDS} words (see {@link #spans}). Each
  * thread builds the tables it needs itself (a few microseconds a token), in its own caches, so a
  * pass is one dispatch. Four tiles a task means four
  * code streams a core: with cold weights (a decode step) one or two streams left the core waiting
@@ -75,8 +76,15 @@ public final class BitLinearVector {
     static final int TOKENS_PER_PASS = 8;
     /** Row tiles a task runs together: four code streams a core keep the hardware prefetchers busy (see the class doc). */
     static final int TILES_PER_TASK = 4;
-    /** Groups of tiles whose code streams continue one another, handed out together (see the class doc). */
+    /** The fewest groups of tiles a span: their code streams continue one another (see the class doc). */
     static final int SPAN = 2;
+    /**
+     * Words (of L lanes, 64 bytes with 512-bit vectors) a span's streams run on for: as many groups as fit in this, at
+     * least {@value #SPAN}. 2.7B's rows of 2560 take 285 words a group, so two groups (this length); 1.3B's rows of 2048
+     * take 228, so two; 370M's rows of 1024 take 114, so five, which read 4-12 points of the triad more than two
+     * ({@code bench/results/cpu-amd-epyc-2c/2026-11-30/short-rows/}; three a span at 2048 decoded 1.3B no faster).
+     */
+    static final int STREAM_WORDS = 570;
     private static final AtomicLong PASSES = new AtomicLong();
     private static final ShortVector[] DIGITS = digitVectors();
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -92,10 +100,11 @@ public final class BitLinearVector {
     private final int[] pairSize;     // [pairs] 1 to 4 tiles
     private final int[] pairBase;     // [pairs] where the pair's first tile's codes start
     private final int[] pairStride;   // [pairs] from one of its tiles' codes to the next's
+    private final int[] spanStart;    // [spans + 1] first pair of each span; a span's pairs' code streams continue
     private final short[] codes;      // tiles of [words, L], placed by pairBase and pairStride
     private final CpuPool pool;
     private final TileTask tileTask = new TileTask();
-    /** Spans [from, to) of SPAN pairs each, a span's pairs in order (their code streams continue). */
+    /** Spans [from, to) by spanStart, a span's pairs in order (their code streams continue). */
     private final CpuPool.RangeTask spanTask;
 
     public BitLinearVector(CpuPool pool, TernaryMatrix... parts) {
@@ -139,14 +148,16 @@ public final class BitLinearVector {
                 pairSize[k++] = Math.min(TILES_PER_TASK, partTiles[p + 1] - t);
             }
         }
-        // SPAN consecutive pairs share a region as [slot][pair][words][L]: slot k of pair i + 1 follows
-        // slot k of pair i, so a thread taking SPAN pairs in a row reads four streams SPAN tiles long
+        // the pairs of a span share a region as [slot][pair][words][L]: slot k of pair i + 1 follows
+        // slot k of pair i, so a thread taking a span's pairs in a row reads four streams a span long
         int n = words * L;
+        this.spanStart = spans(pairTile.length, words, pool.threads());
         this.pairBase = new int[pairTile.length];
         this.pairStride = new int[pairTile.length];
         long at = 0;
-        for (int c = 0; c < pairTile.length; c += SPAN) {
-            int span = Math.min(SPAN, pairTile.length - c);
+        for (int sp = 0; sp + 1 < spanStart.length; sp++) {
+            int c = spanStart[sp];
+            int span = spanStart[sp + 1] - c;
             for (int i = 0; i < span; i++) {
                 pairBase[c + i] = (int) (at + (long) i * n);
                 pairStride[c + i] = span * n;
@@ -166,11 +177,27 @@ public final class BitLinearVector {
         for (int p = 0; LOOKUP && p < parts.length; p++) {
             repack(parts[p], codes, Arrays.copyOfRange(tileAt, partTiles[p], partTiles[p + 1]), words);
         }
-        this.spanTask = (from, to) -> tileTask.run(from * SPAN, Math.min(to * SPAN, pairTile.length));
+        this.spanTask = (from, to) -> tileTask.run(spanStart[from], spanStart[to]);
     }
 
     public BitLinearVector(TernaryMatrix... parts) {
         this(CpuPool.shared(), parts);
+    }
+
+    /**
+     * The first pair of each span, and the end: spans of as many pairs as {@value #STREAM_WORDS} words a stream
+     * hold, at least {@value #SPAN}, as even as the pairs allow, and at least two a thread where there are enough
+     * pairs (with one a thread, the first to finish has nothing left to take: 370M's o_proj lost 6-10 points of the
+     * triad). 2.7B's and 1.3B's shapes keep spans of two; 370M's rows of 1024 get two (o_proj), five or six.
+     */
+    static int[] spans(int pairs, int words, int threads) {
+        int length = Math.max(SPAN, STREAM_WORDS / words);
+        int count = Math.min(pairs, Math.max(2 * threads, pairs / length));
+        int[] start = new int[count + 1];
+        for (int k = 0; k <= count; k++) {
+            start[k] = (int) ((long) k * pairs / count);
+        }
+        return start;
     }
 
     private static int words(int in) {
@@ -269,7 +296,7 @@ public final class BitLinearVector {
         for (int r0 = 0; r0 < rows; r0 += TOKENS_PER_PASS) {
             tileTask.set(PASSES.incrementAndGet(), q, qOff, Math.min(TOKENS_PER_PASS, rows - r0), r0, rows, actFactor, factorOff, out,
                     outOff, accumulate);
-            pool.parallelForEach((pairTile.length + SPAN - 1) / SPAN, spanTask);
+            pool.parallelForEach(spanStart.length - 1, spanTask);
         }
         tileTask.set(0, null, 0, 0, 0, 0, null, 0, null, 0, false);
     }

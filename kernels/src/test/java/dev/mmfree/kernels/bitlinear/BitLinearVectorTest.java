@@ -12,6 +12,8 @@ import java.util.Arrays;
 import java.util.Random;
 
 import static dev.mmfree.kernels.Checks.MARGIN;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** BitLinearVector against BitLinearReference: outputs bit-identical (integer sums, same scale order). */
 class BitLinearVectorTest {
@@ -38,6 +40,8 @@ class BitLinearVectorTest {
             "77, 161, 3, 2, true",
             "300, 200, 9, 2, false",
             "640, 600, 2, 2, true",
+            "1024, 3000, 1, 3, true",
+            "1024, 1100, 9, 1, false",
     })
     void matchesReference(int in, int out, int rows, int parts, boolean accumulate) {
         Random rnd = new Random(31L * in + 7L * out + rows * 3L + parts + (accumulate ? 1 : 0));
@@ -68,6 +72,53 @@ class BitLinearVectorTest {
         float[] factor = new float[rows];
         Arrays.fill(factor, 1f);
         check(new TernaryMatrix[]{w}, q, factor, rows, false, new Random(5));
+    }
+
+    /** Spans cover the pairs in order, as even as they allow; the model shapes get the spans the class doc names. */
+    @Test
+    void spansCoverThePairsEvenly() {
+        for (int threads = 1; threads <= 4; threads++) {
+            for (int words : new int[]{1, 12, 114, 285, 313, 768, 2304}) {
+                int length = Math.max(BitLinearVector.SPAN, BitLinearVector.STREAM_WORDS / words);
+                for (int pairs = 1; pairs <= 300; pairs++) {
+                    String what = pairs + " pairs, " + words + " words, " + threads + " threads";
+                    int[] start = BitLinearVector.spans(pairs, words, threads);
+                    int count = start.length - 1;
+                    assertEquals(0, start[0], what);
+                    assertEquals(pairs, start[count], what);
+                    int min = Integer.MAX_VALUE;
+                    int max = 0;
+                    for (int k = 0; k < count; k++) {
+                        min = Math.min(min, start[k + 1] - start[k]);
+                        max = Math.max(max, start[k + 1] - start[k]);
+                    }
+                    assertTrue(min >= 1 && max - min <= 1, what + ": spans of " + min + " to " + max);
+                    if (pairs >= 2 * threads * length) {
+                        assertEquals(pairs / length, count, what);
+                        assertTrue(min >= length, what + ": spans of " + min + ", streams shorter than " + length + " groups");
+                    } else {
+                        assertEquals(Math.min(pairs, 2 * threads), count, what + ": two spans a thread, or one a pair");
+                    }
+                }
+            }
+        }
+        assertSpans(10, 2, 2, 20, 285);    // 2.7B's 2560 x 2560 on two threads
+        assertSpans(125, 2, 2, 250, 285);  // 2.7B's lm_head
+        assertSpans(8, 2, 2, 16, 228);     // 1.3B's o_proj
+        assertSpans(24, 2, 2, 48, 228);    // 1.3B's i|f|g
+        assertSpans(4, 6, 6, 24, 114);     // 370M's i|f|g
+        assertSpans(8, 5, 6, 44, 114);     // 370M's gate|up
+        assertSpans(4, 2, 2, 8, 114);      // 370M's o_proj: two spans a thread
+        assertSpans(50, 5, 5, 250, 114);   // 370M's lm_head
+    }
+
+    private static void assertSpans(int count, int min, int max, int pairs, int words) {
+        int[] start = BitLinearVector.spans(pairs, words, 2);
+        assertEquals(count, start.length - 1, pairs + " pairs of " + words + " words");
+        for (int k = 0; k < count; k++) {
+            int n = start[k + 1] - start[k];
+            assertTrue(n >= min && n <= max, pairs + " pairs of " + words + " words: span " + k + " of " + n);
+        }
     }
 
     private static void check(TernaryMatrix[] w, byte[] q, float[] factor, int rows, boolean accumulate, Random rnd) {
