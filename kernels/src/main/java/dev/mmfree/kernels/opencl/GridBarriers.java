@@ -3,8 +3,8 @@ package dev.mmfree.kernels.opencl;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
-import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.DeviceException;
+import dev.mmfree.runtime.DeviceInfo;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
 
