@@ -79,10 +79,11 @@ public final class BitLinearVector {
     /** The fewest groups of tiles a span: their code streams continue one another (see the class doc). */
     static final int SPAN = 2;
     /**
-     * Words (of L lanes, 64 bytes with 512-bit vectors) a span's streams run on for: as many groups as fit in this, at
-     * least {@value #SPAN}. 2.7B's rows of 2560 take 285 words a group, so two groups (this length); 1.3B's rows of 2048
-     * take 228, so two; 370M's rows of 1024 take 114, so five, which read 4-12 points of the triad more than two
-     * ({@code bench/results/cpu-amd-epyc-2c/2026-11-30/short-rows/}; three a span at 2048 decoded 1.3B no faster).
+     * Words (of L lanes, 64 bytes with 512-bit vectors) a span's streams run on for: as many groups as fit in
+     * this, at least {@value #SPAN}. 2.7B's rows of 2560 take 285 words a group, so two groups (this length);
+     * 1.3B's rows of 2048 take 228, so two; 370M's rows of 1024 take 114, so five, which read 4-12 points of the
+     * triad more than two ({@code bench/results/cpu-amd-epyc-2c/2026-11-30/short-rows/}; three a span at 2048
+     * decoded 1.3B no faster).
      */
     static final int STREAM_WORDS = 570;
     private static final AtomicLong PASSES = new AtomicLong();

@@ -24,9 +24,10 @@ public final class GridBarriers implements AutoCloseable {
     /** Polls before a barrier gives up on a GPU: about a minute on the H200, where a poll is an L2 round trip. */
     public static final long GPU_SPIN_LIMIT = 1L << 26;
     /**
-     * Polls before a barrier gives up on a CPU: about 2 s under PoCL (0.5 ns a poll). The GPU's count would be 30 ms
-     * there, shorter than the time slices a loaded two-core host can take from the thread of a work-group that is
-     * still on its way to the barrier: a correct launch then failed as if its work-groups were not co-resident.
+     * Polls before a barrier gives up on a CPU: about 2-5 s under PoCL (0.5-1.1 ns a poll). The GPU's count would
+     * be 30-75 ms there, shorter than the time slices a loaded two-core host can take from the thread of a
+     * work-group still on its way to the barrier: a correct launch then failed as if its work-groups were not
+     * co-resident.
      */
     public static final long CPU_SPIN_LIMIT = 1L << 32;
 
@@ -46,9 +47,10 @@ public final class GridBarriers implements AutoCloseable {
         this.fallback = fallback;
     }
 
-    /** {@code opencl/grid.cl} with its {@code SPIN_LIMIT} for {@code info}'s device (a build option may override it). */
+    /** {@code opencl/grid.cl} with the {@code SPIN_LIMIT} of {@code info}'s device (a build option may override it). */
     public static String source(DeviceInfo info) {
-        return "#ifndef SPIN_LIMIT\n#define SPIN_LIMIT " + spinLimit(info) + "L\n#endif\n" + ClPrograms.resource("opencl/grid.cl");
+        return "#ifndef SPIN_LIMIT\n#define SPIN_LIMIT " + spinLimit(info) + "L\n#endif\n"
+                + ClPrograms.resource("opencl/grid.cl");
     }
 
     /** {@link #GPU_SPIN_LIMIT} on a GPU, else {@link #CPU_SPIN_LIMIT}. */

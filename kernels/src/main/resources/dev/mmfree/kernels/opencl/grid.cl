@@ -6,7 +6,7 @@
 // hosts launch at most one work-group per compute unit of a GPU with nothing else running, and a barrier
 // that waits longer than SPIN_LIMIT polls gives up and sets *error (read by the host after the step), so a
 // device that does not co-schedule them fails loudly instead of hanging. GridBarriers.source defines SPIN_LIMIT
-// for the device: a poll is an L2 round trip on a GPU and half a nanosecond on a CPU (PoCL), where the limit must
+// for the device: a poll is an L2 round trip on a GPU and 0.5-1.1 ns on a CPU (PoCL), where the limit must
 // also outlast the time slices a busy host takes from the thread of a work-group that has not arrived yet.
 // sync: 8 bytes, zero at first ([2] int arrivals and generation, or one ulong ticket count), left ready for
 // the next launch of the same work-group count.

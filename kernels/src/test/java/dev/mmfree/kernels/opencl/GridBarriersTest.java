@@ -11,9 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The barrier of {@code opencl/grid.cl} built by {@link GridBarriers#source}: a work-group that arrives late, after
- * {@value #ROUNDS} rounds of a dependent multiply-add (about 0.3 s under PoCL, ten times what the GPU's poll count
- * lasts there), is waited for, and what it wrote before the barrier is what the other reads after it.
+ * The barrier of {@code opencl/grid.cl} built by {@link GridBarriers#source}: a work-group that arrives late,
+ * after {@value #ROUNDS} rounds of a dependent multiply-add (about 0.3 s under PoCL, four to eight times what the
+ * GPU's poll count lasts there), is waited for, and what it wrote before the barrier is what the other reads after it.
  */
 class GridBarriersTest {
     private static final int ROUNDS = 1 << 28;
