@@ -1,12 +1,10 @@
 package dev.mmfree.kernels.attention;
 
 import dev.mmfree.kernels.gemv.Storage;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.MemoryCategory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -21,22 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * shorter than a split. float32 math vs the oracle's double: relative L2 at most {@value #TOL}.
  * Outputs and split results are poisoned with NaN first.
  */
-class AttentionOpenClTest {
+class AttentionOpenClTest extends ClDeviceTest {
     private static final double TOL = 1e-5;
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-            assertEquals(0, device.memory().totalBytes(), "ledger after close");
-        }
-    }
 
     /** Small blocks so that a split walks several of them. */
     private static final AttentionOpenCl.Shape SHAPE = new AttentionOpenCl.Shape(64, 16, 8);

@@ -1,12 +1,12 @@
 package dev.mmfree.kernels.bitlinear;
 
 import dev.mmfree.kernels.mlgru.MlgruReference;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
 import dev.mmfree.runtime.DeviceException;
@@ -14,8 +14,6 @@ import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -36,26 +34,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * that are not multiples of the work-group's rows or of a 64-column chunk; a tiling of one slice gives a
  * work-item every chunk of its row, more than it prefetches from 1025 columns on (3100 and 1100 here).
  */
-class BitLinearDecodeOpenClTest {
+class BitLinearDecodeOpenClTest extends ClDeviceTest {
     static final float EPS_BLOCK = 1e-5f;
     static final float EPS_BL = RmsNormQuantReference.EPS;
     /** The capped launches' work-groups: fewer than the row blocks of every shape but the smallest. */
     private static final int FEW_GROUPS = 3;
 
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-            assertEquals(0, device.memory().totalBytes(), "ledger after close");
-        }
-    }
 
     @Test
     void gemvMatchesReference() {

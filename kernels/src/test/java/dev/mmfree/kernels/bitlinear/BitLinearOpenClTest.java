@@ -1,16 +1,15 @@
 package dev.mmfree.kernels.bitlinear;
 
 import dev.mmfree.kernels.bitlinear.BitLinearOpenCl.GemvSchedule;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -30,22 +29,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * scales in the reference's order. The fused norm kernel follows the reference's float steps with
  * double sums, so on an fp64 device it is bit for bit too ({@link ClTesting#assertFollowsReference}).
  */
-class BitLinearOpenClTest {
-    private static Device device;
+class BitLinearOpenClTest extends ClDeviceTest {
     private static Tiling[] tilings;
 
     @BeforeAll
     static void open() {
-        device = ClTesting.openOrSkip();
         tilings = ClTesting.tilings(device);
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-            assertEquals(0, device.memory().totalBytes(), "ledger after close");
-        }
     }
 
     private static final int[][] SHAPES = {{1, 3, 100}, {3, 257, 1000}, {2, 70, 64}, {1, 5, 17}};

@@ -1,18 +1,16 @@
 package dev.mmfree.kernels.bitlinear;
 
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClPrograms;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantOpenCl;
 import dev.mmfree.kernels.swiglu.SwiGluOpenCl;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceException;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -20,7 +18,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -33,24 +30,10 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
  * PTX (PoCL) the layer's GEMM phases take plain integer tiles and the eight launches the emulated mma GEMM, so
  * the exact match checks the tiles' indexing against the mma kernel's; on the H200 both run mma.sync.
  */
-class DecodeBatchLayerOpenClTest {
+class DecodeBatchLayerOpenClTest extends ClDeviceTest {
     /** Fewer than the rows and GEMM tiles of every case, so each work-group takes several; PoCL runs two at once. */
     private static final int GROUPS = 2;
 
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-            assertEquals(0, device.memory().totalBytes(), "ledger after close");
-        }
-    }
 
     @Test
     void layerMatchesReferenceAndTheEightLaunches() {

@@ -3,10 +3,10 @@ package dev.mmfree.kernels.gemv;
 import dev.mmfree.kernels.attention.AttentionOpenCl;
 import dev.mmfree.kernels.attention.AttentionOracle;
 import dev.mmfree.kernels.linear.LinearReference;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.DeviceEvent;
 import dev.mmfree.runtime.DeviceException;
@@ -14,8 +14,6 @@ import dev.mmfree.runtime.HostBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -39,25 +37,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * position round to the neighbouring half where a float sum lands on the other side of a tie, as in
  * {@link GemvOpenClTest}).
  */
-class DenseLayerOpenClTest {
+class DenseLayerOpenClTest extends ClDeviceTest {
     private static final double TOL = 2e-5;
     private static final double TOL_F16 = 2e-4;
     private static final float EPS = 1e-5f;
     private static final double THETA = 10000;
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-            assertEquals(0, device.memory().totalBytes(), "ledger after close");
-        }
-    }
 
     /** A small CPU-sized work-group; the attention reads 4 positions a block, and splits take 3 or more. */
     private static final int WG = 64;

@@ -1,6 +1,7 @@
 package dev.mmfree.kernels.gemv;
 
 import dev.mmfree.kernels.linear.LinearReference;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
@@ -8,8 +9,6 @@ import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -28,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * entries: compared with the oracle's value rounded to fp16, at most {@value #TOL_F16_CACHE}, since a
  * float sum may round to the neighbouring half). Outputs are poisoned with NaN first; the gather is bit-exact.
  */
-class GemvOpenClTest {
+class GemvOpenClTest extends ClDeviceTest {
     private static final double TOL = 1e-5;
     private static final double TOL_F16_CACHE = 2e-4;
     private static final float EPS = 1e-6f;
@@ -37,20 +36,6 @@ class GemvOpenClTest {
     /** How a case runs: the GEMV, or the GEMM in that many K splits (3 > the K steps of the smallest shapes: empty splits). */
     private static final int GEMV = 0;
     private static final int[] MODES = {GEMV, 1, 3};
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-            assertEquals(0, device.memory().totalBytes(), "ledger after close");
-        }
-    }
 
     private static void run(GemvOpenCl.Op op, int rows, int splits) {
         List<Launch> launches = splits == GEMV ? List.of(op.gemvLaunch()) : op.gemmLaunches(rows, splits);

@@ -2,17 +2,15 @@ package dev.mmfree.kernels.mlgru;
 
 import dev.mmfree.kernels.bitlinear.BitLinearReference;
 import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.swiglu.SwiGluReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -24,20 +22,7 @@ import java.util.Random;
  * reference's float steps (sigmoid and norm sums in double): bit for bit on an fp64 device
  * ({@link ClTesting#assertFollowsReference}).
  */
-class MlgruOpenClTest {
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-        }
-    }
+class MlgruOpenClTest extends ClDeviceTest {
 
     @Test
     void scanMatchesReferenceSteps() {

@@ -2,15 +2,13 @@ package dev.mmfree.kernels.rmsnormquant;
 
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
 import dev.mmfree.kernels.mlgru.MlgruReference;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
 import dev.mmfree.runtime.MmfreeException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -28,20 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * reference's ({@link ClTesting#assertCodes}), the padding must be zero, qsum must be the exact sum
  * of the codes, and the factor a/127 as {@link ClTesting#assertFollowsReference}.
  */
-class RmsNormQuantOpenClTest {
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-        }
-    }
+class RmsNormQuantOpenClTest extends ClDeviceTest {
 
     @Test
     void codesMatchReference() {

@@ -1,5 +1,6 @@
 package dev.mmfree.kernels.sampling;
 
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
@@ -23,21 +24,19 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * tree sums differ from the reference's sequential ones in the last bits, which only matters at such
  * boundaries; random rows almost never land there).
  */
-class SamplerOpenClTest {
-    private static Device device;
+class SamplerOpenClTest extends ClDeviceTest {
     private static SamplerOpenCl sampler;
 
     @BeforeAll
     static void open() {
-        device = ClTesting.openOrSkip();
         sampler = new SamplerOpenCl(device, ClTesting.tilings(device)[0]);
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
+        if (sampler != null) {
             sampler.close();
-            device.close();
+            sampler = null;
         }
     }
 

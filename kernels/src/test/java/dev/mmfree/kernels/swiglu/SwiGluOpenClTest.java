@@ -3,16 +3,14 @@ package dev.mmfree.kernels.swiglu;
 import dev.mmfree.kernels.bitlinear.BitLinearReference;
 import dev.mmfree.kernels.bitlinear.DeviceTernaryMatrix;
 import dev.mmfree.kernels.bitlinear.QuantizedInput;
+import dev.mmfree.kernels.opencl.ClDeviceTest;
 import dev.mmfree.kernels.opencl.ClTesting;
 import dev.mmfree.kernels.opencl.Tiling;
 import dev.mmfree.kernels.rmsnormquant.RmsNormQuantReference;
 import dev.mmfree.kernels.ternary.TernaryMatrix;
-import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -25,20 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * {@link ClTesting#assertCodes}, qsum exact; factors and the fused down_proj's output against the
  * reference composition as {@link ClTesting#assertFollowsReference}.
  */
-class SwiGluOpenClTest {
-    private static Device device;
-
-    @BeforeAll
-    static void open() {
-        device = ClTesting.openOrSkip();
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            device.close();
-        }
-    }
+class SwiGluOpenClTest extends ClDeviceTest {
 
     @Test
     void normQuantMatchesReference() {
