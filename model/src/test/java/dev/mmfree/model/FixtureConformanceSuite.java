@@ -123,15 +123,22 @@ public abstract class FixtureConformanceSuite {
         return out;
     }
 
-    /** Per sequence: same shape, finite, relative L2 within tolerance; prints each error. */
     private void check(String what, float[][][] ref, float[][][] out) {
+        assertLogits(what, backend(), ref, out, TOLERANCE);
+    }
+
+    /**
+     * Logits [batch][positions][vocab] against expected ones: the same shape, all finite, and per sequence a
+     * relative L2 error within {@code tol} (printed for each, with the backend's name).
+     */
+    public static void assertLogits(String what, String backend, float[][][] ref, float[][][] out, double tol) {
         assertEquals(ref.length, out.length, what + ": batch size");
         for (int b = 0; b < ref.length; b++) {
             assertEquals(ref[b].length, out[b].length, what + ": positions of sequence " + b);
             double diff = 0;
             double norm = 0;
-            int worstPos = -1;
-            int worstIdx = -1;
+            int worstPos = 0;
+            int worstIdx = 0;
             double worst = -1;
             for (int p = 0; p < ref[b].length; p++) {
                 assertEquals(ref[b][p].length, out[b][p].length, what + ": vocab at [" + b + ", " + p + "]");
@@ -151,10 +158,10 @@ public abstract class FixtureConformanceSuite {
                 }
             }
             double rel = Math.sqrt(diff / norm);
-            System.out.printf("[%s] %s seq %d: rel L2 %.3e%n", backend(), what, b, rel);
-            if (!(rel <= TOLERANCE)) {
-                fail(String.format("%s, backend %s, sequence %d: rel L2 %.3e > %.1e; largest difference at [pos %d, id %d]: got %s, golden %s",
-                        what, backend(), b, rel, TOLERANCE, worstPos, worstIdx,
+            System.out.printf("[%s] %s seq %d: rel L2 %.3e%n", backend, what, b, rel);
+            if (!(rel <= tol)) {
+                fail(String.format("%s, backend %s, sequence %d: rel L2 %.3e > %.1e; largest difference at [pos %d, id %d]: "
+                                + "got %s, expected %s", what, backend, b, rel, tol, worstPos, worstIdx,
                         out[b][worstPos][worstIdx], ref[b][worstPos][worstIdx]));
             }
         }

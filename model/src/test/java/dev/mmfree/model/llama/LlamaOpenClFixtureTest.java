@@ -2,6 +2,7 @@ package dev.mmfree.model.llama;
 
 import dev.mmfree.kernels.gemv.Storage;
 import dev.mmfree.model.CausalLm;
+import dev.mmfree.model.FixtureConformanceSuite;
 import dev.mmfree.model.Fixtures;
 import dev.mmfree.model.checkpoint.ModelFolder;
 import dev.mmfree.runtime.Device;
@@ -14,7 +15,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -155,43 +155,7 @@ class LlamaOpenClFixtureTest {
         return out;
     }
 
-    /** Per sequence: same shape, finite, relative L2 within tol; prints each error. */
-    static void check(String what, float[][][] ref, float[][][] out, double tol) {
-        assertEquals(ref.length, out.length, what + ": batch size");
-        for (int b = 0; b < ref.length; b++) {
-            assertEquals(ref[b].length, out[b].length, what + ": positions of sequence " + b);
-            double diff = 0;
-            double norm = 0;
-            int worstPos = 0;
-            int worstIdx = 0;
-            double worst = -1;
-            for (int p = 0; p < ref[b].length; p++) {
-                assertEquals(ref[b][p].length, out[b][p].length, what + ": vocab at [" + b + ", " + p + "]");
-                for (int j = 0; j < ref[b][p].length; j++) {
-                    float o = out[b][p][j];
-                    if (!Float.isFinite(o)) {
-                        fail(what + ": non-finite logit " + o + " at [" + b + ", " + p + ", " + j + "]");
-                    }
-                    double e = (double) o - ref[b][p][j];
-                    diff += e * e;
-                    norm += (double) ref[b][p][j] * ref[b][p][j];
-                    if (Math.abs(e) > worst) {
-                        worst = Math.abs(e);
-                        worstPos = p;
-                        worstIdx = j;
-                    }
-                }
-            }
-            double rel = Math.sqrt(diff / norm);
-            System.out.printf("[opencl] %s seq %d: rel L2 %.3e%n", what, b, rel);
-            if (!(rel <= tol)) {
-                fail(String.format("%s, sequence %d: rel L2 %.3e > %.1e; largest difference at [pos %d, id %d]: got %s, expected %s",
-                        what, b, rel, tol, worstPos, worstIdx, out[b][worstPos][worstIdx], ref[b][worstPos][worstIdx]));
-            }
-        }
-    }
-
     private static void check(String what, float[][][] ref, float[][][] out) {
-        check(what, ref, out, TOLERANCE);
+        FixtureConformanceSuite.assertLogits(what, "opencl", ref, out, TOLERANCE);
     }
 }

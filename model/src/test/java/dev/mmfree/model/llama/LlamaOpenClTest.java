@@ -5,6 +5,7 @@ import dev.mmfree.kernels.sampling.SamplerReference;
 import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.model.CausalLm;
 import dev.mmfree.model.DecodeStream;
+import dev.mmfree.model.FixtureConformanceSuite;
 import dev.mmfree.model.config.LlamaConfig;
 import dev.mmfree.runtime.Device;
 import dev.mmfree.runtime.MemoryCategory;
@@ -119,7 +120,7 @@ class LlamaOpenClTest {
             for (int p = prompt; p < prompt + decode; p++) {
                 LlamaOpenClFixtureTest.place(m.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), true), out, p);
             }
-            LlamaOpenClFixtureTest.check(s + " long prompt + decode", expect, out, s == Storage.F32 ? TOL_F32 : TOL_F16);
+            FixtureConformanceSuite.assertLogits(s + " long prompt + decode", "opencl", expect, out, s == Storage.F32 ? TOL_F32 : TOL_F16);
         }
     }
 
@@ -167,7 +168,7 @@ class LlamaOpenClTest {
                 for (int p = prompt; p < prompt + decode; p++) {
                     out[0][p - prompt] = m.forward(batch, LlamaOpenClFixtureTest.column(ids, p, p + 1), false)[0][0];
                 }
-                LlamaOpenClFixtureTest.check(s + " batch-1 decode past 256, layer groups " + mode[0], expect, out,
+                FixtureConformanceSuite.assertLogits(s + " batch-1 decode past 256, layer groups " + mode[0], "opencl", expect, out,
                         s == Storage.F32 ? TOL_F32 : TOL_F16);
             }
         }
