@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels kernelruns decodeab batch1runs gemvsweep gemvtrace buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27
+#   steps: tests verify kernels kernelruns decodeab batch1runs gemvsweep gemvtrace buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27 enqueue
 #          mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
@@ -11,6 +11,7 @@ set -uo pipefail
 out=${1:?usage: gpu-suite.sh OUT_DIR [STEP...]}; shift
 steps=${*:-verify kernels bench370 bench27}
 mkdir -p "$out"
+[ -d .gpu/jre ] || tar -C .gpu -xzf .gpu/jre.tar.gz   # pack-gpu.sh sends the runtime packed
 source .gpu/env.sh
 export MMFREE_OPENCL_DEVICE=${MMFREE_OPENCL_DEVICE:-nvidia} MMFREE_HOME=$PWD MMFREE_COMMIT=$(cat .gpu/commit 2>/dev/null || echo unknown)
 java_cmd=(java -Xmx96g -XX:+UseParallelGC -cp '.gpu/lib/*')
@@ -175,6 +176,9 @@ for step in $steps; do
                 --context 128 --decode-steps 50 --out "$out/profile1-2.7B" ;;
         info)
             run info 60 "${cli[@]}" info -v ;;
+        enqueue)    # the host's time a clEnqueueNDRangeKernel by the kind and number of its arguments (EnqueueCostBench;
+                    # ENQUEUE_ARGS: more arguments, e.g. "--contexts 4 --launches 8192")
+            run enqueue 240 "${java_cmd[@]}" dev.mmfree.kernels.opencl.EnqueueCostBench --device nvidia ${ENQUEUE_ARGS:-} ;;
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
         densegemv)  # the fp16 GEMVs alone (GemvOpenClBench --gemv-only DENSE_ARGS) under DENSE_RUNS env settings (VAR=VALUE, several

@@ -1,0 +1,56 @@
+package dev.mmfree.kernels.opencl;
+
+import dev.mmfree.runtime.DeviceBuffer;
+import dev.mmfree.runtime.DeviceProgram;
+import dev.mmfree.runtime.MemoryCategory;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The enqueue-cost harness: its kernels compute what they claim, and a short run yields every variant. */
+class EnqueueCostBenchTest extends ClDeviceTest {
+    @Test
+    void kernelsReadEveryArgument() {
+        for (boolean ints : new boolean[]{false, true}) {
+            try (DeviceProgram p = device.build("enqueue cost test " + ints, EnqueueCostBench.source(5, ints), "");
+                 var k = p.kernel("enqueue_cost");
+                 DeviceBuffer a0 = device.allocate(MemoryCategory.WORKSPACE, 64, "a0")) {
+                device.write(a0, 0, new int[]{10}, 0, 1);
+                k.arg(0, a0);
+                List<DeviceBuffer> others = new java.util.ArrayList<>();
+                try {
+                    for (int i = 1; i < 5; i++) {
+                        if (ints) {
+                            k.arg(i, 100 * i);
+                        } else {
+                            DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, 64, "a" + i);
+                            others.add(b);
+                            device.write(b, 0, new int[]{100 * i}, 0, 1);
+                            k.arg(i, b);
+                        }
+                    }
+                    device.launch(k, new long[]{32}, new long[]{32});
+                    int[] got = new int[1];
+                    device.read(a0, 0, got, 0, 1);
+                    assertEquals(10 + 100 + 200 + 300 + 400 + 1, got[0], ints ? "ints" : "buffers");
+                } finally {
+                    others.forEach(DeviceBuffer::close);
+                }
+            }
+        }
+    }
+
+    @Test
+    void shortRunTimesEveryVariant() {
+        long before = device.memory().totalBytes();
+        List<EnqueueCostBench.Result> results = EnqueueCostBench.run(device, 0, new int[]{1, 3}, 16);
+        assertEquals(2 * 5, results.size());
+        for (EnqueueCostBench.Result r : results) {
+            assertTrue(r.p10Us() > 0 && r.p10Us() <= r.medianUs() && r.medianUs() <= r.p90Us(), r.toString());
+        }
+        assertEquals(before, device.memory().totalBytes(), "the run released what it allocated");
+    }
+}
