@@ -21,7 +21,8 @@ import java.util.Locale;
  *
  * <p>Argument kinds, each at every count of {@code --args}: {@code buffers} (n allocations of their own),
  * {@code slices} (n sub-buffers of one allocation, as {@code DeviceLayerStack} hands out a layer's tensors),
- * {@code same} (one buffer n times) and {@code ints} (one buffer, then n - 1 int arguments); and {@code set+buffers},
+ * {@code same} (one buffer n times), {@code ints} (one buffer, then n - 1 int arguments) and {@code locals} (one buffer,
+ * then n - 1 local buffers of 64 bytes, as the row kernels take their scratch); and {@code set+buffers},
  * the buffers with all n set again before each enqueue (the set calls timed too). The variants take turns, 256
  * launches a turn, so that drift in the host's speed spreads over all of them. Each of {@code --contexts} contexts
  * (opened one after another, on a profiling queue every other one) runs the whole table: an NVIDIA context kept one
@@ -40,7 +41,8 @@ public final class EnqueueCostBench {
 
     private static final int TURN = 256;
     private static final int DRAIN_EVERY = 64;
-    private static final String[] KINDS = {"buffers", "slices", "same", "ints", "set+buffers"};
+    private static final String[] KINDS = {"buffers", "slices", "same", "ints", "locals", "set+buffers"};
+    private static final long LOCAL_BYTES = 64;
 
     private EnqueueCostBench() {
     }
@@ -111,10 +113,15 @@ public final class EnqueueCostBench {
                     if (n < 1) {
                         throw new IllegalArgumentException("--args: a kernel needs at least one argument, got " + n);
                     }
-                    DeviceProgram buffers = device.build("enqueue_cost_" + n, source(n, false), "");
-                    DeviceProgram ints = device.build("enqueue_cost_ints_" + n, source(n, true), "");
+                    DeviceProgram buffers = device.build("enqueue_cost_" + n, source(n, Extra.BUFFERS), "");
+                    DeviceProgram ints = device.build("enqueue_cost_ints_" + n, source(n, Extra.INTS), "");
+                    DeviceProgram locals = device.build("enqueue_cost_locals_" + n, source(n, Extra.LOCALS), "");
                     for (String kind : KINDS) {
-                        DeviceProgram p = kind.equals("ints") ? ints : buffers;
+                        DeviceProgram p = switch (kind) {
+                            case "ints" -> ints;
+                            case "locals" -> locals;
+                            default -> buffers;
+                        };
                         variants.add(new Variant(kind, n, p, p.kernel("enqueue_cost"), own, slices));
                     }
                 }
@@ -146,13 +153,31 @@ public final class EnqueueCostBench {
         }
     }
 
-    /** n arguments: a buffer, then n - 1 buffers (or ints); work-item 0 sums one int of each into the first. */
-    static String source(int n, boolean ints) {
+    /** What follows a kernel's first argument (a global buffer). */
+    enum Extra { BUFFERS, INTS, LOCALS }
+
+    /**
+     * n arguments: a global buffer, then n - 1 of {@code extra}; work-item 0 sums one int of each into the first (a
+     * local buffer gets its index written first, so that it reads something defined).
+     */
+    static String source(int n, Extra extra) {
         StringBuilder params = new StringBuilder("__global int* a0");
         StringBuilder body = new StringBuilder("        int s = a0[0];\n");
         for (int i = 1; i < n; i++) {
-            params.append(ints ? ", const int a" + i : ", __global const int* a" + i);
-            body.append("        s += ").append(ints ? "a" + i : "a" + i + "[0]").append(";\n");
+            switch (extra) {
+                case BUFFERS -> {
+                    params.append(", __global const int* a").append(i);
+                    body.append("        s += a").append(i).append("[0];\n");
+                }
+                case INTS -> {
+                    params.append(", const int a").append(i);
+                    body.append("        s += a").append(i).append(";\n");
+                }
+                case LOCALS -> {
+                    params.append(", __local int* a").append(i);
+                    body.append("        a").append(i).append("[0] = ").append(i).append(";\n        s += a").append(i).append("[0];\n");
+                }
+            }
         }
         return "__kernel void enqueue_cost(" + params + ") {\n    if (get_global_id(0) == 0) {\n" + body
                 + "        a0[0] = s + 1;\n    }\n}\n";
@@ -186,6 +211,13 @@ public final class EnqueueCostBench {
                             kernel.arg(0, own.getFirst());
                         } else {
                             kernel.arg(i, i);
+                        }
+                    }
+                    case "locals" -> {
+                        if (i == 0) {
+                            kernel.arg(0, own.getFirst());
+                        } else {
+                            kernel.argLocal(i, LOCAL_BYTES);
                         }
                     }
                     default -> kernel.arg(i, own.get(i));

@@ -14,8 +14,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EnqueueCostBenchTest extends ClDeviceTest {
     @Test
     void kernelsReadEveryArgument() {
-        for (boolean ints : new boolean[]{false, true}) {
-            try (DeviceProgram p = device.build("enqueue cost test " + ints, EnqueueCostBench.source(5, ints), "");
+        for (EnqueueCostBench.Extra extra : EnqueueCostBench.Extra.values()) {
+            try (DeviceProgram p = device.build("enqueue cost test " + extra, EnqueueCostBench.source(5, extra), "");
                  var k = p.kernel("enqueue_cost");
                  DeviceBuffer a0 = device.allocate(MemoryCategory.WORKSPACE, 64, "a0")) {
                 device.write(a0, 0, new int[]{10}, 0, 1);
@@ -23,8 +23,10 @@ class EnqueueCostBenchTest extends ClDeviceTest {
                 List<DeviceBuffer> others = new java.util.ArrayList<>();
                 try {
                     for (int i = 1; i < 5; i++) {
-                        if (ints) {
+                        if (extra == EnqueueCostBench.Extra.INTS) {
                             k.arg(i, 100 * i);
+                        } else if (extra == EnqueueCostBench.Extra.LOCALS) {
+                            k.argLocal(i, 64);
                         } else {
                             DeviceBuffer b = device.allocate(MemoryCategory.WORKSPACE, 64, "a" + i);
                             others.add(b);
@@ -35,7 +37,8 @@ class EnqueueCostBenchTest extends ClDeviceTest {
                     device.launch(k, new long[]{32}, new long[]{32});
                     int[] got = new int[1];
                     device.read(a0, 0, got, 0, 1);
-                    assertEquals(10 + 100 + 200 + 300 + 400 + 1, got[0], ints ? "ints" : "buffers");
+                    int rest = extra == EnqueueCostBench.Extra.LOCALS ? 1 + 2 + 3 + 4 : 100 + 200 + 300 + 400;
+                    assertEquals(10 + rest + 1, got[0], extra.toString());
                 } finally {
                     others.forEach(DeviceBuffer::close);
                 }
@@ -47,7 +50,7 @@ class EnqueueCostBenchTest extends ClDeviceTest {
     void shortRunTimesEveryVariant() {
         long before = device.memory().totalBytes();
         List<EnqueueCostBench.Result> results = EnqueueCostBench.run(device, 0, new int[]{1, 3}, 16);
-        assertEquals(2 * 5, results.size());
+        assertEquals(2 * 6, results.size());
         for (EnqueueCostBench.Result r : results) {
             assertTrue(r.p10Us() > 0 && r.p10Us() <= r.medianUs() && r.medianUs() <= r.p90Us(), r.toString());
         }
