@@ -5,6 +5,7 @@ import dev.mmfree.runtime.DeviceProgram;
 import dev.mmfree.runtime.MemoryCategory;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,7 +21,7 @@ class EnqueueCostBenchTest extends ClDeviceTest {
                  DeviceBuffer a0 = device.allocate(MemoryCategory.WORKSPACE, 64, "a0")) {
                 device.write(a0, 0, new int[]{10}, 0, 1);
                 k.arg(0, a0);
-                List<DeviceBuffer> others = new java.util.ArrayList<>();
+                List<DeviceBuffer> others = new ArrayList<>();
                 try {
                     for (int i = 1; i < 5; i++) {
                         if (extra == EnqueueCostBench.Extra.INTS) {
