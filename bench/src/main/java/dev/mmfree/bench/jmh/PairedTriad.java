@@ -16,7 +16,8 @@ import java.util.Arrays;
 /**
  * Each GEMV's bandwidth as a fraction of the triad measured in alternation with it, in one JVM:
  * round after round, one triad op (3 x 256 MB, as {@link TriadBench}) then about as long of GEMV
- * ops (weights cold, as {@link BitLinearBench} / {@link LinearBench}). On a machine shared with
+ * ops (weights cold, as {@link BitLinearBench} / {@link LinearBench}), after {@value #WARM_NANOS} ns of the
+ * GEMV alone and {@value #WARM_ROUNDS} uncounted rounds. On a machine shared with
  * other jobs the load changes from second to second, so separate JMH runs of the triad and of a
  * kernel can meet different loads; each pair here meets the same, and the median of the
  * per-round ratios is the robust figure. Not a JMH benchmark: it complements the JMH suite.
@@ -28,6 +29,10 @@ import java.util.Arrays;
  */
 public final class PairedTriad {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** The kernel alone before its rounds: long enough for C2 to compile its loops with both cores busy. */
+    private static final long WARM_NANOS = 3_000_000_000L;
+    /** Rounds of the alternation run and discarded before the counted ones. */
+    private static final int WARM_ROUNDS = 4;
     private static final String[] SHAPES = {"2560x2560", "7680x2560", "13824x2560", "2560x6912", "32000x2560"};
 
     private final CpuPool pool = CpuPool.shared();
@@ -93,33 +98,44 @@ public final class PairedTriad {
     }
 
     private String measure(String kernel, String shape, Runnable op, long bytesPerOp, int rounds) {
-        long warmEnd = System.nanoTime() + 3_000_000_000L;
+        // the kernel alone first, so that C2 has compiled its loops before any round counts: a turn of the
+        // alternation below runs a ~50 us GEMV once per ~15 ms triad, so warming by alternation alone left the
+        // first shape measured half-compiled (2560 x 2560 read 17 GB/s first in the list, 23-30 warm)
+        long warmEnd = System.nanoTime() + WARM_NANOS;
         while (System.nanoTime() < warmEnd) {
             op.run();
-            triadOp();
+        }
+        for (int r = 0; r < WARM_ROUNDS; r++) {
+            round(op, bytesPerOp);
         }
         double[] kernelGb = new double[rounds];
         double[] triadGb = new double[rounds];
         double[] ratio = new double[rounds];
         for (int r = 0; r < rounds; r++) {
-            long t0 = System.nanoTime();
-            triadOp();
-            long t1 = System.nanoTime();
-            int n = 0;
-            long k0 = System.nanoTime();
-            do {
-                op.run();
-                n++;
-            } while (System.nanoTime() - k0 < t1 - t0);
-            long k1 = System.nanoTime();
-            triadGb[r] = 3.0 * 4 * TriadBench.N / (t1 - t0);
-            kernelGb[r] = (double) bytesPerOp * n / (k1 - k0);
+            double[] pair = round(op, bytesPerOp);
+            triadGb[r] = pair[0];
+            kernelGb[r] = pair[1];
             ratio[r] = kernelGb[r] / triadGb[r];
         }
         String row = String.format("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.0f%% | %.0f%% |%n", kernel, shape, median(kernelGb), max(kernelGb),
                 median(triadGb), max(triadGb), 100 * median(ratio), 100 * max(kernelGb) / max(triadGb));
         System.out.print(row);
         return row;
+    }
+
+    /** One triad op, then the kernel op for as long: {triad GB/s, kernel GB/s}. */
+    private double[] round(Runnable op, long bytesPerOp) {
+        long t0 = System.nanoTime();
+        triadOp();
+        long t1 = System.nanoTime();
+        int n = 0;
+        long k0 = System.nanoTime();
+        do {
+            op.run();
+            n++;
+        } while (System.nanoTime() - k0 < t1 - t0);
+        long k1 = System.nanoTime();
+        return new double[]{3.0 * 4 * TriadBench.N / (t1 - t0), (double) bytesPerOp * n / (k1 - k0)};
     }
 
     private void triadOp() {
