@@ -3,7 +3,7 @@
 # root, after packing the jars and fixtures into .gpu/ (see bench/scripts/pack-gpu.sh):
 #
 #   bash bench/scripts/gpu-suite.sh OUT_DIR [STEP...]
-#   steps: tests verify kernels kernelruns decodeab batch1runs gemvsweep gemvtrace buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27 enqueue
+#   steps: tests verify kernels kernelruns decodeab batch1runs gemvsweep gemvtrace buildlog tilings mma dense densegemv attention densetrace bench370 bench13 bench27 hgrn27 enqueue launchperiod
 #          mma27 bwords ahead ahead27 nt8 rowtile27 profile27 profile1 persist27 stream27 info sweep
 #
 # Every step writes its full log to OUT_DIR/<step>.log; a step that fails does not stop the others.
@@ -179,6 +179,9 @@ for step in $steps; do
         enqueue)    # the host's time a clEnqueueNDRangeKernel by the kind and number of its arguments (EnqueueCostBench;
                     # ENQUEUE_ARGS: more arguments, e.g. "--contexts 4 --launches 8192")
             run enqueue 240 "${java_cmd[@]}" dev.mmfree.kernels.opencl.EnqueueCostBench --device nvidia ${ENQUEUE_ARGS:-} ;;
+        launchperiod)   # the device's time from one small launch to the next, queued behind a long kernel (LaunchPeriodBench;
+                        # PERIOD_ARGS: more arguments, e.g. "--launches 400 --runs 15")
+            run launchperiod 240 "${java_cmd[@]}" dev.mmfree.kernels.opencl.LaunchPeriodBench --device nvidia ${PERIOD_ARGS:-} ;;
         dense)
             run dense 240 "${java_cmd[@]}" dev.mmfree.kernels.gemv.GemvOpenClBench --device nvidia ;;
         densegemv)  # the fp16 GEMVs alone (GemvOpenClBench --gemv-only DENSE_ARGS) under DENSE_RUNS env settings (VAR=VALUE, several
