@@ -16,28 +16,6 @@
 // Launch: global = G * WG, local = WG, G <= compute units.
 // Local: q [3][kPad of max(d, I / 3)] int8, part [3][WG] int, scratch [3 * WG] acc_t.
 
-// L2_PREFETCH (1 by default with MMFREE_PTX; -DL2_PREFETCH=0 through MMFREE_OPENCL_BUILD_OPTIONS turns it off): a
-// work-group done with a phase asks the L2 for the next phase's weights (prefetch.global.L2, one 128-byte line a
-// work-item at a time over the whole grid) before it waits at the grid barrier, so that HBM streams them while the
-// last work-groups finish, and the next phase finds them in L2. A layer's weights (19.8 MB at 2.7B) take 4.7 us at
-// the copy's rate where the layer takes 24 us; without prefetches a phase's weight loads start after the barrier.
-// Issued at the start of a phase instead (ahead of the phase's input loads), they made batch-1 decode 3-11% slower
-// (bench/results/nvidia-h200/2026-11-30/l2-prefetch/).
-#if defined(MMFREE_PTX) && !defined(L2_PREFETCH)
-#define L2_PREFETCH 1
-#endif
-#if defined(MMFREE_PTX) && L2_PREFETCH
-inline void l2_prefetch(__global const uint4* w, size_t words, int group, int groups) {
-    size_t n = (size_t) groups * get_local_size(0);
-    for (size_t line = (size_t) group * get_local_size(0) + get_local_id(0); 8 * line < words; line += n) {
-        asm volatile("prefetch.global.L2 [%0];" : : "l"(w + 8 * line));
-    }
-}
-#else
-inline void l2_prefetch(__global const uint4* w, size_t words, int group, int groups) {
-}
-#endif
-
 #ifdef MMFREE_TRACE
 #define TRACE_SYNC(phase) trace_mark(trace, phase, 9)
 #else
@@ -81,24 +59,18 @@ __kernel void decode_layer_t2_f32(volatile __global float* x, volatile __global 
         phase_ifg(x, attnNorm + at, eps, x, ifgNorms + (size_t) l * sIfgNorms, eps2, wIfg + (size_t) l * sWIfg, sIfgL, d, d,
                   ifgOutPad, 3 * ifgOutPad, chunksD, g, gate, 0, lb + at, stateIn + at, stateOut + at, q4, part, scratch,
                   group, groups TRACE_ARG(0));
-        l2_prefetch(wO + (size_t) l * sWO, (size_t) chunksD * oRowsPad, group, groups);
         grid_sync(sync, error);
         TRACE_SYNC(0);
         phase_o(g, gNorm + at, eps, gate, oNorm + at, eps2, wO + (size_t) l * sWO, sOL, d, d, 0, oRowsPad, chunksD,
                 x, x, 1, lb + at, stateIn + at, stateOut + at, q4, part, scratch, group, groups TRACE_ARG(1));
-        l2_prefetch(wGu + (size_t) l * sWGu, (size_t) chunksD * guRowsPad, group, groups);
         grid_sync(sync, error);
         TRACE_SYNC(1);
         phase_gu(x, mlpNorm + at, eps, x, gateNorm + at, eps2, wGu + (size_t) l * sWGu, sGuL, d, I, I, guRowsPad, chunksD,
                  v, v, 0, lb + at, stateIn + at, stateOut + at, q4, part, scratch, group, groups TRACE_ARG(2));
-        l2_prefetch(wDown + (size_t) l * sWDown, (size_t) chunksI * downRowsPad, group, groups);
         grid_sync(sync, error);
         TRACE_SYNC(2);
         __global const float* downNormL = downNorm + (size_t) l * sDownNorm;
         phase_down(v, downNormL, 0.0f, v, downNormL, eps2, wDown + (size_t) l * sWDown, sDownL, I, d, 0, downRowsPad, chunksI,
                    x, x, 1, lb + at, stateIn + at, stateOut + at, q4, part, scratch, group, groups TRACE_ARG(3));
-        if (l + 1 < layers) {
-            l2_prefetch(wIfg + (size_t) (l + 1) * sWIfg, (size_t) chunksD * 3 * ifgOutPad, group, groups);
-        }
     }
 }
