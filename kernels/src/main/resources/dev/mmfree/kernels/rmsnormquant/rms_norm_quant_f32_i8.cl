@@ -19,6 +19,90 @@
 #define NQ_VOL
 #endif
 
+// NQ_HELD: the most elements of a row a work-item holds in registers (norm_quant_held); rows longer than NQ_HELD * WG
+// take the loops of norm_quant_row instead.
+#ifndef NQ_HELD
+#define NQ_HELD 8
+#endif
+
+// norm_quant_row for K <= NQ_HELD * WG, with each work-item's elements j = l, l + WG, ... held in registers. All of
+// its global loads (x, both norms' weights, the multiplier or the MLGRU's i, f, state and lower bound) are issued
+// before the first sum, so the row waits for one round trip to memory where the loops wait for one a loop. The same
+// operations in the same order: the same bits.
+inline void norm_quant_held(const int step, NQ_VOL __global const float* xr, NQ_VOL __global const float* mr, const int hasMult,
+                            NQ_VOL __global const float* ir, __global const float* lb, __global const float* sIn,
+                            __global float* sOut, __global const float* norm1, const int hasNorm1, const float eps1,
+                            __global const float* n2, const float eps2, const int K, const int kPad,
+                            __global int* qRow, __global float* factorAt, __global int* qsumAt,
+                            __local float* z, __local acc_t* scratch) {
+    int l = get_local_id(0);
+    float xv[NQ_HELD], n1v[NQ_HELD], n2v[NQ_HELD], mv[NQ_HELD];
+    float iv[NQ_HELD], fv[NQ_HELD], sv[NQ_HELD], lbv[NQ_HELD];
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        int j = l + e * WG;
+        bool in = j < K;
+        xv[e] = in ? xr[j] : 0.0f;
+        n1v[e] = in && hasNorm1 ? norm1[j] : 0.0f;
+        n2v[e] = in ? n2[j] : 0.0f;
+        mv[e] = in && hasMult && !step ? mr[j] : 0.0f;
+        iv[e] = in && step ? ir[j] : 0.0f;
+        fv[e] = in && step ? ir[K + j] : 0.0f;
+        sv[e] = in && step ? sIn[j] : 0.0f;
+        lbv[e] = in && step ? lb[j] : 0.0f;
+    }
+    acc_t ss = 0;
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        ss += (acc_t) (xv[e] * xv[e]);
+    }
+    float inv = norm_inv(wg_sum_acc(ss, (__local acc_t*) scratch, WG), K, eps1);
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        int j = l + e * WG;
+        if (j < K) {
+            float h = hasNorm1 ? xv[e] * inv * n1v[e] : xv[e];
+            if (step) {
+                float f = lbv[e] + (1.0f - lbv[e]) * sigmoid_f(fv[e]);
+                float st = f * sv[e] + silu_f(iv[e]) * (1.0f - f);
+                sOut[j] = st;
+                h = h * silu_f(st);
+            } else if (hasMult) {
+                h = h * mv[e];
+            }
+            xv[e] = h;
+        }
+    }
+    // norm_and_scale's steps, on the held values
+    acc_t ss2 = 0;
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        if (l + e * WG < K) {
+            ss2 += (acc_t) (xv[e] * xv[e]);
+        }
+    }
+    float inv2 = norm_inv(wg_sum_acc(ss2, (__local acc_t*) scratch, WG), K, eps2);
+    float m = 0.0f;
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        int j = l + e * WG;
+        if (j < K) {
+            float y = xv[e] * inv2 * n2v[e];
+            z[j] = y;
+            m = fmax(m, fabs(y));
+        }
+    }
+    for (int j = K + l; j < kPad; j += WG) {
+        z[j] = 0.0f;
+    }
+    float scale = 127.0f / fmax(wg_max_f(m, (__local float*) scratch, WG), 1e-5f);   // its barriers publish z
+    int sum = quantize_global(z, kPad, scale, qRow, (__local int*) scratch, WG);
+    if (l == 0) {
+        *factorAt = 1.0f / scale;
+        *qsumAt = sum;
+    }
+}
+
 // Row t of rows and projection p of either kernel (the kernels: t = get_group_id(0), p = get_group_id(1)). With
 // step, the multiplier is silu of the MLGRU state stepped from stateIn with i (at the start of x's row t) and fPre
 // (K floats further).
@@ -33,6 +117,14 @@ inline void norm_quant_row(const int step, NQ_VOL __global const float* x, const
     int kPad = chunks * 64;
     NQ_VOL __global const float* xr = x + (size_t) t * xStride + xOffset;
     NQ_VOL __global const float* mr = mult + (size_t) t * K;
+    if (K <= NQ_HELD * WG) {
+        size_t at = (size_t) p * rows + t;
+        norm_quant_held(step, xr, mr, hasMult, x + (size_t) t * xStride, lb, step ? stateIn + (size_t) t * K : stateIn,
+                        step ? stateOut + (size_t) t * K : stateOut,
+                        norm1, hasNorm1, eps1, norm2 + (size_t) p * K, eps2, K, kPad, q + at * (kPad / 4), factor + at, qsum + at,
+                        z, scratch);
+        return;
+    }
     acc_t ss = 0;
     for (int j = l; j < kPad; j += WG) {
         float v = j < K ? xr[j] : 0.0f;
