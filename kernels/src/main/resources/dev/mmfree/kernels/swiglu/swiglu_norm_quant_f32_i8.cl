@@ -8,6 +8,58 @@
 #define NQ_VOL
 #endif
 
+// NQ_HELD: the most elements of a row a work-item holds in registers (swiglu_held), as in rms_norm_quant_f32_i8.cl;
+// longer rows take the loops of swiglu_norm_quant_row.
+#ifndef NQ_HELD
+#define NQ_HELD 8
+#endif
+
+// swiglu_norm_quant_row for I <= NQ_HELD * WG, each work-item's elements held in registers: its gate, up and norm
+// weight loads all issued before the first sum (one round trip to memory instead of one a loop). The same
+// operations in the same order: the same bits.
+inline void swiglu_held(NQ_VOL __global const float* g, __global const float* norm, const float eps, const int I, const int kPad,
+                        __global int* qRow, __global float* factorAt, __global int* qsumAt, __local float* z,
+                        __local acc_t* scratch) {
+    int l = get_local_id(0);
+    float gv[NQ_HELD], uv[NQ_HELD], wv[NQ_HELD];
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        int j = l + e * WG;
+        bool in = j < I;
+        gv[e] = in ? g[j] : 0.0f;
+        uv[e] = in ? g[I + j] : 0.0f;
+        wv[e] = in ? norm[j] : 0.0f;
+    }
+    acc_t ss = 0;
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        if (l + e * WG < I) {
+            gv[e] = silu_f(gv[e]) * uv[e];
+            ss += (acc_t) (gv[e] * gv[e]);
+        }
+    }
+    float inv = norm_inv(wg_sum_acc(ss, (__local acc_t*) scratch, WG), I, eps);
+    float m = 0.0f;
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        int j = l + e * WG;
+        if (j < I) {
+            float y = gv[e] * inv * wv[e];
+            z[j] = y;
+            m = fmax(m, fabs(y));
+        }
+    }
+    for (int j = I + l; j < kPad; j += WG) {
+        z[j] = 0.0f;
+    }
+    float scale = 127.0f / fmax(wg_max_f(m, (__local float*) scratch, WG), 1e-5f);   // its barriers publish z
+    int sum = quantize_global(z, kPad, scale, qRow, (__local int*) scratch, WG);
+    if (l == 0) {
+        *factorAt = 1.0f / scale;
+        *qsumAt = sum;
+    }
+}
+
 // Row t (the kernel: t = get_group_id(0)); gu qualified NQ_VOL as in rms_norm_quant_f32_i8.cl.
 inline void swiglu_norm_quant_row(NQ_VOL __global const float* gu, __global const float* norm, const float eps,
                                   const int I, const int chunks, __global int* q, __global float* factor, __global int* qsum,
@@ -15,6 +67,10 @@ inline void swiglu_norm_quant_row(NQ_VOL __global const float* gu, __global cons
     int l = get_local_id(0);
     int kPad = chunks * 64;
     NQ_VOL __global const float* g = gu + (size_t) t * 2 * I;
+    if (I <= NQ_HELD * WG) {
+        swiglu_held(g, norm, eps, I, kPad, q + (size_t) t * (kPad / 4), factor + t, qsum + t, z, scratch);
+        return;
+    }
     for (int j = l; j < kPad; j += WG) {
         z[j] = j < I ? silu_f(g[j]) * g[I + j] : 0.0f;
     }
