@@ -24,6 +24,11 @@
 #ifndef NQ_HELD
 #define NQ_HELD 8
 #endif
+// NQ_HELD_PATH 0 leaves the held path out (decode_batch_layer_t2_f32 without PTX: with it, PoCL's work-group compiler
+// took ten times as long on that kernel).
+#ifndef NQ_HELD_PATH
+#define NQ_HELD_PATH 1
+#endif
 
 // norm_quant_row for K <= NQ_HELD * WG, with each work-item's elements j = l, l + WG, ... held in registers. All of
 // its global loads (x, both norms' weights, the multiplier or the MLGRU's i, f, state and lower bound) are issued
@@ -117,6 +122,7 @@ inline void norm_quant_row(const int step, NQ_VOL __global const float* x, const
     int kPad = chunks * 64;
     NQ_VOL __global const float* xr = x + (size_t) t * xStride + xOffset;
     NQ_VOL __global const float* mr = mult + (size_t) t * K;
+#if NQ_HELD_PATH
     if (K <= NQ_HELD * WG) {
         size_t at = (size_t) p * rows + t;
         norm_quant_held(step, xr, mr, hasMult, x + (size_t) t * xStride, lb, step ? stateIn + (size_t) t * K : stateIn,
@@ -125,6 +131,7 @@ inline void norm_quant_row(const int step, NQ_VOL __global const float* x, const
                         z, scratch);
         return;
     }
+#endif
     acc_t ss = 0;
     for (int j = l; j < kPad; j += WG) {
         float v = j < K ? xr[j] : 0.0f;

@@ -13,6 +13,11 @@
 #ifndef NQ_HELD
 #define NQ_HELD 8
 #endif
+// NQ_HELD_PATH 0 leaves the held path out (decode_batch_layer_t2_f32 without PTX: with it, PoCL's work-group compiler
+// took ten times as long on that kernel).
+#ifndef NQ_HELD_PATH
+#define NQ_HELD_PATH 1
+#endif
 
 // swiglu_norm_quant_row for I <= NQ_HELD * WG, each work-item's elements held in registers: its gate, up and norm
 // weight loads all issued before the first sum (one round trip to memory instead of one a loop). The same
@@ -67,10 +72,12 @@ inline void swiglu_norm_quant_row(NQ_VOL __global const float* gu, __global cons
     int l = get_local_id(0);
     int kPad = chunks * 64;
     NQ_VOL __global const float* g = gu + (size_t) t * 2 * I;
+#if NQ_HELD_PATH
     if (I <= NQ_HELD * WG) {
         swiglu_held(g, norm, eps, I, kPad, q + (size_t) t * (kPad / 4), factor + t, qsum + t, z, scratch);
         return;
     }
+#endif
     for (int j = l; j < kPad; j += WG) {
         z[j] = j < I ? silu_f(g[j]) * g[I + j] : 0.0f;
     }
