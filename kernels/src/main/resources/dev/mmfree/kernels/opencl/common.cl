@@ -206,6 +206,42 @@ inline float norm_and_scale(__local float* z, int K, int kPad, __global const fl
     return 127.0f / fmax(wg_max_f(m, (__local float*) scratch, n), 1e-5f);
 }
 
+// NQ_HELD: the most elements of a row a work-item of the row kernels holds in registers (norm_quant_held in
+// rms_norm_quant_f32_i8.cl, swiglu_held in swiglu_norm_quant_f32_i8.cl); longer rows take their loops.
+#ifndef NQ_HELD
+#define NQ_HELD 8
+#endif
+
+// norm_and_scale on a row held in registers: work-item l holds v[e] = element l + e * WG (zero past K) and the norm
+// weights w[e] alike. Writes RMSNorm_w(v) (eps) to z[0, kPad) (zero past K) and returns the int8 scale; the same
+// steps in the same order, so the same bits. Its last reduction's barriers publish z.
+inline float held_norm_and_scale(const float* v, const float* w, int K, int kPad, float eps, __local float* z,
+                                 __local acc_t* scratch) {
+    int l = get_local_id(0);
+    acc_t ss = 0;
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        if (l + e * WG < K) {
+            ss += (acc_t) (v[e] * v[e]);
+        }
+    }
+    float inv = norm_inv(wg_sum_acc(ss, scratch, WG), K, eps);
+    float m = 0.0f;
+#pragma unroll
+    for (int e = 0; e < NQ_HELD; e++) {
+        int j = l + e * WG;
+        if (j < K) {
+            float y = v[e] * inv * w[e];
+            z[j] = y;
+            m = fmax(m, fabs(y));
+        }
+    }
+    for (int j = K + l; j < kPad; j += WG) {
+        z[j] = 0.0f;
+    }
+    return 127.0f / fmax(wg_max_f(m, (__local float*) scratch, WG), 1e-5f);
+}
+
 // int8 code of y: clamp(rint(y * scale), -128, 127), half to even as rint rounds. Adding 1.5 * 2^23 to
 // a float in [-128, 127] leaves it rounded to an integer (round to nearest even, the default mode) in
 // the low bits of the sum: two full-rate float ops, where rint and a float-to-int conversion take

@@ -18,14 +18,8 @@
 #ifndef NQ_VOL
 #define NQ_VOL
 #endif
-
-// NQ_HELD: the most elements of a row a work-item holds in registers (norm_quant_held); rows longer than NQ_HELD * WG
-// take the loops of norm_quant_row instead.
-#ifndef NQ_HELD
-#define NQ_HELD 8
-#endif
-// NQ_HELD_PATH 0 leaves the held path out (decode_batch_layer_t2_f32 without PTX: with it, PoCL's work-group compiler
-// took ten times as long on that kernel).
+// NQ_HELD_PATH 0 leaves out the held rows (NQ_HELD, opencl/common.cl): decode_batch_layer_t2_f32 without PTX, on which
+// they made PoCL's work-group compiler take ten times as long.
 #ifndef NQ_HELD_PATH
 #define NQ_HELD_PATH 1
 #endif
@@ -78,29 +72,7 @@ inline void norm_quant_held(const int step, NQ_VOL __global const float* xr, NQ_
             xv[e] = h;
         }
     }
-    // norm_and_scale's steps, on the held values
-    acc_t ss2 = 0;
-#pragma unroll
-    for (int e = 0; e < NQ_HELD; e++) {
-        if (l + e * WG < K) {
-            ss2 += (acc_t) (xv[e] * xv[e]);
-        }
-    }
-    float inv2 = norm_inv(wg_sum_acc(ss2, (__local acc_t*) scratch, WG), K, eps2);
-    float m = 0.0f;
-#pragma unroll
-    for (int e = 0; e < NQ_HELD; e++) {
-        int j = l + e * WG;
-        if (j < K) {
-            float y = xv[e] * inv2 * n2v[e];
-            z[j] = y;
-            m = fmax(m, fabs(y));
-        }
-    }
-    for (int j = K + l; j < kPad; j += WG) {
-        z[j] = 0.0f;
-    }
-    float scale = 127.0f / fmax(wg_max_f(m, (__local float*) scratch, WG), 1e-5f);   // its barriers publish z
+    float scale = held_norm_and_scale(xv, n2v, K, kPad, eps2, z, scratch);
     int sum = quantize_global(z, kPad, scale, qRow, (__local int*) scratch, WG);
     if (l == 0) {
         *factorAt = 1.0f / scale;

@@ -7,14 +7,8 @@
 #ifndef NQ_VOL
 #define NQ_VOL
 #endif
-
-// NQ_HELD: the most elements of a row a work-item holds in registers (swiglu_held), as in rms_norm_quant_f32_i8.cl;
-// longer rows take the loops of swiglu_norm_quant_row.
-#ifndef NQ_HELD
-#define NQ_HELD 8
-#endif
-// NQ_HELD_PATH 0 leaves the held path out (decode_batch_layer_t2_f32 without PTX: with it, PoCL's work-group compiler
-// took ten times as long on that kernel).
+// NQ_HELD_PATH 0 leaves out the held rows (NQ_HELD, opencl/common.cl): decode_batch_layer_t2_f32 without PTX, on which
+// they made PoCL's work-group compiler take ten times as long.
 #ifndef NQ_HELD_PATH
 #define NQ_HELD_PATH 1
 #endif
@@ -35,29 +29,13 @@ inline void swiglu_held(NQ_VOL __global const float* g, __global const float* no
         uv[e] = in ? g[I + j] : 0.0f;
         wv[e] = in ? norm[j] : 0.0f;
     }
-    acc_t ss = 0;
 #pragma unroll
     for (int e = 0; e < NQ_HELD; e++) {
         if (l + e * WG < I) {
             gv[e] = silu_f(gv[e]) * uv[e];
-            ss += (acc_t) (gv[e] * gv[e]);
         }
     }
-    float inv = norm_inv(wg_sum_acc(ss, (__local acc_t*) scratch, WG), I, eps);
-    float m = 0.0f;
-#pragma unroll
-    for (int e = 0; e < NQ_HELD; e++) {
-        int j = l + e * WG;
-        if (j < I) {
-            float y = gv[e] * inv * wv[e];
-            z[j] = y;
-            m = fmax(m, fabs(y));
-        }
-    }
-    for (int j = I + l; j < kPad; j += WG) {
-        z[j] = 0.0f;
-    }
-    float scale = 127.0f / fmax(wg_max_f(m, (__local float*) scratch, WG), 1e-5f);   // its barriers publish z
+    float scale = held_norm_and_scale(gv, wv, I, kPad, eps, z, scratch);
     int sum = quantize_global(z, kPad, scale, qRow, (__local int*) scratch, WG);
     if (l == 0) {
         *factorAt = 1.0f / scale;
