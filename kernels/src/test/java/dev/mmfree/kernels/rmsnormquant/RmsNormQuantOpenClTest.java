@@ -37,7 +37,8 @@ class RmsNormQuantOpenClTest extends ClDeviceTest {
         tilings.add(new Tiling(64, 8, 8, Tiling.forDevice(device.info()).ptx()));
         for (Tiling tiling : tilings) {
             try (RmsNormQuantOpenCl k = new RmsNormQuantOpenCl(device, tiling)) {
-                for (int kIn : new int[]{100, 1000, 64, 3}) {
+                // 512 and 513: either side of the held rows' limit (NQ_HELD = 8 elements a work-item) at 64 work-items
+                for (int kIn : new int[]{100, 1000, 64, 3, 512, 513}) {
                     for (int rows : new int[]{1, 3}) {
                         for (int projections : new int[]{1, 3}) {
                             check(k, r, kIn, rows, projections, true, false);
