@@ -172,9 +172,7 @@ public final class LaunchPeriodBench {
         String label = String.join(" / ", shapes.stream().map(Shape::label).toList());
         double[] periods = new double[runs];
         double[] own = new double[runs];
-        boolean[] wasFed = new boolean[runs];
-        int fed = 0;
-        long total = 0;
+        List<Double> fedPeriods = new ArrayList<>();
         device.fill(count, 0);
         long hostNsPerLaunch = 20_000;   // a generous guess for the first run; then what the last run took
         for (int r = 0; r < runs; r++) {
@@ -204,8 +202,7 @@ public final class LaunchPeriodBench {
                     own[r] = last.elapsedNanos() / 1e3;
                     // fed: the spin was still running when the host had enqueued the whole run
                     if (spinEvent.elapsedNanos() > hostNs && first.startNanos() >= spinEvent.endNanos()) {
-                        wasFed[r] = true;
-                        fed++;
+                        fedPeriods.add(periods[r]);
                     }
                 } finally {
                     if (first != null) {
@@ -216,25 +213,20 @@ public final class LaunchPeriodBench {
                     }
                 }
             }
-            total += launches;
         }
+        long total = (long) runs * launches;
         int[] got = new int[1];
         device.read(count, 0, got, 0, 1);
         if (got[0] != total) {
             throw new IllegalStateException("launch period " + label + ": the kernels counted " + got[0] + " launches of " + total);
         }
         // the fed runs' periods (all runs' where none was fed: the period then includes the host's pace)
-        int kept = 0;
-        double[] sorted = new double[fed > 0 ? fed : runs];
-        for (int r = 0; r < runs; r++) {
-            if (fed == 0 || wasFed[r]) {
-                sorted[kept++] = periods[r];
-            }
-        }
+        double[] sorted = fedPeriods.isEmpty() ? periods.clone() : fedPeriods.stream().mapToDouble(Double::doubleValue).toArray();
         Arrays.sort(sorted);
         double[] ownSorted = own.clone();
         Arrays.sort(ownSorted);
-        return new Result(label, quantile(sorted, 0.5), quantile(sorted, 0.1), quantile(sorted, 0.9), quantile(ownSorted, 0.5), fed, runs, got[0]);
+        return new Result(label, quantile(sorted, 0.5), quantile(sorted, 0.1), quantile(sorted, 0.9), quantile(ownSorted, 0.5), fedPeriods.size(), runs,
+                got[0]);
     }
 
     private static double quantile(double[] sorted, double q) {
