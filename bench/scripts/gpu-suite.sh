@@ -87,13 +87,13 @@ for step in $steps; do
             run decodeab 240 "${java_cmd[@]}" dev.mmfree.kernels.bitlinear.BitLinearOpenClBench --device nvidia --iters 50 ;;
         batch1runs) # decode at batch 1 (or B1_BATCH; B1_MODELS, default hgrn; llama for Transformer++) at B1_PRESET (default 2.7B)
                     # and context B1_CONTEXT (default 128), B1_STEPS steps (default 100) after B1_WARMUP untimed ones (default 8,
-                    # the bench's): BATCH1_RUNS lists the runs in order,
+                    # the bench's), B1_PREFILLS timed prefills (default 1): BATCH1_RUNS lists the runs in order,
                     # each "base" (the jars of .gpu/base), "-" (this build) or env settings for this build (VAR=VALUE,...)
             i=0
             p=${B1_PRESET:-2.7B}
             tag=$p-b${B1_BATCH:-1}-c${B1_CONTEXT:-128}-w${B1_WARMUP:-8}   # so that runs of other batches, contexts or warm-ups in one OUT keep their folders
             b1=(bench --backend opencl --preset "$p" --models "${B1_MODELS:-hgrn}" --batch "${B1_BATCH:-1}" --context "${B1_CONTEXT:-128}"
-                --decode-steps "${B1_STEPS:-100}" --warmup-steps "${B1_WARMUP:-8}" --prefill-repeats 1)
+                --decode-steps "${B1_STEPS:-100}" --warmup-steps "${B1_WARMUP:-8}" --prefill-repeats "${B1_PREFILLS:-1}")
             for e in ${BATCH1_RUNS:-base - base -}; do
                 i=$((i + 1))
                 if [ "$e" = base ]; then

@@ -3,7 +3,23 @@
 // ifg: [b][t][3d] f32 (i | fPre | g, the BitLinear outputs); lb: [d]; stateIn, stateOut: [b][d] f32
 // (may not alias: the model double-buffers); gate: [b][t][d] f32, the multiplier of the output gate
 // o = RMSNorm_g_norm(g) * gate that rms_norm_quant_f32_i8 applies next.
+// Only the state carries from one token to the next; i and fPre do not depend on it. So a work-item
+// loads them SCAN_AHEAD tokens at a time, and the next block's loads are issued before the current
+// block is computed: a prefill of one sequence (d work-items, too few to hide a memory round trip
+// behind other warps) waits for memory once in its first block instead of once a token. Each token's
+// arithmetic is the same as before, in the same order.
 // Launch: global = (roundUp(d, 64), b), local = (64, 1).
+
+#ifndef SCAN_AHEAD
+#define SCAN_AHEAD 8
+#endif
+
+inline float scan_token(float s, float lbj, float i, float fPre, __global float* g) {
+    float f = lbj + (1.0f - lbj) * sigmoid_f(fPre);
+    s = f * s + silu_f(i) * (1.0f - f);
+    *g = silu_f(s);
+    return s;
+}
 
 __kernel void mlgru_scan_f32(__global const float* ifg, __global const float* lb, __global const float* stateIn,
                              __global float* stateOut, __global float* gate, const int d, const int T) {
@@ -12,14 +28,44 @@ __kernel void mlgru_scan_f32(__global const float* ifg, __global const float* lb
     if (j >= d) {
         return;
     }
+    __global const float* r = ifg + (size_t) b * T * 3 * d + j;   // token t: i at r[3dt], fPre at r[3dt + d]
+    __global float* g = gate + (size_t) b * T * d + j;
     float s = stateIn[(size_t) b * d + j];
     float lbj = lb[j];
-    for (int t = 0; t < T; t++) {
-        size_t row = (size_t) b * T + t;
-        __global const float* r = ifg + row * 3 * d;
-        float f = lbj + (1.0f - lbj) * sigmoid_f(r[d + j]);
-        s = f * s + silu_f(r[j]) * (1.0f - f);
-        gate[row * d + j] = silu_f(s);
+    int full = T - T % SCAN_AHEAD;
+    float ni[SCAN_AHEAD];
+    float nf[SCAN_AHEAD];
+    if (full > 0) {
+#pragma unroll
+        for (int u = 0; u < SCAN_AHEAD; u++) {
+            ni[u] = r[(size_t) u * 3 * d];
+            nf[u] = r[(size_t) u * 3 * d + d];
+        }
+    }
+    for (int t0 = 0; t0 < full; t0 += SCAN_AHEAD) {
+        float ci[SCAN_AHEAD];
+        float cf[SCAN_AHEAD];
+#pragma unroll
+        for (int u = 0; u < SCAN_AHEAD; u++) {
+            ci[u] = ni[u];
+            cf[u] = nf[u];
+        }
+        if (t0 + SCAN_AHEAD < full) {   // the next block, in flight while this one is computed
+#pragma unroll
+            for (int u = 0; u < SCAN_AHEAD; u++) {
+                size_t at = (size_t) (t0 + SCAN_AHEAD + u) * 3 * d;
+                ni[u] = r[at];
+                nf[u] = r[at + d];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < SCAN_AHEAD; u++) {
+            s = scan_token(s, lbj, ci[u], cf[u], g + (size_t) (t0 + u) * d);
+        }
+    }
+    for (int t = full; t < T; t++) {
+        size_t at = (size_t) t * 3 * d;
+        s = scan_token(s, lbj, r[at], r[at + d], g + (size_t) t * d);
     }
     stateOut[(size_t) b * d + j] = s;
 }
