@@ -69,3 +69,60 @@ __kernel void mlgru_scan_f32(__global const float* ifg, __global const float* lb
     }
     stateOut[(size_t) b * d + j] = s;
 }
+
+// mlgru_scan_tokens_f32: the same recurrence, with its sigmoids and silus spread over the tokens. The
+// channel kernel above leaves them to one work-item a channel: at batch 1 that is d work-items on a few
+// SMs, each computing three double-precision exps and divisions a token in turn. Here a work-group takes
+// SCAN_CH channels of one sequence and SCAN_TOK tokens at a time, one work-item a (token, channel):
+//   1. each work-item computes f and u = silu(i) * (1 - f) of its token into local memory;
+//   2. the SCAN_CH work-items of token lane 0 run the block's steps s = f * s + u (the only sequential
+//      part: a multiply and an add a token), leaving each token's state in local memory;
+//   3. each work-item writes silu(state) of its token.
+// Each token's arithmetic is the channel kernel's, in the same order, so the results are the same bits.
+// Launch: global = (roundUp(d, SCAN_CH), b * SCAN_TOK), local = (SCAN_CH, SCAN_TOK).
+
+#ifndef SCAN_CH
+#define SCAN_CH 16
+#endif
+#ifndef SCAN_TOK
+#define SCAN_TOK 16
+#endif
+
+__kernel __attribute__((reqd_work_group_size(SCAN_CH, SCAN_TOK, 1)))
+void mlgru_scan_tokens_f32(__global const float* ifg, __global const float* lb, __global const float* stateIn,
+                           __global float* stateOut, __global float* gate, const int d, const int T) {
+    __local float lf[SCAN_TOK][SCAN_CH];   // f, then the state after the token
+    __local float lu[SCAN_TOK][SCAN_CH];   // silu(i) * (1 - f)
+    int c = get_local_id(0);
+    int k = get_local_id(1);
+    int j = get_group_id(0) * SCAN_CH + c;
+    int b = get_group_id(1);
+    int live = j < d;
+    float lbj = live ? lb[j] : 0.0f;
+    float s = live && k == 0 ? stateIn[(size_t) b * d + j] : 0.0f;
+    for (int t0 = 0; t0 < T; t0 += SCAN_TOK) {
+        int t = t0 + k;
+        if (live && t < T) {
+            size_t at = ((size_t) b * T + t) * 3 * d + j;
+            float f = lbj + (1.0f - lbj) * sigmoid_f(ifg[at + d]);
+            lf[k][c] = f;
+            lu[k][c] = silu_f(ifg[at]) * (1.0f - f);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (live && k == 0) {
+            int n = min(SCAN_TOK, T - t0);
+            for (int u = 0; u < n; u++) {
+                s = lf[u][c] * s + lu[u][c];
+                lf[u][c] = s;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (live && t < T) {
+            gate[((size_t) b * T + t) * d + j] = silu_f(lf[k][c]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);   // the next block writes lf and lu again
+    }
+    if (live && k == 0) {
+        stateOut[(size_t) b * d + j] = s;
+    }
+}

@@ -11,10 +11,15 @@ import dev.mmfree.kernels.ternary.TernaryMatrix;
 import dev.mmfree.runtime.DeviceBuffer;
 import dev.mmfree.runtime.Launch;
 import dev.mmfree.runtime.MemoryCategory;
+import dev.mmfree.runtime.MmfreeException;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * MLGRU kernels against {@link MlgruReference}, and the fused o_proj step against the reference
@@ -27,16 +32,28 @@ class MlgruOpenClTest extends ClDeviceTest {
     @Test
     void scanMatchesReferenceSteps() {
         Random r = new Random(31);
-        try (MlgruOpenCl k = new MlgruOpenCl(device, ClTesting.tilings(device)[0])) {
-            // t of 8 and more runs the blocks the kernel loads ahead (SCAN_AHEAD = 8): 37 is four and a tail of 5
-            for (int[] s : new int[][]{{100, 1, 1}, {257, 5, 3}, {64, 2, 2}, {70, 8, 1}, {100, 37, 2}, {33, 16, 3}}) {
-                scanCase(k, r, s[0], s[1], s[2]);
+        for (MlgruOpenCl.ScanPath path : MlgruOpenCl.ScanPath.values()) {
+            try (MlgruOpenCl k = new MlgruOpenCl(device, ClTesting.tilings(device)[0], path)) {
+                // the channel kernel loads 8 tokens ahead (t = 37: four blocks and a tail of 5); the token kernel
+                // takes blocks of 16 tokens by 16 channels (d = 100: a partial group; t = 37: a partial block)
+                for (int[] s : new int[][]{{100, 1, 1}, {257, 5, 3}, {64, 2, 2}, {70, 8, 1}, {100, 37, 2}, {33, 16, 3}, {16, 48, 1}}) {
+                    scanCase(k, r, s[0], s[1], s[2]);
+                }
             }
         }
     }
 
+    @Test
+    void scanPathComesFromItsSetting() {
+        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, MlgruOpenCl.ScanPath.parse(null));
+        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, MlgruOpenCl.ScanPath.parse(" "));
+        assertEquals(MlgruOpenCl.ScanPath.TOKENS, MlgruOpenCl.ScanPath.parse("Tokens"));
+        MmfreeException e = assertThrows(MmfreeException.class, () -> MlgruOpenCl.ScanPath.parse("time"));
+        assertTrue(e.getMessage().contains(MlgruOpenCl.ENV) && e.getMessage().contains("'time'"), e.getMessage());
+    }
+
     private void scanCase(MlgruOpenCl k, Random r, int d, int t, int b) {
-        String what = "scan d " + d + " t " + t + " b " + b;
+        String what = "scan (" + k.path() + ") d " + d + " t " + t + " b " + b;
         float[] ifg = ClTesting.gaussian(r, b * t * 3 * d, 2f);
         float[] lb = new float[d];
         for (int j = 0; j < d; j++) {
