@@ -14,9 +14,18 @@
 #define SCAN_AHEAD 8
 #endif
 
+// A token's step is s = forget * s + inflow, in both kernels below.
+inline float scan_forget(float lbj, float fPre) {
+    return lbj + (1.0f - lbj) * sigmoid_f(fPre);
+}
+
+inline float scan_inflow(float i, float f) {
+    return silu_f(i) * (1.0f - f);
+}
+
 inline float scan_token(float s, float lbj, float i, float fPre, __global float* g) {
-    float f = lbj + (1.0f - lbj) * sigmoid_f(fPre);
-    s = f * s + silu_f(i) * (1.0f - f);
+    float f = scan_forget(lbj, fPre);
+    s = f * s + scan_inflow(i, f);
     *g = silu_f(s);
     return s;
 }
@@ -104,9 +113,9 @@ void mlgru_scan_tokens_f32(__global const float* ifg, __global const float* lb, 
         int t = t0 + k;
         if (live && t < T) {
             size_t at = ((size_t) b * T + t) * 3 * d + j;
-            float f = lbj + (1.0f - lbj) * sigmoid_f(ifg[at + d]);
+            float f = scan_forget(lbj, ifg[at + d]);
             lf[k][c] = f;
-            lu[k][c] = silu_f(ifg[at]) * (1.0f - f);
+            lu[k][c] = scan_inflow(ifg[at], f);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         if (live && k == 0) {
