@@ -19,8 +19,11 @@ import dev.mmfree.runtime.MmfreeException;
  * <p>Two kernels compute the same bits ({@link ScanPath}): {@value #SCAN}, one work-item a channel that loads its
  * inputs eight tokens ahead, and {@value #SCAN_TOKENS}, which spreads each token's sigmoids and silus over a
  * work-group of {@value #TOKENS} tokens by {@value #CHANNELS} channels and leaves only the multiply-add of the
- * recurrence sequential. {@value #ENV} picks one (default {@code channels}; {@code tokens} is not yet measured
- * on a GPU). Tests: {@code MlgruOpenClTest}.
+ * recurrence sequential. {@value #ENV} picks one; by default ({@code auto}) a launch takes the token kernel when
+ * its sequences times channels are fewer than {@value #AUTO_TOKENS_BELOW}, where one work-item a channel leaves most
+ * of a GPU idle. On the H200 with 512-token prefills the token kernel was 23-25% faster at 370M batch 1 (1,024
+ * channels), 8% at 2.7B batch 1 (2,560), and 8.5% slower at 370M batch 64 (65,536); the cut between is not
+ * measured ({@code bench/results/nvidia-h200/2026-11-30/scan-tokens/}). Tests: {@code MlgruOpenClTest}.
  */
 public final class MlgruOpenCl implements AutoCloseable {
     public static final String SCAN = "mlgru_scan_f32";
@@ -29,27 +32,42 @@ public final class MlgruOpenCl implements AutoCloseable {
     /** {@value #SCAN_TOKENS}'s work-group: channels by tokens (SCAN_CH and SCAN_TOK in its source). */
     static final int CHANNELS = 16;
     static final int TOKENS = 16;
+    /** {@link ScanPath#AUTO}: the token kernel below this many (sequence, channel) pairs a launch. */
+    public static final int AUTO_TOKENS_BELOW = 32768;
 
     /** Which kernel runs the prefill's recurrence. */
     public enum ScanPath {
+        /** {@link #TOKENS} below {@value #AUTO_TOKENS_BELOW} (sequence, channel) pairs a launch, else {@link #CHANNELS}. */
+        AUTO,
         /** {@value #SCAN}: a work-item a (sequence, channel), the tokens in turn. */
         CHANNELS,
         /** {@value #SCAN_TOKENS}: a work-item a (token, channel) of a block of tokens. */
         TOKENS;
 
-        /** {@value #ENV}: {@code channels} (or unset) or {@code tokens}. */
+        /** {@value #ENV}: {@code auto} (or unset), {@code channels} or {@code tokens}. */
         public static ScanPath fromEnv() {
             return parse(System.getenv(ENV));
         }
 
         static ScanPath parse(String value) {
-            if (value == null || value.isBlank() || value.strip().equalsIgnoreCase("channels")) {
+            if (value == null || value.isBlank() || value.strip().equalsIgnoreCase("auto")) {
+                return AUTO;
+            }
+            if (value.strip().equalsIgnoreCase("channels")) {
                 return CHANNELS;
             }
             if (value.strip().equalsIgnoreCase("tokens")) {
                 return TOKENS;
             }
-            throw new MmfreeException("env " + ENV + " must be channels or tokens, got '" + value + "'");
+            throw new MmfreeException("env " + ENV + " must be auto, channels or tokens, got '" + value + "'");
+        }
+
+        /** The kernel this path runs for b sequences of d channels: {@link #CHANNELS} or {@link #TOKENS}. */
+        public ScanPath resolve(int b, int d) {
+            if (this != AUTO) {
+                return this;
+            }
+            return (long) b * d < AUTO_TOKENS_BELOW ? TOKENS : CHANNELS;
         }
     }
 
@@ -85,7 +103,7 @@ public final class MlgruOpenCl implements AutoCloseable {
         need(gate, 4L * b * t * d, "gate");
         need(stateIn, 4L * b * d, "stateIn");
         need(stateOut, 4L * b * d, "stateOut");
-        if (path == ScanPath.TOKENS) {
+        if (path.resolve(b, d) == ScanPath.TOKENS) {
             var k = scan.kernel(SCAN_TOKENS).args(ifg, lb, stateIn, stateOut, gate, d, t);
             return new Launch(k, new long[]{ClPrograms.roundUp(d, CHANNELS), (long) b * TOKENS}, new long[]{CHANNELS, TOKENS});
         }

@@ -45,11 +45,26 @@ class MlgruOpenClTest extends ClDeviceTest {
 
     @Test
     void scanPathComesFromItsSetting() {
-        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, MlgruOpenCl.ScanPath.parse(null));
-        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, MlgruOpenCl.ScanPath.parse(" "));
+        assertEquals(MlgruOpenCl.ScanPath.AUTO, MlgruOpenCl.ScanPath.parse(null));
+        assertEquals(MlgruOpenCl.ScanPath.AUTO, MlgruOpenCl.ScanPath.parse(" "));
+        assertEquals(MlgruOpenCl.ScanPath.AUTO, MlgruOpenCl.ScanPath.parse("auto"));
+        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, MlgruOpenCl.ScanPath.parse("channels"));
         assertEquals(MlgruOpenCl.ScanPath.TOKENS, MlgruOpenCl.ScanPath.parse("Tokens"));
         MmfreeException e = assertThrows(MmfreeException.class, () -> MlgruOpenCl.ScanPath.parse("time"));
         assertTrue(e.getMessage().contains(MlgruOpenCl.ENV) && e.getMessage().contains("'time'"), e.getMessage());
+    }
+
+    @Test
+    void autoTakesTheTokenKernelForFewChannels() {
+        MlgruOpenCl.ScanPath auto = MlgruOpenCl.ScanPath.AUTO;
+        assertEquals(MlgruOpenCl.ScanPath.TOKENS, auto.resolve(1, 1024));                // 370M, batch 1
+        assertEquals(MlgruOpenCl.ScanPath.TOKENS, auto.resolve(1, 2560));                // 2.7B, batch 1
+        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, auto.resolve(64, 1024));             // 370M, batch 64
+        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, auto.resolve(1, MlgruOpenCl.AUTO_TOKENS_BELOW));
+        assertEquals(MlgruOpenCl.ScanPath.TOKENS, auto.resolve(1, MlgruOpenCl.AUTO_TOKENS_BELOW - 1));
+        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, auto.resolve(65536, 65536));         // no int overflow
+        assertEquals(MlgruOpenCl.ScanPath.CHANNELS, MlgruOpenCl.ScanPath.CHANNELS.resolve(1, 16));
+        assertEquals(MlgruOpenCl.ScanPath.TOKENS, MlgruOpenCl.ScanPath.TOKENS.resolve(64, 65536));
     }
 
     private void scanCase(MlgruOpenCl k, Random r, int d, int t, int b) {
