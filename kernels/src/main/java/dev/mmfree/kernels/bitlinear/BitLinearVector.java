@@ -320,7 +320,7 @@ public final class BitLinearVector {
     private static final class Scratch {
         short[] tables = new short[0];   // [parts, tokens, groups, L]
         long[] builtPass = new long[0];  // [parts] the pass whose tables a part's slot holds
-        final int[] sums = new int[TILES_PER_TASK * L];
+        final int[] sums = new int[2 * TILES_PER_TASK * L];   // two tokens' (fourTilesTwoTokens)
     }
 
     /**
@@ -397,11 +397,19 @@ public final class BitLinearVector {
                 int tile = pairTile[pair];
                 int p = part(tile);
                 short[] tables = tablesFor(scratch, p, tableLen);
-                for (int tok = 0; tok < tr; tok++) {
+                int n = pairSize[pair];
+                int at = pairBase[pair];
+                int stride = pairStride[pair];
+                int tok = 0;
+                if (n == 4) {   // tokens two at a time: each word's codes and indices serve both (see fourTilesTwoTokens)
+                    for (; tok + 1 < tr; tok += 2) {
+                        BitLinearLookup.fourTilesTwoTokens(codes, at, stride, words, tables, (p * tr + tok) * tableLen, tableLen, s);
+                        store(p, tile, n, tok, s, 0);
+                        store(p, tile, n, tok + 1, s, TILES_PER_TASK * L);
+                    }
+                }
+                for (; tok < tr; tok++) {
                     int tab = (p * tr + tok) * tableLen;
-                    int n = pairSize[pair];
-                    int at = pairBase[pair];
-                    int stride = pairStride[pair];
                     if (n == 4) {
                         BitLinearLookup.fourTiles(codes, at, stride, words, tables, tab, s);
                     } else if (n >= 2) {
@@ -412,7 +420,7 @@ public final class BitLinearVector {
                     } else {
                         BitLinearLookup.oneTile(codes, at, words, tables, tab, s, 0);
                     }
-                    store(p, tile, pairSize[pair], tok, s);
+                    store(p, tile, n, tok, s, 0);
                 }
             }
         }
@@ -441,15 +449,15 @@ public final class BitLinearVector {
             return p;
         }
 
-        /** out[token, row] (+)= dot * (s_p * actFactor) for the valid rows of the tiles. */
-        private void store(int p, int tile, int tilesHere, int tok, int[] s) {
+        /** out[token, row] (+)= dot * (s_p * actFactor) for the valid rows of the tiles, their dots at s[sOff ..). */
+        private void store(int p, int tile, int tilesHere, int tok, int[] s, int sOff) {
             int r = r0 + tok;
             float factor = partScale[p] * actFactor[factorOff + p * rows + r];
             int firstRow = partStart[p] + (tile - partTiles[p]) * L;
             int n = Math.min(tilesHere * L, partStart[p + 1] - firstRow);
             int base = outOff + r * BitLinearVector.this.out + firstRow;
             for (int j = 0; j < n; j++) {
-                float v = s[j] * factor;
+                float v = s[sOff + j] * factor;
                 out[base + j] = accumulate ? out[base + j] + v : v;
             }
         }

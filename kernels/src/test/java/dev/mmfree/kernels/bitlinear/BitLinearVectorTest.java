@@ -57,11 +57,14 @@ class BitLinearVectorTest {
         check(w, q, factor, rows, accumulate, rnd);
     }
 
-    /** Every product at its extreme (-1 x -128) over 20000 columns: the short lanes must widen to int in time. */
+    /**
+     * Every product at its extreme (-1 x -128) over 20000 columns: the short lanes must widen to int in time. 130 rows
+     * make a group of four tiles (the two-token loop, for tokens 0-3) and a single tile; the fifth token runs alone.
+     */
     @Test
     void extremeSumsDoNotOverflow() {
         int in = 20000;
-        int out = 5;
+        int out = 130;
         int rows = 5;
         byte[] t = new byte[out * in];
         Arrays.fill(t, (byte) -1);
