@@ -1,6 +1,5 @@
 package dev.mmfree.model;
 
-import dev.mmfree.kernels.sampling.ArgmaxVector;
 import dev.mmfree.kernels.sampling.SamplerReference;
 import dev.mmfree.kernels.sampling.SamplingParams;
 import dev.mmfree.runtime.MemoryCategory;
@@ -85,8 +84,7 @@ public abstract class LedgeredModel implements CausalLm {
 
     /**
      * Samples each sequence's next id from the buffer {@link #forwardToHead} leaves, without copying the
-     * logits out; models without that hook take the default, which copies them. Greedy decoding takes
-     * {@link ArgmaxVector}, the same index as the reference's argmax.
+     * logits out; models without that hook take the default, which copies them.
      */
     @Override
     public int[] forwardSample(CausalLm.Batch batch, int[][] tokens, SamplingParams params, double[] u) {
@@ -100,12 +98,7 @@ public abstract class LedgeredModel implements CausalLm {
         int v = info.vocab();
         int[] ids = new int[u.length];
         for (int b = 0; b < ids.length; b++) {
-            if (params.isGreedy()) {
-                SamplerReference.requireUniform(u[b]);
-                ids[b] = ArgmaxVector.argmax(logits, b * v, v);
-            } else {
-                ids[b] = sampler.sample(logits, b * v, v, params, u[b]);
-            }
+            ids[b] = sampler.sample(logits, b * v, v, params, u[b]);
         }
         return ids;
     }

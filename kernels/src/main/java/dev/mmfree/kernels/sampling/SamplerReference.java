@@ -36,19 +36,14 @@ public final class SamplerReference {
         if (vocab < 1 || off < 0 || off + vocab > logits.length) {
             throw new SamplingException("sampling: row [" + off + ", " + (off + vocab) + ") outside logits of length " + logits.length);
         }
-        requireUniform(u);
+        if (!(u >= 0 && u < 1)) {
+            throw new SamplingException("sampling: uniform u must be in [0, 1), got " + u);
+        }
         int best = argmax(logits, off, vocab);
         if (params.isGreedy()) {
             return best;
         }
         return draw(logits, off, vocab, params, u, logits[off + best]);
-    }
-
-    /** A step's uniform must be in [0, 1), greedy or not (the caller takes one a token either way). */
-    public static void requireUniform(double u) {
-        if (!(u >= 0 && u < 1)) {
-            throw new SamplingException("sampling: uniform u must be in [0, 1), got " + u);
-        }
     }
 
     /** Index of the largest logit in [off, off + vocab), lowest on ties; checks every value. */
