@@ -21,8 +21,8 @@ import dev.mmfree.runtime.MmfreeException;
  * work-group of {@value #TOKENS} tokens by {@value #CHANNELS} channels and leaves only the multiply-add of the
  * recurrence sequential. {@value #ENV} picks one; by default ({@code auto}) a launch takes the token kernel when
  * its sequences times channels are fewer than {@value #AUTO_TOKENS_BELOW}, where one work-item a channel leaves most
- * of a GPU idle. On the H200 with 512-token prefills the token kernel was 23-25% faster at 370M batch 1 (1,024
- * channels), 8% at 2.7B batch 1 (2,560), and 8.5% slower at 370M batch 64 (65,536); the cut between is not
+ * of a GPU idle. On the H200 with 512-token prefills the token kernel was 13-26% faster at 370M batch 1 (1,024
+ * channels), 8-39% at 2.7B batch 1 (2,560), and 8.5% slower at 370M batch 64 (65,536); the cut between is not
  * measured ({@code bench/results/nvidia-h200/2026-11-30/scan-tokens/}). Tests: {@code MlgruOpenClTest}.
  */
 public final class MlgruOpenCl implements AutoCloseable {
